@@ -8,6 +8,7 @@
 /* Core slot flags. */
 #define PX_SLOT_USED	0x1u	/* fd is registered */
 #define PX_SLOT_ARMED	0x2u	/* not a ONESHOT that has fired */
+#define PX_SLOT_KERNEL	0x4u	/* the backend holds a registration for it */
 
 /* One entry of the core's fd-indexed table. */
 struct pollux_slot {
@@ -33,10 +34,15 @@ struct pollux {
  * - add/mod receive the interest (IN|OUT, plus EDGE and, when the backend
  *   has PX_CAP_ONESHOT, ONESHOT). Without PX_CAP_ONESHOT the core disarms
  *   a fired ONESHOT fd by calling del and re-arms it with add.
+ * - del must succeed for an fd that was closed after it was registered.
  * - wait writes at most maxev (fd, events) pairs into ev, events in POLLUX_*
  *   bits as the kernel said them; the core masks them, fills data and
- *   handles ONESHOT. It must rotate where it starts so that no ready fd
- *   starves when more are ready than maxev.
+ *   handles ONESHOT; a pair with events 0 is skipped. It must rotate where
+ *   it starts so that no ready fd starves when more are ready than maxev.
+ *   It returns -1 with EAGAIN when it changed its own state and has nothing
+ *   to report (a registered fd found closed): the core calls it again with
+ *   what is left of the timeout. Registered fds found closed are dropped
+ *   from the kernel set silently, as epoll does.
  * - reinit (may be NULL: no kernel state) rebuilds kernel state in a forked
  *   child; the core then calls add for every armed registration.
  */

@@ -10,7 +10,7 @@
 /* Longest text px_format_addr writes, with its NUL. */
 #define PX_ADDRSTRLEN 128
 
-/* Parses "HOST:PORT", "[V6]:PORT" or "unix:PATH" into *ss/*len.
+/* Parses "HOST:PORT", "[V6]:PORT" or "unix:PATH" into *ss and *len.
  * HOST may be a name ("localhost"); the first address it resolves to wins.
  * Returns 0, or -1 with a one-line reason in err (no trailing newline). */
 int px_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,

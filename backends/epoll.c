@@ -1,0 +1,229 @@
+/* epoll.c: the epoll(7) backend. Registration lives in the kernel, so a
+ * wait costs what is ready, not what is registered. Fds epoll refuses
+ * (EPERM: regular files) are kept aside and reported always ready, as
+ * select and poll report them. */
+#include <config.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+struct always {
+	int fd;
+	unsigned events;	/* interest, with ONESHOT and EDGE */
+	int armed;		/* 0 once ONESHOT or EDGE has reported it */
+};
+
+struct epoll_state {
+	int epfd;
+	struct epoll_event *evs;	/* the kernel's answer; grows when it fills */
+	int cap;
+	struct always *aw;		/* fds epoll refused */
+	int nalways, capalways, armedalways;
+	int cursor;			/* rotation through aw */
+};
+
+static int epoll_init(struct pollux *p)
+{
+	struct epoll_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	st->cap = 64;
+	st->evs = malloc((size_t)st->cap * sizeof *st->evs);
+	st->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!st->evs || st->epfd < 0) {
+		int e = st->evs ? errno : ENOMEM;
+		if (st->epfd >= 0)
+			close(st->epfd);
+		free(st->evs);
+		free(st);
+		errno = e;
+		return -1;
+	}
+	p->state = st;
+	return 0;
+}
+
+static void epoll_free(struct pollux *p)
+{
+	struct epoll_state *st = p->state;
+	close(st->epfd);
+	free(st->evs);
+	free(st->aw);
+	free(st);
+}
+
+static uint32_t to_epoll(unsigned events)
+{
+	return ((events & POLLUX_IN) ? EPOLLIN : 0) |
+	       ((events & POLLUX_OUT) ? EPOLLOUT : 0) |
+	       ((events & POLLUX_EDGE) ? EPOLLET : 0) |
+	       ((events & POLLUX_ONESHOT) ? EPOLLONESHOT : 0);
+}
+
+static int ctl(struct epoll_state *st, int op, int fd, unsigned events)
+{
+	struct epoll_event ee = { .events = to_epoll(events) };
+	ee.data.fd = fd;
+	return epoll_ctl(st->epfd, op, fd, &ee);
+}
+
+static int always_add(struct pollux *p, int fd, unsigned events)
+{
+	struct epoll_state *st = p->state;
+	if (st->nalways == st->capalways) {
+		int n = st->capalways ? st->capalways * 2 : 8;
+		struct always *a = realloc(st->aw, (size_t)n * sizeof *a);
+		if (!a)
+			return -1;
+		st->aw = a;
+		st->capalways = n;
+	}
+	st->aw[st->nalways] = (struct always){ fd, events, 1 };
+	p->slots[fd].bslot = st->nalways++;
+	st->armedalways++;
+	return 0;
+}
+
+static int epoll_add(struct pollux *p, int fd, unsigned events)
+{
+	struct epoll_state *st = p->state;
+	if (ctl(st, EPOLL_CTL_ADD, fd, events) == 0)
+		return 0;
+	if (errno == EPERM)
+		return always_add(p, fd, events);
+	/* Still registered in the kernel under an fd that was closed while a
+	 * duplicate kept the file open: take it over. */
+	if (errno == EEXIST)
+		return ctl(st, EPOLL_CTL_MOD, fd, events);
+	return -1;
+}
+
+static int epoll_mod(struct pollux *p, int fd, unsigned events)
+{
+	struct epoll_state *st = p->state;
+	int i = p->slots[fd].bslot;
+	if (i >= 0) {
+		struct always *a = &st->aw[i];
+		st->armedalways += !a->armed;
+		a->events = events;
+		a->armed = 1;
+		return 0;
+	}
+	if (ctl(st, EPOLL_CTL_MOD, fd, events) == 0)
+		return 0;
+	/* Closed and reopened under the same number since it was added. */
+	if (errno == ENOENT)
+		return ctl(st, EPOLL_CTL_ADD, fd, events);
+	return -1;
+}
+
+static int epoll_del(struct pollux *p, int fd)
+{
+	struct epoll_state *st = p->state;
+	int i = p->slots[fd].bslot;
+	if (i >= 0) {
+		st->armedalways -= st->aw[i].armed;
+		st->aw[i] = st->aw[--st->nalways];
+		if (i < st->nalways)
+			p->slots[st->aw[i].fd].bslot = i;
+		p->slots[fd].bslot = -1;
+		return 0;
+	}
+	struct epoll_event ee = { 0 };	/* non-NULL for kernels before 2.6.9 */
+	if (epoll_ctl(st->epfd, EPOLL_CTL_DEL, fd, &ee) == 0)
+		return 0;
+	/* Closed already (the kernel dropped it), or never accepted. */
+	if (errno == EBADF || errno == ENOENT || errno == EPERM)
+		return 0;
+	return -1;
+}
+
+static unsigned from_epoll(uint32_t e)
+{
+	return ((e & (EPOLLIN | EPOLLPRI)) ? POLLUX_IN : 0) |
+	       ((e & EPOLLOUT) ? POLLUX_OUT : 0) |
+	       ((e & EPOLLERR) ? POLLUX_ERR : 0) |
+	       ((e & EPOLLHUP) ? POLLUX_HUP : 0);
+}
+
+/* Appends always-ready fds, rotating so that none starves. */
+static int add_always(struct epoll_state *st, struct pollux_event *ev, int out,
+                      int maxev)
+{
+	int n = st->nalways;
+	for (int k = 0; k < n && out < maxev; k++) {
+		struct always *a = &st->aw[(st->cursor + k) % n];
+		if (!a->armed)
+			continue;
+		ev[out].fd = a->fd;
+		ev[out].events = a->events & (POLLUX_IN | POLLUX_OUT);
+		out++;
+		if (a->events & (POLLUX_ONESHOT | POLLUX_EDGE)) {
+			a->armed = 0;
+			st->armedalways--;
+		}
+		st->cursor = (st->cursor + k + 1) % n;
+	}
+	return out;
+}
+
+static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
+                       int timeout_ms)
+{
+	struct epoll_state *st = p->state;
+	int want = maxev < st->cap ? maxev : st->cap;
+	if (st->armedalways) {
+		timeout_ms = 0;		/* something is ready already */
+		if (want > 1)
+			want -= want / 2 < st->armedalways ? want / 2 : st->armedalways;
+	}
+	int n = epoll_wait(st->epfd, st->evs, want, timeout_ms);
+	if (n < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		ev[i].fd = st->evs[i].data.fd;
+		ev[i].events = from_epoll(st->evs[i].events);
+	}
+	if (n == st->cap && st->cap < maxev) {
+		/* Full: more may be waiting. Grow for the next call. */
+		int c = st->cap * 2 < maxev ? st->cap * 2 : maxev;
+		struct epoll_event *e = realloc(st->evs, (size_t)c * sizeof *e);
+		if (e) {
+			st->evs = e;
+			st->cap = c;
+		}
+	}
+	if (st->armedalways)
+		n = add_always(st, ev, n, maxev);
+	return n;
+}
+
+static int epoll_reinit(struct pollux *p)
+{
+	struct epoll_state *st = p->state;
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Close only our copy: the parent's epoll object is left untouched. */
+	close(st->epfd);
+	st->epfd = fd;
+	st->nalways = st->armedalways = st->cursor = 0;
+	return 0;
+}
+
+const struct pollux_backend pollux_backend_epoll = {
+	.name = "epoll",
+	.features = POLLUX_FEAT_EDGE | POLLUX_FEAT_O1 | POLLUX_FEAT_NOLIMIT,
+	.caps = PX_CAP_ONESHOT,
+	.init = epoll_init,
+	.free = epoll_free,
+	.add = epoll_add,
+	.mod = epoll_mod,
+	.del = epoll_del,
+	.wait = epoll_wait_,
+	.reinit = epoll_reinit,
+};

@@ -1,0 +1,242 @@
+/* select.c: the select(2) backend. It keeps its own bitmaps, grown to the
+ * highest registered fd, so that on kernels that take larger sets (Linux,
+ * the BSDs) it has no FD_SETSIZE cap and never uses FD_SET past it. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef HAVE_SYS_SELECT_H
+#include <sys/select.h>
+#endif
+#include <sys/time.h>
+
+#include "backend.h"
+
+/* The kernel reads an fd_set as an array of these, fd f at bit f % WBITS
+ * of word f / WBITS (glibc's __fd_mask, the BSDs' fd_mask). */
+typedef unsigned long word_t;
+#define WBITS	((int)(sizeof(word_t) * CHAR_BIT))
+
+#if defined(__GNUC__) || defined(__clang__)
+#define lowest_bit(m)	__builtin_ctzl(m)
+#else
+static int lowest_bit(word_t m)
+{
+	int b = 0;
+	while (!(m & 1)) {
+		m >>= 1;
+		b++;
+	}
+	return b;
+}
+#endif
+
+#ifdef HAVE_SELECT_LARGE
+#define SELECT_FEATURES	POLLUX_FEAT_NOLIMIT
+#else
+#define SELECT_FEATURES	0u
+#endif
+
+struct select_state {
+	word_t *rd, *wr;	/* what is registered */
+	word_t *rout, *wout;	/* what select is handed and writes back */
+	int words;		/* length of each of the four arrays */
+	int maxfd;		/* no registered fd above it; -1: none */
+	int dirty;		/* maxfd may be too high after a del */
+	int cursor;		/* fd the next scan starts at */
+};
+
+static int select_init(struct pollux *p)
+{
+	struct select_state *st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	st->maxfd = -1;
+	p->state = st;
+	return 0;
+}
+
+static void select_free(struct pollux *p)
+{
+	struct select_state *st = p->state;
+	free(st->rd);
+	free(st->wr);
+	free(st->rout);
+	free(st->wout);
+	free(st);
+}
+
+static int grow_to(word_t **a, int old, int n)
+{
+	word_t *b = realloc(*a, (size_t)n * sizeof *b);
+	if (!b)
+		return -1;
+	memset(b + old, 0, (size_t)(n - old) * sizeof *b);
+	*a = b;
+	return 0;
+}
+
+static int ensure(struct select_state *st, int fd)
+{
+#ifndef HAVE_SELECT_LARGE
+	if (fd >= FD_SETSIZE) {
+		errno = ERANGE;
+		return -1;
+	}
+#endif
+	int need = fd / WBITS + 1;
+	if (need <= st->words)
+		return 0;
+	int n = st->words ? st->words : 1;
+	while (n < need)
+		n *= 2;
+	/* Grow all four before publishing the new length, so a failure
+	 * leaves the old sizes consistent (the extra words are zeroed). */
+	if (grow_to(&st->rd, st->words, n) < 0 || grow_to(&st->wr, st->words, n) < 0 ||
+	    grow_to(&st->rout, st->words, n) < 0 || grow_to(&st->wout, st->words, n) < 0)
+		return -1;
+	st->words = n;
+	return 0;
+}
+
+static void set_bits(struct select_state *st, int fd, unsigned events)
+{
+	word_t bit = (word_t)1 << (fd % WBITS);
+	int w = fd / WBITS;
+	st->rd[w] = (events & POLLUX_IN) ? st->rd[w] | bit : st->rd[w] & ~bit;
+	st->wr[w] = (events & POLLUX_OUT) ? st->wr[w] | bit : st->wr[w] & ~bit;
+}
+
+static int select_add(struct pollux *p, int fd, unsigned events)
+{
+	struct select_state *st = p->state;
+	if (ensure(st, fd) < 0)
+		return -1;
+	set_bits(st, fd, events);
+	if (fd > st->maxfd)
+		st->maxfd = fd;
+	return 0;
+}
+
+static int select_mod(struct pollux *p, int fd, unsigned events)
+{
+	set_bits(p->state, fd, events);
+	return 0;
+}
+
+static int select_del(struct pollux *p, int fd)
+{
+	struct select_state *st = p->state;
+	set_bits(st, fd, 0);
+	if (fd == st->maxfd)
+		st->dirty = 1;	/* found again lazily, once per wait at most */
+	return 0;
+}
+
+static void fix_maxfd(struct select_state *st)
+{
+	int w = st->maxfd / WBITS;
+	while (w >= 0 && !(st->rd[w] | st->wr[w]))
+		w--;
+	if (w < 0) {
+		st->maxfd = -1;
+	} else {
+		word_t m = st->rd[w] | st->wr[w];
+		int b = WBITS - 1;
+		while (!(m & ((word_t)1 << b)))
+			b--;
+		st->maxfd = w * WBITS + b;
+	}
+	st->dirty = 0;
+}
+
+/* select failed with EBADF: a registered fd was closed. Drop every closed
+ * one from the sets, as epoll drops a closed fd. */
+static void drop_closed(struct select_state *st)
+{
+	for (int fd = 0; fd <= st->maxfd; fd++) {
+		word_t bit = (word_t)1 << (fd % WBITS);
+		int w = fd / WBITS;
+		if (((st->rd[w] | st->wr[w]) & bit) && fcntl(fd, F_GETFD) < 0 &&
+		    errno == EBADF) {
+			st->rd[w] &= ~bit;
+			st->wr[w] &= ~bit;
+		}
+	}
+	st->dirty = 1;
+}
+
+static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
+                       int timeout_ms)
+{
+	struct select_state *st = p->state;
+	if (st->dirty)
+		fix_maxfd(st);
+	int nfds = st->maxfd + 1;
+	int words = nfds ? (st->maxfd / WBITS + 1) : 0;
+	if (words) {
+		memcpy(st->rout, st->rd, (size_t)words * sizeof(word_t));
+		memcpy(st->wout, st->wr, (size_t)words * sizeof(word_t));
+	}
+	struct timeval tv, *tvp = NULL;
+	if (timeout_ms >= 0) {
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		tvp = &tv;
+	}
+	int n = select(nfds, words ? (fd_set *)(void *)st->rout : NULL,
+	               words ? (fd_set *)(void *)st->wout : NULL, NULL, tvp);
+	if (n < 0) {
+		if (errno == EBADF) {
+			drop_closed(st);
+			errno = EAGAIN;
+		}
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+
+	/* n counts a bit per set: stop once all of them are found. The scan
+	 * starts at the cursor and wraps, a word at a time. */
+	int start = st->cursor < nfds ? st->cursor : 0;
+	int w0 = start / WBITS, b0 = start % WBITS;
+	int out = 0, seen = 0, next = start;
+	for (int k = 0; k <= words && seen < n && out < maxev; k++) {
+		int w = (w0 + k) % words;
+		word_t r = st->rout[w], x = st->wout[w];
+		word_t m = r | x;
+		if (k == 0)
+			m &= ~(word_t)0 << b0;		/* first pass: from the cursor on */
+		else if (k == words)
+			m &= ((word_t)1 << b0) - 1;	/* wrapped: what was skipped */
+		while (m && seen < n && out < maxev) {
+			int b = lowest_bit(m);
+			word_t bit = (word_t)1 << b;
+			m &= m - 1;
+			unsigned e = ((r & bit) ? POLLUX_IN : 0) | ((x & bit) ? POLLUX_OUT : 0);
+			seen += ((r & bit) != 0) + ((x & bit) != 0);
+			ev[out].fd = w * WBITS + b;
+			ev[out].events = e;
+			out++;
+			next = w * WBITS + b + 1;
+		}
+	}
+	st->cursor = next < nfds ? next : 0;
+	return out;
+}
+
+const struct pollux_backend pollux_backend_select = {
+	.name = "select",
+	.features = SELECT_FEATURES,
+	.caps = 0,
+	.init = select_init,
+	.free = select_free,
+	.add = select_add,
+	.mod = select_mod,
+	.del = select_del,
+	.wait = select_wait,
+	.reinit = NULL,
+};
