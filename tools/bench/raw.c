@@ -1,0 +1,246 @@
+/* raw.c: the pipe benchmark run by loops that call select, poll and
+ * epoll_wait directly, with no library, so the library's overhead shows. */
+#include <config.h>
+#include "bench.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#ifdef HAVE_BACKEND_SELECT
+#include <sys/select.h>
+#include <sys/time.h>
+#endif
+#ifdef HAVE_BACKEND_POLL
+#include <poll.h>
+#endif
+#ifdef HAVE_BACKEND_EPOLL
+#include <sys/epoll.h>
+#endif
+
+/* Each loop below does exactly what the library path in bench.c does:
+ * registration and priming before the clock, then waits with timeout 0,
+ * at most b->maxev events per wait (never binding: at most b->active fds
+ * are ever ready and maxev >= active), bench_fire for each, until every
+ * byte written has been read. */
+
+#ifdef HAVE_BACKEND_SELECT
+#define WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
+
+/* Index of the lowest set bit of a non-zero word. */
+static unsigned lowest_bit(unsigned long w)
+{
+#if defined(__GNUC__)
+	return (unsigned)__builtin_ctzl(w);
+#else
+	unsigned i = 0;
+	while (!(w & 1ul)) {
+		w >>= 1;
+		i++;
+	}
+	return i;
+#endif
+}
+
+/* Bitmaps as arrays of words, sized for maxfd rather than FD_SETSIZE, so
+ * fds past 1024 work where the kernel accepts it (HAVE_SELECT_LARGE), as
+ * the library's select backend does; FD_SET is never used. */
+static int raw_select(struct bench *b, uint64_t *ns)
+{
+#ifndef HAVE_SELECT_LARGE
+	if (b->maxfd >= FD_SETSIZE) {
+		b->err = "select: fd past FD_SETSIZE on this system";
+		b->err_errno = ERANGE;
+		return -1;
+	}
+#endif
+	size_t nwords = (size_t)b->maxfd / WORD_BITS + 1;
+	size_t bytes = nwords * sizeof(unsigned long);
+	if (bytes < sizeof(fd_set))
+		bytes = sizeof(fd_set);
+	unsigned long *master = calloc(1, bytes);
+	unsigned long *work = calloc(1, bytes);
+	if (!master || !work) {
+		free(master);
+		free(work);
+		b->err = "out of memory";
+		b->err_errno = ENOMEM;
+		return -1;
+	}
+	for (int i = 0; i < b->n; i++) {
+		unsigned fd = (unsigned)b->rfd[i];
+		master[fd / WORD_BITS] |= 1ul << (fd % WORD_BITS);
+	}
+	int rc = bench_prime(b);
+	if (rc < 0)
+		goto out;
+
+	uint64_t t0 = px_now_ns();
+	while (b->count < b->fired) {
+		struct timeval tv = { 0, 0 };
+		memcpy(work, master, nwords * sizeof(unsigned long));
+		int k = select(b->maxfd + 1, (fd_set *)(void *)work, NULL, NULL, &tv);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			b->err = "select";
+			b->err_errno = errno;
+			rc = -1;
+			goto out;
+		}
+		b->waits++;
+		if (k == 0) {
+			if ((rc = bench_empty(b)) < 0)
+				goto out;
+			continue;
+		}
+		if (k > b->maxev)
+			k = b->maxev;
+		int found = 0;
+		for (size_t w = 0; w < nwords && found < k; w++) {
+			unsigned long word = work[w];
+			while (word && found < k) {
+				int fd = (int)(w * WORD_BITS + lowest_bit(word));
+				word &= word - 1;
+				found++;
+				if ((rc = bench_fire(b, b->idx_of_fd[fd])) < 0)
+					goto out;
+			}
+		}
+	}
+	*ns = px_now_ns() - t0;
+out:
+	free(master);
+	free(work);
+	return rc;
+}
+#endif
+
+#ifdef HAVE_BACKEND_POLL
+/* One pollfd per pair, in pair order, so the index is the pair. */
+static int raw_poll(struct bench *b, uint64_t *ns)
+{
+	struct pollfd *pfd = calloc((size_t)b->n, sizeof *pfd);
+	if (!pfd) {
+		b->err = "out of memory";
+		b->err_errno = ENOMEM;
+		return -1;
+	}
+	for (int i = 0; i < b->n; i++) {
+		pfd[i].fd = b->rfd[i];
+		pfd[i].events = POLLIN;
+	}
+	int rc = bench_prime(b);
+	if (rc < 0)
+		goto out;
+
+	uint64_t t0 = px_now_ns();
+	while (b->count < b->fired) {
+		int k = poll(pfd, (nfds_t)b->n, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			b->err = "poll";
+			b->err_errno = errno;
+			rc = -1;
+			goto out;
+		}
+		b->waits++;
+		if (k == 0) {
+			if ((rc = bench_empty(b)) < 0)
+				goto out;
+			continue;
+		}
+		if (k > b->maxev)
+			k = b->maxev;
+		int found = 0;
+		for (int i = 0; i < b->n && found < k; i++) {
+			if (!pfd[i].revents)
+				continue;
+			found++;
+			if ((rc = bench_fire(b, i)) < 0)
+				goto out;
+		}
+	}
+	*ns = px_now_ns() - t0;
+out:
+	free(pfd);
+	return rc;
+}
+#endif
+
+#ifdef HAVE_BACKEND_EPOLL
+/* The pair index rides in the event's data, as a raw epoll user would. */
+static int raw_epoll(struct bench *b, uint64_t *ns)
+{
+	struct epoll_event *ev = calloc((size_t)b->maxev, sizeof *ev);
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int rc = -1;
+	if (!ev || ep < 0) {
+		b->err = ev ? "epoll_create1" : "out of memory";
+		b->err_errno = ev ? errno : ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < b->n; i++) {
+		struct epoll_event e;
+		memset(&e, 0, sizeof e);
+		e.events = EPOLLIN;
+		e.data.u32 = (uint32_t)i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, b->rfd[i], &e) < 0) {
+			b->err = "epoll_ctl";
+			b->err_errno = errno;
+			goto out;
+		}
+	}
+	if ((rc = bench_prime(b)) < 0)
+		goto out;
+
+	uint64_t t0 = px_now_ns();
+	while (b->count < b->fired) {
+		int k = epoll_wait(ep, ev, b->maxev, 0);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			b->err = "epoll_wait";
+			b->err_errno = errno;
+			rc = -1;
+			goto out;
+		}
+		b->waits++;
+		if (k == 0) {
+			if ((rc = bench_empty(b)) < 0)
+				goto out;
+			continue;
+		}
+		for (int j = 0; j < k; j++)
+			if ((rc = bench_fire(b, (int)ev[j].data.u32)) < 0)
+				goto out;
+	}
+	*ns = px_now_ns() - t0;
+out:
+	if (ep >= 0)
+		close(ep);
+	free(ev);
+	return rc;
+}
+#endif
+
+bench_raw_fn bench_raw_lookup(const char *backend)
+{
+#ifdef HAVE_BACKEND_SELECT
+	if (strcmp(backend, "select") == 0)
+		return raw_select;
+#endif
+#ifdef HAVE_BACKEND_POLL
+	if (strcmp(backend, "poll") == 0)
+		return raw_poll;
+#endif
+#ifdef HAVE_BACKEND_EPOLL
+	if (strcmp(backend, "epoll") == 0)
+		return raw_epoll;
+#endif
+	(void)backend;
+	return NULL;
+}
