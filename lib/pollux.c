@@ -267,19 +267,18 @@ int pollux_wait(pollux_t *p, struct pollux_event *ev, int maxev, int timeout_ms)
 	int left = timeout_ms;
 	for (;;) {
 		int n = p->be->wait(p, ev, maxev, left);
-		if (n < 0 && errno != EAGAIN)
-			return -1;
+		if (n == 0)
+			return 0;
 		if (n > 0) {
 			int out = deliver(p, ev, n);
-			if (out > 0)
+			if (out > 0 || timeout_ms == 0)
 				return out;
-		} else if (n == 0) {
-			return 0;
+		} else if (errno != EAGAIN) {
+			return -1;
 		}
-		/* Something woke us that the caller must not see; wait on
-		 * with what is left of the timeout. */
-		if (timeout_ms == 0)
-			return 0;
+		/* Woken by something the caller must not see, or the backend
+		 * dropped closed fds (EAGAIN: it cannot happen twice for the
+		 * same fd): wait on with what is left of the timeout. */
 		if (timeout_ms > 0) {
 			long long rem = deadline - now_ms();
 			if (rem <= 0)
