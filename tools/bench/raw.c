@@ -20,11 +20,13 @@
 #include <sys/epoll.h>
 #endif
 
-/* Each loop below does exactly what the library path in bench.c does:
+/* Each loop below does what the library path in bench.c does:
  * registration and priming before the clock, then waits with timeout 0,
  * at most b->maxev events per wait (never binding: at most b->active fds
  * are ever ready and maxev >= active), bench_fire for each, until every
- * byte written has been read. */
+ * byte written has been read. select and poll scan their answer from
+ * where the last scan stopped, as a fair loop must and the library does,
+ * so neither side does a longer scan than the other. */
 
 #ifdef HAVE_BACKEND_SELECT
 #define WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
@@ -77,6 +79,7 @@ static int raw_select(struct bench *b, uint64_t *ns)
 	if (rc < 0)
 		goto out;
 
+	int cursor = 0;		/* fd the next scan starts at */
 	uint64_t t0 = px_now_ns();
 	while (b->count < b->fired) {
 		struct timeval tv = { 0, 0 };
@@ -98,13 +101,24 @@ static int raw_select(struct bench *b, uint64_t *ns)
 		}
 		if (k > b->maxev)
 			k = b->maxev;
+		/* Scan a word at a time from where the last scan stopped,
+		 * wrapping, until all k are found: fair, and no more work
+		 * than needed. */
 		int found = 0;
-		for (size_t w = 0; w < nwords && found < k; w++) {
+		size_t w0 = (size_t)cursor / WORD_BITS;
+		unsigned b0 = (unsigned)cursor % WORD_BITS;
+		for (size_t s = 0; s <= nwords && found < k; s++) {
+			size_t w = (w0 + s) % nwords;
 			unsigned long word = work[w];
+			if (s == 0)
+				word &= ~0ul << b0;
+			else if (s == nwords)
+				word &= (1ul << b0) - 1;
 			while (word && found < k) {
 				int fd = (int)(w * WORD_BITS + lowest_bit(word));
 				word &= word - 1;
 				found++;
+				cursor = fd + 1 > b->maxfd ? 0 : fd + 1;
 				if ((rc = bench_fire(b, b->idx_of_fd[fd])) < 0)
 					goto out;
 			}
@@ -136,6 +150,7 @@ static int raw_poll(struct bench *b, uint64_t *ns)
 	if (rc < 0)
 		goto out;
 
+	int cursor = 0;		/* pollfd the next scan starts at */
 	uint64_t t0 = px_now_ns();
 	while (b->count < b->fired) {
 		int k = poll(pfd, (nfds_t)b->n, 0);
@@ -155,14 +170,21 @@ static int raw_poll(struct bench *b, uint64_t *ns)
 		}
 		if (k > b->maxev)
 			k = b->maxev;
-		int found = 0;
-		for (int i = 0; i < b->n && found < k; i++) {
-			if (!pfd[i].revents)
+		/* From where the last scan stopped, wrapping: fair, and
+		 * it stops once all k are found. */
+		int found = 0, i = cursor;
+		for (int s = 0; s < b->n && found < k; s++) {
+			int fired = pfd[i].revents != 0;
+			int at = i;
+			if (++i == b->n)
+				i = 0;
+			if (!fired)
 				continue;
 			found++;
-			if ((rc = bench_fire(b, i)) < 0)
+			if ((rc = bench_fire(b, at)) < 0)
 				goto out;
 		}
+		cursor = i;
 	}
 	*ns = px_now_ns() - t0;
 out:
