@@ -1,0 +1,66 @@
+#!/bin/sh
+# quickstart.sh: from a fresh checkout to a running demo or a tested build.
+#   ./quickstart.sh demo   install what is missing, build, run the main job
+#   ./quickstart.sh test   install what is missing, build, run make check
+# Builds out of tree in ./_build. CONFIGURE_FLAGS adds configure options.
+set -eu
+
+usage() {
+	echo "usage: $0 demo|test" >&2
+	exit 2
+}
+[ $# -eq 1 ] || usage
+case "$1" in demo|test) ;; -h|--help) echo "usage: $0 demo|test"; exit 0 ;; *) usage ;; esac
+
+top=$(cd "$(dirname "$0")" && pwd)
+
+# What the build and the tests need, as Debian package names.
+missing=""
+need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need autoreconf autoconf
+need automake automake
+need libtoolize libtool
+need pkg-config pkg-config
+need make make
+need cc gcc
+need python3 python3
+need curl curl
+if command -v pkg-config >/dev/null 2>&1; then
+	pkg-config --exists check 2>/dev/null || missing="$missing check"
+else
+	missing="$missing check"
+fi
+if [ -n "$missing" ]; then
+	echo "quickstart: installing:$missing" >&2
+	if command -v apt-get >/dev/null 2>&1; then
+		sudo=""
+		[ "$(id -u)" -eq 0 ] || sudo=sudo
+		$sudo apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+	else
+		echo "quickstart: please install:$missing (no apt-get here)" >&2
+		exit 1
+	fi
+fi
+
+cd "$top"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+mkdir -p _build
+cd _build
+# shellcheck disable=SC2086
+../configure -q ${CONFIGURE_FLAGS:-}
+jobs=$(nproc 2>/dev/null || echo 2)
+make -s -j"$jobs"
+
+case "$1" in
+demo)
+	if [ -x tools/pollux-scale ]; then
+		exec tools/pollux-scale --quick
+	else
+		exec tools/pollux-bench --sweep
+	fi
+	;;
+test)
+	make -j"$jobs" check
+	;;
+esac
