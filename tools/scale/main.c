@@ -1,0 +1,480 @@
+/* main.c: pollux-scale's options, the limits that cap the sweep, the loop
+ * over backends and descriptor counts, and the progress line. */
+#include <config.h>
+#include "scale.h"
+#include "common.h"
+#include "pollux.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Descriptors a process needs beside its connections: stdio, listener,
+ * poller, signal pipe, the /stats request, and some slack. */
+#define FD_RESERVE 64
+
+static const unsigned long default_fds[] = { 0, 100, 1000, 5000, 10000, 15000 };
+static const unsigned long quick_fds[] = { 0, 5000, 15000 };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: pollux-scale [OPTION]...\n"
+"Measure how each pollux backend scales with the number of descriptors a\n"
+"server holds: for every backend and fd count, start pollux-server, load it\n"
+"with pollux-load (FDS idle connections plus ACTIVE busy ones), and read the\n"
+"server's statistics.\n"
+"\n"
+"  -b, --backends LIST   backends to measure, comma-separated (default: all\n"
+"                        built, listed below)\n"
+"  -f, --fds LIST        idle descriptor counts (default 0,100,1000,5000,\n"
+"                        10000,15000; capped by RLIMIT_NOFILE)\n"
+"  -a, --active A        busy connections at every point (default 50)\n"
+"  -d, --duration SECS   measured seconds per point (default 5)\n"
+"  -w, --warmup SECS     seconds of load before measuring (default 1)\n"
+"  -q, --quick           about 30 s in all: fds 0,5000,15000, 1 s runs\n"
+"      --csv FILE        write every point as CSV ('-': stdout)\n"
+"      --json FILE       write machine, points and fit as JSON ('-': stdout)\n"
+"      --plot FILE.svg   draw requests/s and us/wait against fds (gnuplot)\n"
+"      --server-cmd PATH pollux-server to run (env POLLUX_SERVER)\n"
+"      --load-cmd PATH   pollux-load to run (env POLLUX_LOAD)\n"
+"      --no-progress     no progress line even on a terminal\n"
+"  -h, --help            show this help and exit\n"
+"  -V, --version         show the version and exit\n"
+"\n"
+"Exit status: 0 when every point was measured, 1 when a point failed or an\n"
+"output could not be written, 2 on bad usage.\n");
+}
+
+static void backends_help(FILE *f)
+{
+	const char *const *b = pollux_backends();
+	for (int i = 0; b[i]; i++)
+		fprintf(f, "%s%s", i ? "," : "", b[i]);
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "pollux-scale: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see pollux-scale --help)\n");
+	return 2;
+}
+
+static int parse_backends(struct scale_opts *o, char *list)
+{
+	const char *const *built = pollux_backends();
+	o->nbackends = 0;
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		const char *match = NULL;
+		for (int i = 0; built[i]; i++)
+			if (strcmp(built[i], t) == 0)
+				match = built[i];
+		if (!match) {
+			fprintf(stderr, "pollux-scale: unknown or unbuilt backend "
+			        "'%s'; built here: ", t);
+			backends_help(stderr);
+			fputc('\n', stderr);
+			return -1;
+		}
+		for (int i = 0; i < o->nbackends; i++)
+			if (o->backends[i] == match)
+				match = NULL;
+		if (!match)
+			continue;	/* named twice: measure once */
+		if (o->nbackends == SCALE_MAX_BACKENDS) {
+			fprintf(stderr, "pollux-scale: too many backends\n");
+			return -1;
+		}
+		o->backends[o->nbackends++] = match;
+	}
+	if (o->nbackends == 0) {
+		fprintf(stderr, "pollux-scale: --backends needs at least one "
+		        "name; built here: ");
+		backends_help(stderr);
+		fputc('\n', stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts and drops duplicates. */
+static void tidy_fds(struct scale_opts *o)
+{
+	qsort(o->fds, (size_t)o->nfds, sizeof o->fds[0], cmp_ulong);
+	int k = 0;
+	for (int i = 0; i < o->nfds; i++)
+		if (k == 0 || o->fds[k - 1] != o->fds[i])
+			o->fds[k++] = o->fds[i];
+	o->nfds = k;
+}
+
+static int parse_fds(struct scale_opts *o, char *list)
+{
+	o->nfds = 0;
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		unsigned long v;
+		if (px_parse_ulong(t, 0, 10000000, &v) < 0) {
+			fprintf(stderr, "pollux-scale: --fds: '%s' is not a count "
+			        "from 0 to 10000000\n", t);
+			return -1;
+		}
+		if (o->nfds == SCALE_MAX_FDS) {
+			fprintf(stderr, "pollux-scale: --fds: at most %d counts\n",
+			        SCALE_MAX_FDS);
+			return -1;
+		}
+		o->fds[o->nfds++] = v;
+	}
+	if (o->nfds == 0) {
+		fprintf(stderr, "pollux-scale: --fds needs at least one count\n");
+		return -1;
+	}
+	tidy_fds(o);
+	return 0;
+}
+
+/* Ephemeral ports one client address can use towards one server port. */
+static long port_range(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	long lo, hi;
+	if (!f)
+		return -1;
+	int ok = fscanf(f, "%ld %ld", &lo, &hi) == 2;
+	fclose(f);
+	return ok && hi >= lo ? hi - lo + 1 : -1;
+}
+
+/* Caps the fd counts to what the server and pollux-load can each hold
+ * (both inherit our raised RLIMIT_NOFILE) and what one source address's
+ * ports allow; says so when it binds. */
+static void cap_fds(struct scale_opts *o)
+{
+	long nofile = px_raise_nofile();
+	long cap = -1;
+	const char *why = NULL;
+	if (nofile > 0) {
+		cap = nofile - (long)o->active - FD_RESERVE;
+		why = "nofile";
+	}
+	long ports = port_range();
+	if (ports > 0 && (cap < 0 || ports - (long)o->active - FD_RESERVE < cap)) {
+		cap = ports - (long)o->active - FD_RESERVE;
+		why = "ports";
+	}
+	if (cap < 0)
+		cap = 0;
+	if (!why || o->fds[o->nfds - 1] <= (unsigned long)cap)
+		return;
+	int k = 0, capped = 0;
+	for (int i = 0; i < o->nfds; i++) {
+		if (o->fds[i] > (unsigned long)cap) {
+			o->fds[k++] = (unsigned long)cap;
+			capped = 1;
+		} else {
+			o->fds[k++] = o->fds[i];
+		}
+	}
+	o->nfds = k;
+	tidy_fds(o);
+	if (!capped)
+		return;
+	if (strcmp(why, "nofile") == 0)
+		fprintf(stderr, "pollux-scale: note: RLIMIT_NOFILE is %ld, so "
+		        "the server and pollux-load can each hold %ld idle "
+		        "descriptors beside %lu active: larger --fds counts "
+		        "capped to %ld (raise the hard limit, e.g. ulimit -Hn or "
+		        "nofile in /etc/security/limits.conf)\n", nofile, cap,
+		        o->active, cap);
+	else
+		fprintf(stderr, "pollux-scale: note: the local port range holds "
+		        "%ld ports, so one client address can open %ld idle "
+		        "connections beside %lu active: larger --fds counts "
+		        "capped to %ld (widen net.ipv4.ip_local_port_range)\n",
+		        ports, cap, o->active, cap);
+}
+
+/* ---- progress ---- */
+
+static int prog_i, prog_n;
+static const char *prog_backend;
+static unsigned long prog_fds;
+static uint64_t prog_start, prog_last;
+static double est_done, est_left, real_done;
+
+/* Expected seconds for a point before any has been measured. */
+static double est_point(const struct scale_opts *o, unsigned long fds)
+{
+	return o->warmup + o->duration + 0.5 + (double)(fds + o->active) / 8000;
+}
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+	long t = s < 0 ? 0 : lround(s);
+	snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void draw_progress(void)
+{
+	uint64_t now = px_now_us();
+	/* Redrawing more than every 200 ms is only flicker. */
+	if (now - prog_last < 200000 && prog_last)
+		return;
+	prog_last = now;
+	double elapsed = (double)(now - prog_start) / 1e6;
+	/* Scale the estimate of what is left by how the finished points
+	 * compared with their estimate. */
+	double ratio = est_done > 0 ? real_done / est_done : 1.0;
+	char el[32], left[32];
+	fmt_time(el, sizeof el, elapsed);
+	fmt_time(left, sizeof left,
+	         est_left * ratio - (elapsed - real_done));
+	fprintf(stderr, "\r\033[K[%d/%d] %s fds=%lu  elapsed %s  left ~%s",
+	        prog_i, prog_n, prog_backend, prog_fds, el, left);
+	fflush(stderr);
+}
+
+static void clear_progress(void)
+{
+	fprintf(stderr, "\r\033[K");
+	fflush(stderr);
+}
+
+/* ---- main ---- */
+
+enum { OPT_CSV = 256, OPT_JSON, OPT_PLOT, OPT_SERVER, OPT_LOAD, OPT_NOPROG };
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "backends", required_argument, NULL, 'b' },
+		{ "fds", required_argument, NULL, 'f' },
+		{ "active", required_argument, NULL, 'a' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "csv", required_argument, NULL, OPT_CSV },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "plot", required_argument, NULL, OPT_PLOT },
+		{ "server-cmd", required_argument, NULL, OPT_SERVER },
+		{ "load-cmd", required_argument, NULL, OPT_LOAD },
+		{ "no-progress", no_argument, NULL, OPT_NOPROG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct scale_opts o;
+	memset(&o, 0, sizeof o);
+	o.active = 50;
+	char *backends_arg = NULL, *fds_arg = NULL;
+	int quick = 0, no_progress = 0, have_dur = 0, have_warm = 0;
+	int c;
+	o.server_cmd = getenv("POLLUX_SERVER");
+	o.load_cmd = getenv("POLLUX_LOAD");
+
+	while ((c = getopt_long(argc, argv, "b:f:a:d:w:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': backends_arg = optarg; break;
+		case 'f': fds_arg = optarg; break;
+		case 'a':
+			if (px_parse_ulong(optarg, 1, 1000000, &o.active) < 0)
+				return bad_usage("--active: '%s' is not a count from "
+				                 "1 to 1000000", optarg);
+			break;
+		case 'd':
+			if (px_parse_double(optarg, 86400, &o.duration) < 0 ||
+			    o.duration < 0.1)
+				return bad_usage("--duration: '%s' is not a number of "
+				                 "seconds from 0.1 to 86400", optarg);
+			have_dur = 1;
+			break;
+		case 'w':
+			if (px_parse_double(optarg, 3600, &o.warmup) < 0)
+				return bad_usage("--warmup: '%s' is not a number of "
+				                 "seconds from 0 to 3600", optarg);
+			have_warm = 1;
+			break;
+		case 'q': quick = 1; break;
+		case OPT_CSV: o.csv = optarg; break;
+		case OPT_JSON: o.json = optarg; break;
+		case OPT_PLOT: o.plot = optarg; break;
+		case OPT_SERVER: o.server_cmd = optarg; break;
+		case OPT_LOAD: o.load_cmd = optarg; break;
+		case OPT_NOPROG: no_progress = 1; break;
+		case 'h':
+			usage(stdout);
+			printf("\nBackends built here: ");
+			backends_help(stdout);
+			printf("\n");
+			return 0;
+		case 'V':
+			printf("pollux-scale (pollux) %s\n", pollux_version());
+			return 0;
+		default:
+			fprintf(stderr, "pollux-scale: see pollux-scale --help\n");
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+
+	if (backends_arg) {
+		if (parse_backends(&o, backends_arg) < 0)
+			return 2;
+	} else {
+		const char *const *b = pollux_backends();
+		/* Oldest first reads best: select, poll, epoll. */
+		int n = 0;
+		while (b[n])
+			n++;
+		for (int i = n - 1; i >= 0 && o.nbackends < SCALE_MAX_BACKENDS; i--)
+			o.backends[o.nbackends++] = b[i];
+	}
+	if (fds_arg) {
+		if (parse_fds(&o, fds_arg) < 0)
+			return 2;
+	} else {
+		const unsigned long *d = quick ? quick_fds : default_fds;
+		size_t n = quick ? sizeof quick_fds / sizeof quick_fds[0]
+		                 : sizeof default_fds / sizeof default_fds[0];
+		for (size_t i = 0; i < n; i++)
+			o.fds[o.nfds++] = d[i];
+	}
+	if (!have_dur)
+		o.duration = quick ? 1.0 : 5.0;
+	if (!have_warm)
+		o.warmup = quick ? 0.5 : 1.0;
+
+	char *gnuplot = NULL;
+	if (o.plot) {
+		gnuplot = scale_find_gnuplot();
+		if (!gnuplot)
+			fprintf(stderr, "pollux-scale: --plot: gnuplot is not "
+			        "installed, so no plot will be drawn (Debian: apt-get "
+			        "install gnuplot-nox; or plot the --csv output)\n");
+	}
+	char *server = scale_find_tool("pollux-server", o.server_cmd, argv[0]);
+	char *load = scale_find_tool("pollux-load", o.load_cmd, argv[0]);
+	if (!server || !load) {
+		const char *which = !server ? "pollux-server" : "pollux-load";
+		const char *ov = !server ? o.server_cmd : o.load_cmd;
+		if (ov && *ov)
+			fprintf(stderr, "pollux-scale: %s '%s' is not an executable "
+			        "file; give a path that is\n", which, ov);
+		else
+			fprintf(stderr, "pollux-scale: cannot find %s beside "
+			        "pollux-scale or in PATH; install it or give --%s PATH\n",
+			        which, !server ? "server-cmd" : "load-cmd");
+		return 1;
+	}
+	cap_fds(&o);
+	if (scale_signals_init() < 0) {
+		fprintf(stderr, "pollux-scale: cannot set up signal handling: %s\n",
+		        strerror(errno));
+		return 1;
+	}
+	o.progress = !no_progress && isatty(2);
+
+	int n = o.nbackends * o.nfds, done = 0, failed = 0;
+	struct scale_point *pts = calloc((size_t)n, sizeof *pts);
+	if (!pts) {
+		fprintf(stderr, "pollux-scale: out of memory\n");
+		return 1;
+	}
+	prog_n = n;
+	prog_start = px_now_us();
+	for (int r = 0; r < o.nfds; r++)
+		for (int b = 0; b < o.nbackends; b++)
+			est_left += est_point(&o, o.fds[r]);
+	if (o.progress)
+		scale_tick = draw_progress;
+
+	/* Fd count outside, backend inside: the backends of one row are
+	 * measured close together in time, so machine noise hits them alike. */
+	for (int r = 0; r < o.nfds && !scale_stop_signal; r++)
+		for (int b = 0; b < o.nbackends && !scale_stop_signal; b++) {
+			struct scale_point *p = &pts[done];
+			p->backend = o.backends[b];
+			p->fds = o.fds[r];
+			p->active = o.active;
+			p->rps = p->p50_us = p->p99_us = NAN;
+			p->us_per_wait = p->events_per_wait = NAN;
+			p->registered = p->waits = p->window_s = NAN;
+			prog_i = done + 1;
+			prog_backend = p->backend;
+			prog_fds = p->fds;
+			prog_last = 0;
+			if (o.progress)
+				draw_progress();
+			uint64_t t0 = px_now_us();
+			int rc = scale_run_point(&o, server, load, p);
+			if (rc < 0)
+				break;	/* interrupted: this point is not kept */
+			if (p->error[0]) {
+				failed++;
+				if (o.progress)
+					clear_progress();
+				fprintf(stderr, "pollux-scale: %s fds=%lu failed: %s\n",
+				        p->backend, p->fds, p->error);
+			}
+			double e = est_point(&o, p->fds);
+			est_done += e;
+			est_left -= e;
+			real_done += (double)(px_now_us() - t0) / 1e6;
+			done++;
+		}
+	if (o.progress)
+		clear_progress();
+
+	int sig = scale_stop_signal;
+	if (sig)
+		fprintf(stderr, "pollux-scale: stopped by signal %d after %d of "
+		        "%d points; the server and load tool are stopped\n", sig,
+		        done, n);
+
+	struct scale_fit fits[SCALE_MAX_BACKENDS];
+	for (int b = 0; b < o.nbackends; b++)
+		scale_fit(pts, done, o.backends[b], &fits[b]);
+
+	int bad = failed > 0;
+	printf("pollux-scale: %lu active connections, %.3g s runs after %.3g s "
+	       "warm-up; server on each backend, pollux-load on %s\n",
+	       o.active, o.duration, o.warmup, pollux_backends()[0]);
+	scale_machine_line(stdout);
+	putchar('\n');
+	scale_print_table(stdout, &o, pts, done);
+	scale_print_fit(stdout, &o, fits);
+	scale_print_bars(stdout, &o, pts, done);
+	fflush(stdout);
+	if (o.csv && scale_write_csv(o.csv, pts, done) < 0)
+		bad = 1;
+	if (o.json && scale_write_json(o.json, &o, pts, done, fits) < 0)
+		bad = 1;
+	if (o.plot) {
+		if (!gnuplot || scale_plot(gnuplot, o.plot, &o, pts, done) < 0)
+			bad = 1;
+	}
+	free(pts);
+	free(server);
+	free(load);
+	free(gnuplot);
+	if (sig) {
+		/* Die of the same signal, so a calling shell sees it. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return bad ? 1 : 0;
+}

@@ -1,0 +1,465 @@
+/* run.c: one point of the sweep: start pollux-server, load it with
+ * pollux-load, read the server's /stats around the measured window, stop
+ * both. */
+#include <config.h>
+#include "proc.h"
+#include "common.h"
+#include "pollux.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define START_TIMEOUT_MS 10000	/* for the server's "listening" line */
+#define STATS_TIMEOUT_MS 5000	/* for one GET /stats */
+#define STOP_GRACE_MS 3000	/* SIGTERM to SIGKILL */
+
+/* A server statistics snapshot, and when we took it. */
+struct snap {
+	int ok;
+	uint64_t at_us;
+	double waits, events, wait_us, registered, open, requests;
+};
+
+/* Keeps the first reason a point failed. */
+__attribute__((format(printf, 2, 3)))
+static void set_error(struct scale_point *pt, const char *fmt, ...)
+{
+	if (pt->error[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pt->error, sizeof pt->error, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- GET /stats ---- */
+
+static int wait_fd(int fd, short events, uint64_t end_us)
+{
+	for (;;) {
+		uint64_t now = px_now_us();
+		if (now >= end_us)
+			return -1;
+		struct pollfd pfd[2] = { { fd, events, 0 },
+		                         { scale_wake_fd(), POLLIN, 0 } };
+		int r = poll(pfd, 2, (int)((end_us - now) / 1000) + 1);
+		if (scale_stop_signal)
+			return -1;
+		if (r > 0 && pfd[0].revents)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		/* A child's SIGCHLD woke us: the caller pumps later. */
+	}
+}
+
+/* Fetches http://ADDR/stats into *s. 0, or -1 with the reason in err. */
+static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
+                     struct snap *s, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof *s);
+	uint64_t end = px_now_us() + STATS_TIMEOUT_MS * 1000ull;
+	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	px_set_cloexec(fd);
+	px_set_nonblock(fd);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1;
+	if (connect(fd, (const struct sockaddr *)ss, slen) < 0 &&
+	    errno != EINPROGRESS) {
+		snprintf(err, errlen, "connect: %s", strerror(errno));
+		goto out;
+	}
+	if (wait_fd(fd, POLLOUT, end) < 0) {
+		snprintf(err, errlen, "connect timed out");
+		goto out;
+	}
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+	if (soerr) {
+		snprintf(err, errlen, "connect: %s", strerror(soerr));
+		goto out;
+	}
+	static const char req[] = "GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                          "Connection: close\r\n\r\n";
+	size_t sent = 0;
+	while (sent < sizeof req - 1) {
+		ssize_t w = send(fd, req + sent, sizeof req - 1 - sent, 0);
+		if (w > 0) {
+			sent += (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, end) < 0) {
+				snprintf(err, errlen, "send timed out");
+				goto out;
+			}
+		} else {
+			snprintf(err, errlen, "send: %s", strerror(errno));
+			goto out;
+		}
+	}
+	/* Read to EOF, or to Content-Length if the server keeps it open. */
+	const char *body = NULL;
+	long clen = -1;
+	for (;;) {
+		if (len + 4097 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (1u << 20)) {
+				snprintf(err, errlen, "/stats answer over 1 MiB");
+				goto out;
+			}
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+		if (r > 0) {
+			len += (size_t)r;
+			buf[len] = '\0';
+			char *hend = strstr(buf, "\r\n\r\n");
+			if (hend && clen < 0) {
+				const char *cl = strstr(buf, "\r\nContent-Length:");
+				if (!cl)
+					cl = strstr(buf, "\r\ncontent-length:");
+				if (cl && cl < hend)
+					clen = strtol(cl + 17, NULL, 10);
+			}
+			if (hend && clen >= 0 &&
+			    (size_t)(buf + len - (hend + 4)) >= (size_t)clen)
+				break;
+			continue;
+		}
+		if (r == 0)
+			break;
+		if (errno == EAGAIN || errno == EINTR) {
+			if (wait_fd(fd, POLLIN, end) < 0) {
+				snprintf(err, errlen, "no complete answer to GET /stats "
+				         "within %d s", STATS_TIMEOUT_MS / 1000);
+				goto out;
+			}
+			continue;
+		}
+		snprintf(err, errlen, "recv: %s", strerror(errno));
+		goto out;
+	}
+	if (!buf || len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 ||
+	    strncmp(buf + 8, " 200", 4) != 0) {
+		snprintf(err, errlen, "GET /stats: no 200 answer");
+		goto out;
+	}
+	body = strstr(buf, "\r\n\r\n");
+	if (!body) {
+		snprintf(err, errlen, "GET /stats: answer cut short");
+		goto out;
+	}
+	body += 4;
+	if (clen >= 0 && (size_t)clen < (size_t)(buf + len - body))
+		buf[body - buf + clen] = '\0';
+	char jerr[128];
+	struct json *j = json_parse(body, jerr, sizeof jerr);
+	if (!j) {
+		snprintf(err, errlen, "GET /stats: bad JSON: %s", jerr);
+		goto out;
+	}
+	s->at_us = px_now_us();
+	s->waits = json_num(j, "waits");
+	s->events = json_num(j, "events");
+	s->wait_us = json_num(j, "wait_us_total");
+	s->registered = json_num(j, "registered");
+	s->open = json_num(j, "open");
+	s->requests = json_num(j, "requests");
+	json_free(j);
+	if (!isfinite(s->waits) || !isfinite(s->events) ||
+	    !isfinite(s->wait_us) || !isfinite(s->open)) {
+		snprintf(err, errlen, "GET /stats: \"waits\", \"events\", "
+		         "\"wait_us_total\" or \"open\" missing");
+		goto out;
+	}
+	s->ok = 1;
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* ---- waiting while watching both children ---- */
+
+void (*scale_tick)(void);
+
+/* Pumps until end_us, or sooner when a child exits or a signal comes.
+ * Returns -1 on a signal. */
+static int pump_until(struct proc *server, struct proc *load, uint64_t end_us)
+{
+	struct proc *ps[2] = { server, load };
+	for (;;) {
+		uint64_t now = px_now_us();
+		if (now >= end_us)
+			return 0;
+		int ms = (int)((end_us - now) / 1000) + 1;
+		if (proc_pump(ps, 2, ms > 500 ? 500 : ms) < 0)
+			return -1;
+		if (scale_tick)
+			scale_tick();
+		if (server->exited || (load && load->exited))
+			return 0;
+	}
+}
+
+/* Reads "listening ADDR" from the server's stdout. 1 found, 0 not yet. */
+static int find_listening(const struct proc *p, struct sockaddr_storage *ss,
+                          socklen_t *slen, char *addr, size_t addrlen)
+{
+	if (!p->out)
+		return 0;
+	const char *l = p->out;
+	while (l) {
+		const char *eol = strchr(l, '\n');
+		if (!eol)
+			return 0;
+		if (strncmp(l, "listening ", 10) == 0) {
+			size_t n = (size_t)(eol - (l + 10));
+			if (n >= addrlen)
+				return 0;
+			memcpy(addr, l + 10, n);
+			addr[n] = '\0';
+			char err[128];
+			return px_parse_addr(addr, ss, slen, err, sizeof err) == 0
+			       ? 1 : 0;
+		}
+		l = eol + 1;
+	}
+	return 0;
+}
+
+static void diff_window(struct scale_point *pt, const struct snap *a,
+                        const struct snap *b)
+{
+	double dw = b->waits - a->waits;
+	pt->window_s = (double)(b->at_us - a->at_us) / 1e6;
+	pt->waits = dw;
+	pt->registered = isfinite(b->registered) ? b->registered : b->open;
+	if (dw > 0) {
+		pt->us_per_wait = (b->wait_us - a->wait_us) / dw;
+		pt->events_per_wait = (b->events - a->events) / dw;
+	}
+}
+
+static void fmt_num(char *buf, size_t n, double v)
+{
+	snprintf(buf, n, "%.3f", v);
+}
+
+static void read_load_json(struct proc *load, struct scale_point *pt)
+{
+	char st[64], last[256], jerr[128];
+	proc_describe_status(load, st, sizeof st);
+	proc_last_error(load, last, sizeof last);
+	struct json *j = load->out ? json_parse(load->out, jerr, sizeof jerr)
+	                           : NULL;
+	if (!j) {
+		set_error(pt, "pollux-load gave no JSON (%s): %s", st,
+		          last[0] ? last : "no message");
+		return;
+	}
+	pt->rps = json_num(j, "rps");
+	const struct json *lat = json_get(j, "latency_us");
+	pt->p50_us = json_num(lat, "p50");
+	pt->p99_us = json_num(lat, "p99");
+	double e = json_sum(j, "errors"), ie = json_sum(j, "idle_connect_errors");
+	pt->errors = (unsigned long)((isfinite(e) ? e : 0) +
+	                             (isfinite(ie) ? ie : 0));
+	json_free(j);
+	if (!isfinite(pt->rps))
+		set_error(pt, "pollux-load JSON has no \"rps\" (%s)", st);
+	else if (!(WIFEXITED(load->status) && WEXITSTATUS(load->status) <= 1))
+		set_error(pt, "pollux-load %s: %s", st,
+		          last[0] ? last : "no message");
+}
+
+int scale_run_point(const struct scale_opts *o, const char *server_path,
+                    const char *load_path, struct scale_point *pt)
+{
+	struct proc server, load;
+	char addr[PX_ADDRSTRLEN], target[PX_ADDRSTRLEN + 16], why[256];
+	char conns[32], active[32], dur[32], warm[32], st[64], last[256];
+	struct sockaddr_storage ss;
+	socklen_t slen = 0;
+	struct snap s0 = { 0 }, s1 = { 0 }, s_last = { 0 }, s_end = { 0 };
+	int interrupted = 0;
+	unsigned long expected = pt->fds + pt->active;
+	/* Connecting the idle clients takes a while at 15,000. */
+	uint64_t connect_allow_us = (10 + expected / 500) * 1000000ull;
+
+	memset(&load, 0, sizeof load);
+	load.pid = -1;
+	load.out_fd = load.err_fd = -1;
+
+	const char *sargv[] = { server_path, "--backend", pt->backend,
+	                        "--listen", "127.0.0.1:0", "--proto", "http",
+	                        "--idle-timeout", "0", "--json", NULL };
+	if (proc_spawn(&server, sargv) < 0) {
+		set_error(pt, "cannot start %s: %s", server_path, strerror(errno));
+		return 0;
+	}
+	struct proc *only[1] = { &server };
+	uint64_t end = px_now_us() + START_TIMEOUT_MS * 1000ull;
+	while (!find_listening(&server, &ss, &slen, addr, sizeof addr)) {
+		if (server.exited || server.out_fd < 0) {
+			proc_describe_status(&server, st, sizeof st);
+			proc_last_error(&server, last, sizeof last);
+			set_error(pt, "pollux-server stopped before listening (%s): %s",
+			          st, last[0] ? last : "no message");
+			goto done;
+		}
+		if (px_now_us() >= end) {
+			set_error(pt, "pollux-server printed no 'listening ADDR' "
+			          "line within %d s", START_TIMEOUT_MS / 1000);
+			goto done;
+		}
+		if (proc_pump(only, 1, 100) < 0) {
+			interrupted = 1;
+			goto done;
+		}
+	}
+	if (get_stats(&ss, slen, &s0, why, sizeof why) < 0) {
+		if (scale_stop_signal) {
+			interrupted = 1;
+			goto done;
+		}
+		set_error(pt, "pollux-server at %s: %s", addr, why);
+		goto done;
+	}
+
+	snprintf(target, sizeof target, "http://%s/", addr);
+	snprintf(conns, sizeof conns, "%lu", expected);
+	snprintf(active, sizeof active, "%lu", pt->active);
+	fmt_num(dur, sizeof dur, o->duration);
+	fmt_num(warm, sizeof warm, o->warmup);
+	/* The client on the best backend (first in the list), so that what
+	 * varies is the server's backend alone, whatever POLLUX_BACKEND says. */
+	const char *lb = pollux_backends()[0];
+	const char *largv[] = { load_path, "-c", conns, "-a", active,
+	                        "-d", dur, "--warmup", warm, "--backend", lb,
+	                        "--json", target, NULL };
+	if (proc_spawn(&load, largv) < 0) {
+		set_error(pt, "cannot start %s: %s", load_path, strerror(errno));
+		goto done;
+	}
+	uint64_t load_start = px_now_us();
+
+	/* 1. Wait until the server holds every connection. */
+	uint64_t t_open = 0;
+	end = load_start + connect_allow_us;
+	while (px_now_us() < end && !server.exited && !load.exited) {
+		struct snap s;
+		if (get_stats(&ss, slen, &s, why, sizeof why) == 0 &&
+		    s.open >= (double)expected) {
+			t_open = px_now_us();
+			break;
+		}
+		if (pump_until(&server, &load, px_now_us() + 100000) < 0) {
+			interrupted = 1;
+			goto done;
+		}
+	}
+	/* 2. Past the warm-up, sample the window while all are open. The
+	 * load tool's own clock started at or before ours, so its run ends
+	 * first: the last sample taken with every connection still open
+	 * closes the window, which then lies inside its measured run. */
+	if (t_open) {
+		if (pump_until(&server, &load,
+		               t_open + (uint64_t)(o->warmup * 1e6)) < 0) {
+			interrupted = 1;
+			goto done;
+		}
+		if (!server.exited && !load.exited &&
+		    get_stats(&ss, slen, &s1, why, sizeof why) == 0) {
+			double step = o->duration / 5;
+			if (step > 0.5)
+				step = 0.5;
+			if (step < 0.05)
+				step = 0.05;
+			uint64_t stop = s1.at_us + (uint64_t)(o->duration * 1e6);
+			while (px_now_us() < stop) {
+				uint64_t next = px_now_us() + (uint64_t)(step * 1e6);
+				if (next > stop)
+					next = stop;
+				if (pump_until(&server, &load, next) < 0) {
+					interrupted = 1;
+					goto done;
+				}
+				if (server.exited || load.exited)
+					break;
+				struct snap s;
+				if (get_stats(&ss, slen, &s, why, sizeof why) < 0 ||
+				    s.open < (double)expected)
+					break;
+				s_last = s;
+			}
+		}
+	}
+	/* 3. Let the load tool finish and report. */
+	end = load_start + connect_allow_us +
+	      (uint64_t)((o->warmup + o->duration) * 1e6) + 30000000ull;
+	while (!load.exited && !server.exited && px_now_us() < end)
+		if (pump_until(&server, &load, end) < 0) {
+			interrupted = 1;
+			goto done;
+		}
+	if (server.exited) {
+		proc_stop(&load, SIGTERM, STOP_GRACE_MS);
+		proc_describe_status(&server, st, sizeof st);
+		proc_last_error(&server, last, sizeof last);
+		set_error(pt, "pollux-server ended during the run (%s): %s", st,
+		          last[0] ? last : "no message");
+		goto done;
+	}
+	if (!load.exited) {
+		proc_stop(&load, SIGKILL, 0);
+		set_error(pt, "pollux-load did not finish in time; stopped it");
+		goto done;
+	}
+	read_load_json(&load, pt);
+	if (pt->error[0])
+		goto done;
+
+	/* 4. The server's figures: the window if there is one, else (slow
+	 * connect, early exit) the whole run, marked as such. */
+	if (s1.ok && s_last.ok && s_last.waits > s1.waits) {
+		diff_window(pt, &s1, &s_last);
+	} else if (get_stats(&ss, slen, &s_end, why, sizeof why) == 0) {
+		diff_window(pt, &s0, &s_end);
+		pt->whole_run = 1;
+	} else if (scale_stop_signal) {
+		interrupted = 1;
+	} else {
+		set_error(pt, "pollux-server at %s after the run: %s", addr, why);
+	}
+
+done:
+	if (load.pid > 0)
+		proc_stop(&load, SIGTERM, STOP_GRACE_MS);
+	proc_stop(&server, SIGTERM, STOP_GRACE_MS);
+	proc_free(&load);
+	proc_free(&server);
+	if (interrupted || scale_stop_signal) {
+		set_error(pt, "interrupted");
+		return -1;
+	}
+	return 0;
+}

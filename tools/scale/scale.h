@@ -1,0 +1,129 @@
+/* scale.h: what the files of pollux-scale share: the sweep's settings, one
+ * measured point, child processes, the JSON reader and the outputs. */
+#ifndef POLLUX_SCALE_H
+#define POLLUX_SCALE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define SCALE_MAX_BACKENDS 8
+#define SCALE_MAX_FDS 64
+
+struct scale_opts {
+	const char *backends[SCALE_MAX_BACKENDS];
+	int nbackends;
+	unsigned long fds[SCALE_MAX_FDS];
+	int nfds;
+	unsigned long active;
+	double duration;	/* seconds of measured load per point */
+	double warmup;		/* seconds before the measurement */
+	const char *csv, *json, *plot;
+	const char *server_cmd, *load_cmd;
+	int progress;		/* draw a progress line on stderr */
+};
+
+/* One (backend, fds) run. Numbers are NAN when not measured. */
+struct scale_point {
+	const char *backend;
+	unsigned long fds, active;
+	double rps, p50_us, p99_us;
+	double us_per_wait, events_per_wait;
+	double registered;	/* fds in the server's poller during the window */
+	double waits;		/* pollux_wait calls inside the window */
+	double window_s;	/* length of the server-side window */
+	int whole_run;		/* window fell back to the whole run */
+	unsigned long errors;	/* failed requests and connections (load) */
+	char error[256];	/* non-empty: the point failed, and why */
+};
+
+struct scale_fit {
+	int n;			/* points used */
+	double ns_per_fd;	/* slope: ns per registered fd per wait */
+	double base_us;		/* intercept: us per wait with no fd */
+	double r2;
+};
+
+/* ---- run.c: child processes and one point ---- */
+
+/* Called now and then while a point runs (the progress line); may be NULL. */
+extern void (*scale_tick)(void);
+
+/* Set by the SIGINT/SIGTERM/SIGHUP handler; every wait watches it. */
+extern volatile sig_atomic_t scale_stop_signal;
+
+/* Installs the signal handlers and the self-pipe that wakes waits. */
+int scale_signals_init(void);
+
+/* Finds pollux-server/pollux-load: override, next to argv0's executable,
+ * then PATH. Returns a malloc'd path or NULL. */
+char *scale_find_tool(const char *name, const char *override,
+                      const char *argv0);
+
+/* Runs one point with server and load, filling *pt (pt->error on failure).
+ * Returns -1 only when interrupted by a signal. */
+int scale_run_point(const struct scale_opts *o, const char *server,
+                    const char *load, struct scale_point *pt);
+
+/* ---- json.c: a small reader for the tools' JSON objects ---- */
+
+enum json_type { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct json {
+	enum json_type type;
+	double num;		/* J_NUM, J_BOOL (0/1) */
+	char *str;		/* J_STR */
+	char *key;		/* member name when inside an object */
+	struct json *child;	/* first element or member */
+	struct json *next;	/* next sibling */
+};
+
+/* Parses one JSON value filling the whole text (whitespace around it is
+ * fine). NULL on any syntax error, with a reason in err. */
+struct json *json_parse(const char *text, char *err, size_t errlen);
+void json_free(struct json *j);
+/* Member of an object by name, or NULL. */
+const struct json *json_get(const struct json *obj, const char *key);
+/* Number member, or NAN when missing or not a number. */
+double json_num(const struct json *obj, const char *key);
+/* Sum of all number members of an object member (errors by kind). */
+double json_sum(const struct json *obj, const char *key);
+
+/* ---- fit.c ---- */
+
+/* Least-squares line through the successful points of one backend:
+ * x = registered fds, y = ns per wait. */
+void scale_fit(const struct scale_point *pts, int n, const char *backend,
+               struct scale_fit *fit);
+
+/* ---- output.c ---- */
+
+void scale_print_table(FILE *f, const struct scale_opts *o,
+                       const struct scale_point *pts, int n);
+void scale_print_fit(FILE *f, const struct scale_opts *o,
+                     const struct scale_fit *fits);
+void scale_print_bars(FILE *f, const struct scale_opts *o,
+                      const struct scale_point *pts, int n);
+int scale_write_csv(const char *path, const struct scale_point *pts, int n);
+int scale_write_json(const char *path, const struct scale_opts *o,
+                     const struct scale_point *pts, int n,
+                     const struct scale_fit *fits);
+/* "machine: N cores (CPU), Linux RELEASE ARCH" */
+void scale_machine_line(FILE *f);
+
+/* ---- plot.c ---- */
+
+/* Path of gnuplot ($GNUPLOT, then PATH) or NULL; malloc'd. */
+char *scale_find_gnuplot(void);
+int scale_plot(const char *gnuplot, const char *svg,
+               const struct scale_opts *o, const struct scale_point *pts,
+               int n);
+
+/* ---- shared helpers (run.c) ---- */
+
+/* Searches PATH for an executable NAME; malloc'd path or NULL. */
+char *scale_which(const char *name);
+
+#endif
