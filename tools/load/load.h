@@ -1,0 +1,172 @@
+/* load.h: what the parts of pollux-load share: the run configuration,
+ * per-thread state and statistics, the histogram and the HTTP parser. */
+#ifndef POLLUX_LOAD_H
+#define POLLUX_LOAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "pollux.h"
+
+/* ---- histogram (hist.c) ------------------------------------------------ */
+
+/* Log-linear, HdrHistogram-style: 2048 linear sub-buckets per power of two
+ * keep 3 significant digits; values are microseconds from 0 to HIST_MAX_US
+ * (larger ones are counted at HIST_MAX_US; max keeps the true value). */
+#define HIST_SUB_BITS 11
+#define HIST_BUCKETS 26 /* covers 2047 << 25 us, about 19 hours */
+#define HIST_LEN ((HIST_BUCKETS + 1) << (HIST_SUB_BITS - 1))
+#define HIST_MAX_US ((UINT64_C(2048) << (HIST_BUCKETS - 1)) - 1)
+
+struct hist {
+	uint64_t count;
+	uint64_t min, max;
+	double sum, sumsq;
+	uint64_t counts[HIST_LEN];
+};
+
+void hist_init(struct hist *h);
+void hist_record(struct hist *h, uint64_t us);
+void hist_merge(struct hist *dst, const struct hist *src);
+/* Value at or below which p percent of the samples lie (0 if empty). */
+uint64_t hist_percentile(const struct hist *h, double p);
+double hist_mean(const struct hist *h);
+double hist_stdev(const struct hist *h);
+
+/* ---- HTTP/1.1 response parser (http.c) --------------------------------- */
+
+enum http_result { HTTP_MORE, HTTP_DONE, HTTP_BAD };
+
+struct http_parser {
+	int state;
+	int status;
+	int keep_alive;         /* 0 after "Connection: close" or HTTP/1.0 */
+	int chunked;
+	int64_t content_length; /* -1 when absent */
+	uint64_t left;          /* body or chunk bytes still expected */
+	unsigned line_len;      /* bytes of the current header or chunk line */
+	unsigned header_bytes;
+	char line[256];         /* the current header line, truncated */
+};
+
+void http_init(struct http_parser *hp);
+/* Feeds n bytes; *used tells how many belong to this response. HTTP_DONE
+ * when the response is complete, HTTP_BAD when it cannot be parsed. */
+enum http_result http_feed(struct http_parser *hp, const char *buf, size_t n,
+                           size_t *used);
+/* The peer closed the connection: a body delimited by close ends here. */
+enum http_result http_eof(struct http_parser *hp);
+
+/* ---- error kinds -------------------------------------------------------- */
+
+/* Never folded: each kind its own counter. */
+enum err_kind {
+	E_REFUSED, E_RESET, E_TIMEOUT, E_CLOSED, E_SHORT, E_MALFORMED,
+	E_MISMATCH, E_HTTP_STATUS, E_EMFILE, E_ENFILE, E_EADDRNOTAVAIL,
+	E_EADDRINUSE, E_ENETUNREACH, E_EHOSTUNREACH, E_OTHER, E_NKINDS
+};
+extern const char *const err_names[E_NKINDS];
+enum err_kind err_from_errno(int e);
+
+/* ---- configuration (main.c) -------------------------------------------- */
+
+enum proto { PROTO_ECHO, PROTO_HTTP };
+
+#define MAX_PCT 32
+
+struct config {
+	char target[1200];
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	enum proto proto;
+	char host_hdr[300];
+	char path[1024];
+	size_t size;
+	unsigned long connections, active, threads;
+	double duration_s, warmup_s, timeout_s;
+	unsigned long requests; /* -n; 0 means run for duration_s */
+	double rate;            /* -R; 0 means closed loop */
+	double connect_rate;    /* per second; 0 means as fast as accepted */
+	const char *request;    /* the HTTP request, built once */
+	size_t request_len;
+	const char *backend;
+	int json;
+	int progress;
+	double pct[MAX_PCT];
+	int npct;
+	struct sockaddr_storage *sources; /* --source addresses, or NULL */
+	size_t nsources;
+};
+
+/* ---- one worker thread (worker.c) -------------------------------------- */
+
+struct conn;
+
+struct worker {
+	int id;
+	const struct config *cfg;
+	pthread_t tid;
+	pollux_t *poller;
+	char backend_name[32];
+	char fail[256];          /* set when the thread could not run at all */
+
+	/* its share */
+	unsigned long nconn, nactive, first_index;
+	unsigned long quota;     /* -n share */
+	double rate;             /* -R share, req/s */
+
+	struct conn *conns;
+	/* connections ready for a request in open-loop mode */
+	struct conn **free_list;
+	size_t nfree;
+
+	/* results */
+	struct hist *lat;        /* corrected (closed loop: the only one) */
+	struct hist *lat_unc;    /* uncorrected, open loop only */
+	uint64_t bytes_sent, bytes_received;
+	uint64_t errors[E_NKINDS];
+	uint64_t idle_errors[E_NKINDS];
+	uint64_t requests_done;  /* measured requests that passed */
+	uint64_t last_done_ns;   /* when the last of them completed */
+	uint64_t stopped_ns;     /* when this thread stopped measuring */
+	unsigned long connected; /* connections made in the connect phase */
+
+	/* seen by the progress display */
+	atomic_ulong live_requests;
+	atomic_ulong live_errors;
+	atomic_ulong live_open;
+};
+
+/* Shared run clock: connecting, then measuring from start_ns. */
+struct run {
+	pthread_barrier_t barrier;
+	uint64_t start_ns;       /* set once every thread has connected */
+	uint64_t measure_ns;     /* start_ns + warmup */
+	uint64_t end_ns;         /* measure_ns + duration, or UINT64_MAX for -n */
+	atomic_int stop;
+	atomic_int finished;     /* threads that have returned */
+	atomic_int undone;       /* threads that still have requests to make */         /* SIGINT or all done */
+	atomic_int warned_emfile, warned_addrnotavail;
+};
+extern struct run g_run;
+
+void *worker_main(void *arg);
+
+/* ---- output (report.c) -------------------------------------------------- */
+
+struct totals {
+	uint64_t requests, bytes_sent, bytes_received;
+	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
+	double duration_s;
+	struct hist *lat, *lat_unc;
+	const char *backend;
+};
+
+void report_text(FILE *f, const struct config *cfg, const struct totals *t);
+void report_json(FILE *f, const struct config *cfg, const struct totals *t);
+
+#endif

@@ -1,0 +1,543 @@
+/* main.c: pollux-load's command line, limits and threads: parses the
+ * options, splits the work over the threads, waits, merges and reports. */
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "load.h"
+
+#define PROG "pollux-load"
+#define MAX_SOURCES 65536
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	"usage: " PROG " [OPTIONS] TARGET\n"
+	"Open many client connections to TARGET and measure requests and latency.\n"
+	"TARGET: HOST:PORT, [IPV6]:PORT, unix:PATH or http://HOST[:PORT]/PATH\n"
+	"  --proto echo|http        protocol (default echo; http for a URL)\n"
+	"  --size BYTES             echo message size (default 64)\n"
+	"  -c, --connections N      connections in all (default 10)\n"
+	"  -a, --active A           of them, how many send requests (default all)\n"
+	"  -d, --duration SECONDS   measure this long (default 10)\n"
+	"  -n, --requests COUNT     or make this many requests\n"
+	"      --warmup SECONDS     run this long first, unmeasured (default 0)\n"
+	"      --timeout SECONDS    per request and per connect (default 5)\n"
+	"  -R, --rate REQ_PER_S     open loop at this total rate (default closed loop)\n"
+	"  -t, --threads T          threads, each with its own poller (default 1)\n"
+	"      --source ADDR[-ADDR] rotate over these local source addresses\n"
+	"      --connect-rate N     open at most N connections per second\n"
+	"  -b, --backend NAME       poller backend (%s)\n"
+	"      --json               print one JSON object on stdout\n"
+	"      --percentiles LIST   latency percentiles to print (default 50,90,99,99.9,99.99)\n"
+	"  -h, --help               this text\n"
+	"  -V, --version            print the version\n", "default: the library's choice");
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Bad usage: one line naming the problem, exit 2. */
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, PROG ": ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, " (see " PROG " --help)\n");
+	va_end(ap);
+	exit(2);
+}
+
+/* http://HOST[:PORT][/PATH] into cfg: address, Host header, path. */
+static void parse_url(struct config *cfg, const char *url)
+{
+	const char *p = url + 7;
+	const char *slash = strchr(p, '/');
+	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
+	char hostport[300];
+	if (hl == 0 || hl >= sizeof hostport - 4)
+		die_usage("'%s': expected http://HOST[:PORT]/PATH", url);
+	memcpy(hostport, p, hl);
+	hostport[hl] = '\0';
+	snprintf(cfg->host_hdr, sizeof cfg->host_hdr, "%s", hostport);
+	const char *close = strrchr(hostport, ']');
+	const char *colon = strrchr(hostport, ':');
+	if (!colon || (close && colon < close))
+		strcat(hostport, ":80");
+	const char *path = slash ? slash : "/";
+	if (strlen(path) >= sizeof cfg->path)
+		die_usage("'%s': path too long", url);
+	for (const char *q = path; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			die_usage("'%s': the path must not contain spaces or control characters", url);
+	snprintf(cfg->path, sizeof cfg->path, "%s", path);
+	char err[256];
+	if (px_parse_addr(hostport, &cfg->addr, &cfg->addrlen, err, sizeof err) < 0)
+		die_usage("%s", err);
+}
+
+static int parse_ip(const char *s, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, s, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+/* The address bytes as a big-endian number's bytes: v4 4, v6 16. */
+static unsigned char *ip_bytes(struct sockaddr_storage *ss, size_t *n)
+{
+	if (ss->ss_family == AF_INET) {
+		*n = 4;
+		return (unsigned char *)&((struct sockaddr_in *)ss)->sin_addr;
+	}
+	*n = 16;
+	return (unsigned char *)&((struct sockaddr_in6 *)ss)->sin6_addr;
+}
+
+/* --source A or A-B: every address from A to B inclusive. */
+static void parse_sources(struct config *cfg, const char *arg)
+{
+	char a[INET6_ADDRSTRLEN + 1], b[INET6_ADDRSTRLEN + 1];
+	const char *dash = strchr(arg, '-');
+	size_t al = dash ? (size_t)(dash - arg) : strlen(arg);
+	if (al == 0 || al >= sizeof a || (dash && strlen(dash + 1) >= sizeof b))
+		die_usage("--source '%s': expected ADDR or ADDR-ADDR", arg);
+	memcpy(a, arg, al);
+	a[al] = '\0';
+	snprintf(b, sizeof b, "%s", dash ? dash + 1 : a);
+	struct sockaddr_storage lo, hi;
+	if (parse_ip(a, &lo) < 0 || parse_ip(b, &hi) < 0)
+		die_usage("--source '%s': not a numeric IPv4 or IPv6 address range", arg);
+	if (lo.ss_family != hi.ss_family)
+		die_usage("--source '%s': both ends must be the same family", arg);
+	size_t n;
+	unsigned char *l = ip_bytes(&lo, &n), *h = ip_bytes(&hi, &n);
+	if (memcmp(l, h, n) > 0)
+		die_usage("--source '%s': the first address is above the last", arg);
+	cfg->sources = calloc(MAX_SOURCES, sizeof *cfg->sources);
+	if (!cfg->sources) {
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(1);
+	}
+	struct sockaddr_storage cur = lo;
+	for (;;) {
+		if (cfg->nsources == MAX_SOURCES)
+			die_usage("--source '%s': more than 65536 addresses", arg);
+		cfg->sources[cfg->nsources++] = cur;
+		size_t k;
+		unsigned char *c = ip_bytes(&cur, &k);
+		if (memcmp(c, h, n) == 0)
+			break;
+		for (size_t i = n; i-- > 0;)
+			if (++c[i] != 0)
+				break;
+	}
+}
+
+static void parse_percentiles(struct config *cfg, const char *arg)
+{
+	char buf[512];
+	if (strlen(arg) >= sizeof buf)
+		die_usage("--percentiles '%s': list too long", arg);
+	strcpy(buf, arg);
+	cfg->npct = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		double v;
+		if (cfg->npct == MAX_PCT)
+			die_usage("--percentiles '%s': at most 32 values", arg);
+		if (px_parse_double(t, 100.0, &v) < 0 || v <= 0)
+			die_usage("--percentiles '%s': each value must be above 0 and at most 100", arg);
+		cfg->pct[cfg->npct++] = v;
+	}
+	if (cfg->npct == 0)
+		die_usage("--percentiles '%s': give at least one value", arg);
+}
+
+static int backend_known(const char *name)
+{
+	for (const char *const *b = pollux_backends(); b && *b; b++)
+		if (strcmp(*b, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&g_run.stop, 1);
+}
+
+static void parse_args(struct config *cfg, int argc, char **argv)
+{
+	enum { O_PROTO = 256, O_SIZE, O_WARMUP, O_TIMEOUT, O_SOURCE, O_CRATE,
+	       O_JSON, O_PCT };
+	static const struct option opts[] = {
+		{ "proto", required_argument, NULL, O_PROTO },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "connections", required_argument, NULL, 'c' },
+		{ "active", required_argument, NULL, 'a' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "requests", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, O_WARMUP },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "source", required_argument, NULL, O_SOURCE },
+		{ "connect-rate", required_argument, NULL, O_CRATE },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "percentiles", required_argument, NULL, O_PCT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int have_active = 0, have_duration = 0, have_proto = 0, have_size = 0;
+	const char *source = NULL;
+	unsigned long v;
+	int o;
+	while ((o = getopt_long(argc, argv, "c:a:d:n:R:t:b:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case O_PROTO:
+			if (strcmp(optarg, "echo") == 0)
+				cfg->proto = PROTO_ECHO;
+			else if (strcmp(optarg, "http") == 0)
+				cfg->proto = PROTO_HTTP;
+			else
+				die_usage("--proto '%s': expected echo or http", optarg);
+			have_proto = 1;
+			break;
+		case O_SIZE:
+			if (px_parse_ulong(optarg, 1, 64ul << 20, &v) < 0)
+				die_usage("--size '%s': expected 1 to 67108864 bytes", optarg);
+			cfg->size = v;
+			have_size = 1;
+			break;
+		case 'c':
+			if (px_parse_ulong(optarg, 1, 10000000, &cfg->connections) < 0)
+				die_usage("--connections '%s': expected a number from 1 to 10000000", optarg);
+			break;
+		case 'a':
+			if (px_parse_ulong(optarg, 0, 10000000, &cfg->active) < 0)
+				die_usage("--active '%s': expected a number from 0", optarg);
+			have_active = 1;
+			break;
+		case 'd':
+			if (px_parse_double(optarg, 1e7, &cfg->duration_s) < 0 || cfg->duration_s <= 0)
+				die_usage("--duration '%s': expected seconds above 0", optarg);
+			have_duration = 1;
+			break;
+		case 'n':
+			if (px_parse_ulong(optarg, 1, (unsigned long)1e15, &cfg->requests) < 0)
+				die_usage("--requests '%s': expected a count from 1", optarg);
+			break;
+		case O_WARMUP:
+			if (px_parse_double(optarg, 1e7, &cfg->warmup_s) < 0)
+				die_usage("--warmup '%s': expected seconds, 0 or more", optarg);
+			break;
+		case O_TIMEOUT:
+			if (px_parse_double(optarg, 1e6, &cfg->timeout_s) < 0 || cfg->timeout_s < 0.001)
+				die_usage("--timeout '%s': expected seconds, at least 0.001", optarg);
+			break;
+		case 'R':
+			if (px_parse_double(optarg, 1e9, &cfg->rate) < 0 || cfg->rate <= 0)
+				die_usage("--rate '%s': expected requests per second above 0", optarg);
+			break;
+		case 't':
+			if (px_parse_ulong(optarg, 1, 1024, &cfg->threads) < 0)
+				die_usage("--threads '%s': expected 1 to 1024", optarg);
+			break;
+		case O_SOURCE:
+			source = optarg;
+			break;
+		case O_CRATE:
+			if (px_parse_double(optarg, 1e9, &cfg->connect_rate) < 0 || cfg->connect_rate <= 0)
+				die_usage("--connect-rate '%s': expected connections per second above 0", optarg);
+			break;
+		case 'b':
+			cfg->backend = optarg;
+			break;
+		case O_JSON:
+			cfg->json = 1;
+			break;
+		case O_PCT:
+			parse_percentiles(cfg, optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf(PROG " (pollux) %s\n", pollux_version());
+			exit(0);
+		default:
+			fprintf(stderr, PROG ": bad usage (see " PROG " --help)\n");
+			exit(2);
+		}
+	}
+	if (optind != argc - 1)
+		die_usage("%s", optind >= argc ? "give one TARGET" : "give only one TARGET");
+	const char *t = argv[optind];
+	if (strlen(t) >= sizeof cfg->target)
+		die_usage("%s", "TARGET too long");
+	strcpy(cfg->target, t);
+	if (strncmp(t, "http://", 7) == 0) {
+		if (have_proto && cfg->proto != PROTO_HTTP)
+			die_usage("'%s': a URL needs --proto http", t);
+		cfg->proto = PROTO_HTTP;
+		parse_url(cfg, t);
+	} else {
+		char err[256];
+		if (strstr(t, "://"))
+			die_usage("'%s': only http:// URLs are understood", t);
+		if (px_parse_addr(t, &cfg->addr, &cfg->addrlen, err, sizeof err) < 0)
+			die_usage("%s", err);
+		snprintf(cfg->host_hdr, sizeof cfg->host_hdr, "%s", t);
+		strcpy(cfg->path, "/");
+	}
+	if (cfg->addr.ss_family != AF_UNIX) {
+		unsigned port = ntohs(cfg->addr.ss_family == AF_INET
+		                      ? ((struct sockaddr_in *)&cfg->addr)->sin_port
+		                      : ((struct sockaddr_in6 *)&cfg->addr)->sin6_port);
+		if (port == 0)
+			die_usage("'%s': the port must not be 0", t);
+	}
+	if (have_size && cfg->proto == PROTO_HTTP)
+		die_usage("%s", "--size applies to --proto echo only");
+	if (have_duration && cfg->requests)
+		die_usage("%s", "give --duration or --requests, not both");
+	if (!have_active)
+		cfg->active = cfg->connections;
+	if (cfg->active > cfg->connections)
+		die_usage("%s", "--active must not exceed --connections");
+	if (cfg->requests && cfg->active == 0)
+		die_usage("%s", "--requests needs at least one active connection");
+	if (cfg->threads > cfg->connections)
+		die_usage("%s", "--threads must not exceed --connections");
+	if (cfg->rate > 0 && cfg->active == 0)
+		die_usage("%s", "--rate needs at least one active connection");
+	if (cfg->backend && !backend_known(cfg->backend)) {
+		fprintf(stderr, PROG ": unknown backend '%s'; this build has:", cfg->backend);
+		for (const char *const *b = pollux_backends(); b && *b; b++)
+			fprintf(stderr, " %s", *b);
+		fprintf(stderr, "\n");
+		exit(2);
+	}
+	if (source) {
+		if (cfg->addr.ss_family == AF_UNIX)
+			die_usage("%s", "--source applies to TCP targets only");
+		parse_sources(cfg, source);
+		if (cfg->sources[0].ss_family != cfg->addr.ss_family)
+			die_usage("--source '%s': not the target's address family", source);
+	}
+}
+
+static int nofile_ok(const struct config *cfg)
+{
+	/* one descriptor per connection, one poller per thread, stdio, slack */
+	unsigned long need = cfg->connections + 2 * cfg->threads + 16;
+	long lim = px_raise_nofile();
+	if (lim >= 0 && (unsigned long)lim >= need)
+		return 1;
+	fprintf(stderr, PROG ": %lu connections need about %lu file descriptors but "
+	        "RLIMIT_NOFILE allows %ld even raised to the hard limit; raise the hard "
+	        "limit (ulimit -Hn as root, limits.conf, systemd LimitNOFILE) or split "
+	        "the connections over several processes\n",
+	        cfg->connections, need, lim);
+	return 0;
+}
+
+/* Splits total over the threads in proportion to weight (remainder spread). */
+static unsigned long share(unsigned long total, unsigned long wsum,
+                           unsigned long before, unsigned long mine)
+{
+	if (wsum == 0)
+		return 0;
+	unsigned long long a = (unsigned long long)total * before / wsum;
+	unsigned long long b = (unsigned long long)total * (before + mine) / wsum;
+	return (unsigned long)(b - a);
+}
+
+static void progress(const struct config *cfg, struct worker *w, uint64_t t0,
+                     uint64_t *last_req, uint64_t *last_ns)
+{
+	unsigned long open = 0, req = 0, err = 0;
+	for (unsigned long i = 0; i < cfg->threads; i++) {
+		open += atomic_load_explicit(&w[i].live_open, memory_order_relaxed);
+		req += atomic_load_explicit(&w[i].live_requests, memory_order_relaxed);
+		err += atomic_load_explicit(&w[i].live_errors, memory_order_relaxed);
+	}
+	uint64_t now = px_now_ns();
+	double rps = now > *last_ns ? (double)(req - *last_req) * 1e9 / (double)(now - *last_ns) : 0;
+	fprintf(stderr, "\r%s: %.0fs  open %lu/%lu  %.0f req/s  requests %lu  errors %lu\033[K",
+	        PROG, (double)(now - t0) / 1e9, open, cfg->connections, rps, req, err);
+	*last_req = req;
+	*last_ns = now;
+}
+
+int main(int argc, char **argv)
+{
+	static struct config cfg = {
+		.proto = PROTO_ECHO, .size = 64, .connections = 10, .threads = 1,
+		.duration_s = 10, .timeout_s = 5,
+		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5,
+	};
+	parse_args(&cfg, argc, argv);
+	if (!nofile_ok(&cfg))
+		return 1;
+
+	char *req = NULL;
+	if (cfg.proto == PROTO_HTTP) {
+		size_t n = strlen(cfg.path) + strlen(cfg.host_hdr) + 64;
+		req = malloc(n);
+		if (!req) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 1;
+		}
+		cfg.request_len = (size_t)snprintf(req, n, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
+		                                   cfg.path, cfg.host_hdr);
+		cfg.request = req;
+	}
+	cfg.progress = isatty(STDERR_FILENO);
+
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct worker *w = calloc(cfg.threads, sizeof *w);
+	if (!w) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	pthread_barrier_init(&g_run.barrier, NULL, (unsigned)cfg.threads);
+	atomic_store(&g_run.undone, (int)cfg.threads);
+	unsigned long cbefore = 0, abefore = 0;
+	for (unsigned long i = 0; i < cfg.threads; i++) {
+		struct worker *x = &w[i];
+		x->id = (int)i;
+		x->cfg = &cfg;
+		x->nconn = share(cfg.connections, cfg.threads, i, 1);
+		x->nactive = share(cfg.active, cfg.threads, i, 1);
+		x->first_index = cbefore;
+		x->quota = share(cfg.requests, cfg.active, abefore, x->nactive);
+		x->rate = cfg.active ? cfg.rate * (double)x->nactive / (double)cfg.active : 0;
+		cbefore += x->nconn;
+		abefore += x->nactive;
+		x->lat = malloc(sizeof *x->lat);
+		x->lat_unc = cfg.rate > 0 ? malloc(sizeof *x->lat_unc) : NULL;
+		if (!x->lat || (cfg.rate > 0 && !x->lat_unc)) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 1;
+		}
+		hist_init(x->lat);
+		if (x->lat_unc)
+			hist_init(x->lat_unc);
+	}
+	uint64_t t0 = px_now_ns();
+	for (unsigned long i = 0; i < cfg.threads; i++) {
+		int rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
+		if (rc) {
+			fprintf(stderr, PROG ": cannot start thread %lu: %s\n", i, strerror(rc));
+			return 1;
+		}
+	}
+	if (cfg.progress) {
+		uint64_t last_req = 0, last_ns = t0, next = t0 + 1000000000ull;
+		for (;;) {
+			if (atomic_load(&g_run.finished) == (int)cfg.threads)
+				break;
+			struct timespec ts = { 0, 100000000 };
+			nanosleep(&ts, NULL);
+			if (px_now_ns() >= next) {
+				progress(&cfg, w, t0, &last_req, &last_ns);
+				next += 1000000000ull;
+			}
+		}
+	}
+	for (unsigned long i = 0; i < cfg.threads; i++)
+		pthread_join(w[i].tid, NULL);
+	if (cfg.progress)
+		fprintf(stderr, "\r\033[K");
+
+	struct totals tot = { 0 };
+	tot.lat = malloc(sizeof *tot.lat);
+	tot.lat_unc = cfg.rate > 0 ? malloc(sizeof *tot.lat_unc) : NULL;
+	if (!tot.lat || (cfg.rate > 0 && !tot.lat_unc)) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return 1;
+	}
+	hist_init(tot.lat);
+	if (tot.lat_unc)
+		hist_init(tot.lat_unc);
+	int failed = 0;
+	uint64_t stop = g_run.start_ns, last = 0;
+	for (unsigned long i = 0; i < cfg.threads; i++) {
+		struct worker *x = &w[i];
+		if (x->fail[0]) {
+			fprintf(stderr, PROG ": thread %lu: %s\n", i, x->fail);
+			failed = 1;
+		}
+		tot.requests += x->requests_done;
+		tot.bytes_sent += x->bytes_sent;
+		tot.bytes_received += x->bytes_received;
+		for (int k = 0; k < E_NKINDS; k++) {
+			tot.errors[k] += x->errors[k];
+			tot.idle_errors[k] += x->idle_errors[k];
+		}
+		hist_merge(tot.lat, x->lat);
+		if (x->lat_unc)
+			hist_merge(tot.lat_unc, x->lat_unc);
+		if (x->stopped_ns > stop)
+			stop = x->stopped_ns;
+		if (x->last_done_ns > last)
+			last = x->last_done_ns;
+	}
+	/* -n: the run ends with its last answer; -d: when the clock ran out
+	 * (or earlier, when stopped or when every connection failed). */
+	if (cfg.requests && last)
+		stop = last;
+	tot.duration_s = stop > g_run.measure_ns ? (double)(stop - g_run.measure_ns) / 1e9 : 0;
+	tot.backend = w[0].backend_name[0] ? w[0].backend_name
+	                                   : (cfg.backend ? cfg.backend : "unknown");
+	if (cfg.json)
+		report_json(stdout, &cfg, &tot);
+	else
+		report_text(stdout, &cfg, &tot);
+	fflush(stdout);
+	for (int k = 0; k < E_NKINDS; k++)
+		if (tot.errors[k] || tot.idle_errors[k])
+			failed = 1;
+
+	for (unsigned long i = 0; i < cfg.threads; i++) {
+		free(w[i].lat);
+		free(w[i].lat_unc);
+	}
+	free(w);
+	free(tot.lat);
+	free(tot.lat_unc);
+	free(req);
+	free(cfg.sources);
+	pthread_barrier_destroy(&g_run.barrier);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,702 @@
+/* worker.c: one pollux-load thread: its own poller and its share of the
+ * connections, connected first, then driven closed- or open-loop. */
+#include <config.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#if defined(HAVE_TIMERFD_CREATE) && defined(HAVE_SYS_TIMERFD_H)
+#include <sys/timerfd.h>
+#define USE_TIMERFD 1
+#endif
+
+#include "common.h"
+#include "load.h"
+
+enum cstate {
+	C_DEAD,       /* never connected, failed, or closed for good */
+	C_CONNECTING, /* non-blocking connect in progress */
+	C_READY,      /* connected, no request outstanding */
+	C_BUSY        /* request being sent or answer being read */
+};
+
+struct conn {
+	int fd;
+	unsigned char state;
+	unsigned char active;
+	unsigned char want_out; /* POLLUX_OUT is registered */
+	unsigned char in_free;  /* on the open-loop free list */
+	unsigned long index;    /* global connection number: picks the source */
+	size_t sent, got;       /* bytes of the current request and answer */
+	uint64_t intended_ns, sent_ns, deadline_ns;
+	uint32_t rng;
+	unsigned char *payload; /* echo: the bytes sent, to check the answer */
+	struct http_parser hp;
+};
+
+#define READ_BUF 65536
+#define MAX_EVENTS 1024
+/* Connects in flight per thread: enough to keep any accept loop busy,
+ * few enough not to overflow a listen backlog into SYN retries. */
+#define MAX_PENDING 256
+/* How often deadlines are checked. */
+#define SCAN_NS 20000000ull
+
+struct run g_run;
+
+/* Per-thread loop state that does not belong in struct worker. */
+struct loop {
+	struct worker *w;
+	const struct config *cfg;
+	char *buf;
+	int running;           /* past the barrier: requests may be sent */
+	unsigned long pending; /* connects in flight */
+	unsigned long issued;  /* measured requests started (for -n) */
+	unsigned long busy;    /* requests outstanding */
+	unsigned long alive_active;
+	uint64_t next_due;     /* open loop: intended time of the next request */
+	uint64_t interval_ns;
+	uint64_t requests;     /* measured and passed */
+	uint64_t last_scan;
+	/* Open loop: a timerfd wakes the poller at the exact due time; poller
+	 * timeouts alone are whole milliseconds, which would make the tool's
+	 * own lateness part of every corrected latency. */
+	int timer_fd;
+	uint64_t timer_armed;
+};
+
+/* ev.data of the timer: no connection has this address */
+static char timer_tag;
+
+static void set_fail(struct worker *w, const char *what, int e)
+{
+	snprintf(w->fail, sizeof w->fail, "%s: %s", what, strerror(e));
+}
+
+static void count_error(struct loop *L, struct conn *c, enum err_kind k)
+{
+	if (c->active)
+		L->w->errors[k]++;
+	else
+		L->w->idle_errors[k]++;
+}
+
+static void warn_errno_once(int e)
+{
+	if (e == EMFILE || e == ENFILE) {
+		if (atomic_exchange(&g_run.warned_emfile, 1))
+			return;
+		struct rlimit rl;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		fprintf(stderr, "pollux-load: out of file descriptors (%s): RLIMIT_NOFILE "
+		        "is %llu (hard %llu); raise it with 'ulimit -n' or limits.conf%s, "
+		        "or use fewer connections\n",
+		        e == EMFILE ? "EMFILE" : "ENFILE system-wide",
+		        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+		        e == ENFILE ? " and fs.file-max" : "");
+	} else if (e == EADDRNOTAVAIL) {
+		if (atomic_exchange(&g_run.warned_addrnotavail, 1))
+			return;
+		fprintf(stderr, "pollux-load: no free local port (EADDRNOTAVAIL): spread "
+		        "connections over more source addresses with --source "
+		        "127.0.0.2-127.0.0.N or widen net.ipv4.ip_local_port_range\n");
+	}
+}
+
+/* Forgets the socket; the slot may be reconnected later. */
+static void drop(struct loop *L, struct conn *c)
+{
+	if (c->fd >= 0) {
+		pollux_del(L->w->poller, c->fd);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->state == C_CONNECTING)
+		L->pending--;
+	if (c->state == C_BUSY)
+		L->busy--;
+	if (c->state == C_READY || c->state == C_BUSY)
+		atomic_fetch_sub_explicit(&L->w->live_open, 1, memory_order_relaxed);
+	if (c->in_free) {
+		/* remove from the free list (rare: only on errors) */
+		for (size_t i = 0; i < L->w->nfree; i++)
+			if (L->w->free_list[i] == c) {
+				L->w->free_list[i] = L->w->free_list[--L->w->nfree];
+				break;
+			}
+		c->in_free = 0;
+	}
+	c->state = C_DEAD;
+	c->want_out = 0;
+}
+
+static void start_connect(struct loop *L, struct conn *c);
+
+/* A connection is lost for good, or (when reconnect) replaced by a new one. */
+static void fail(struct loop *L, struct conn *c, enum err_kind k, int reconnect)
+{
+	count_error(L, c, k);
+	int was_connected = c->state == C_READY || c->state == C_BUSY;
+	drop(L, c);
+	if (reconnect && was_connected && c->active && L->running)
+		start_connect(L, c);
+	else if (c->active)
+		L->alive_active--;
+}
+
+static void start_connect(struct loop *L, struct conn *c)
+{
+	const struct config *cfg = L->cfg;
+	int fam = cfg->addr.ss_family;
+	int fd = socket(fam, SOCK_STREAM, 0);
+	if (fd < 0) {
+		int e = errno;
+		warn_errno_once(e);
+		count_error(L, c, err_from_errno(e));
+		if (c->active)
+			L->alive_active--;
+		return;
+	}
+	px_set_nonblock(fd);
+	px_set_cloexec(fd);
+	if (fam != AF_UNIX) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	if (cfg->nsources) {
+		const struct sockaddr_storage *src = &cfg->sources[c->index % cfg->nsources];
+#if HAVE_DECL_IP_BIND_ADDRESS_NO_PORT
+		/* Let connect() pick the port per 4-tuple, not bind() per address,
+		 * so each source address gets its own full port range. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+		socklen_t sl = src->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+		                                         : sizeof(struct sockaddr_in6);
+		if (bind(fd, (const struct sockaddr *)src, sl) < 0) {
+			int e = errno;
+			close(fd);
+			warn_errno_once(e);
+			count_error(L, c, err_from_errno(e));
+			if (c->active)
+				L->alive_active--;
+			return;
+		}
+	}
+	c->fd = fd;
+	c->state = C_CONNECTING;
+	c->deadline_ns = px_now_ns() + (uint64_t)(cfg->timeout_s * 1e9);
+	L->pending++;
+	int rc = connect(fd, (const struct sockaddr *)&cfg->addr, cfg->addrlen);
+	if (rc < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+		int e = errno;
+		warn_errno_once(e);
+		fail(L, c, err_from_errno(e), 0);
+		return;
+	}
+	/* unix sockets may connect at once; the writable event says so anyway */
+	if (pollux_add(L->w->poller, fd, POLLUX_OUT, c) < 0) {
+		int e = errno;
+		set_fail(L->w, "pollux_add", e);
+		fail(L, c, err_from_errno(e), 0);
+	}
+}
+
+static void fill_payload(struct conn *c, size_t n)
+{
+	uint32_t x = c->rng;
+	for (size_t i = 0; i < n; i++) {
+		if ((i & 3) == 0) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+		}
+		c->payload[i] = (unsigned char)(x >> ((i & 3) * 8));
+	}
+	c->rng = x;
+}
+
+static size_t request_len(const struct loop *L)
+{
+	return L->cfg->proto == PROTO_HTTP ? L->cfg->request_len : L->cfg->size;
+}
+
+static void set_out(struct loop *L, struct conn *c, int on)
+{
+	if (c->want_out == on)
+		return;
+	c->want_out = (unsigned char)on;
+	pollux_mod(L->w->poller, c->fd, POLLUX_IN | (on ? POLLUX_OUT : 0), c);
+}
+
+/* Writes what is left of the request; 0, or -1 when the conn was failed. */
+static int push(struct loop *L, struct conn *c)
+{
+	const void *base = L->cfg->proto == PROTO_HTTP ? (const void *)L->cfg->request
+	                                                : (const void *)c->payload;
+	size_t len = request_len(L);
+	while (c->sent < len) {
+		ssize_t n = send(c->fd, (const char *)base + c->sent, len - c->sent,
+		                 MSG_NOSIGNAL);
+		if (n > 0) {
+			c->sent += (size_t)n;
+			L->w->bytes_sent += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			set_out(L, c, 1);
+			return 0;
+		}
+		fail(L, c, n < 0 ? err_from_errno(errno) : E_RESET, 1);
+		return -1;
+	}
+	set_out(L, c, 0);
+	return 0;
+}
+
+static void send_request(struct loop *L, struct conn *c, uint64_t intended,
+                         uint64_t now)
+{
+	c->state = C_BUSY;
+	L->busy++;
+	c->sent = c->got = 0;
+	c->intended_ns = intended;
+	c->sent_ns = now;
+	c->deadline_ns = now + (uint64_t)(L->cfg->timeout_s * 1e9);
+	if (intended >= g_run.measure_ns)
+		L->issued++;
+	if (L->cfg->proto == PROTO_HTTP)
+		http_init(&c->hp);
+	else
+		fill_payload(c, L->cfg->size);
+	push(L, c);
+}
+
+/* May this loop start another measured request? */
+static int may_issue(const struct loop *L, uint64_t now)
+{
+	if (atomic_load_explicit(&g_run.stop, memory_order_relaxed) || now >= g_run.end_ns)
+		return 0;
+	return L->cfg->requests == 0 || now < g_run.measure_ns || L->issued < L->w->quota;
+}
+
+static void make_free(struct loop *L, struct conn *c)
+{
+	c->in_free = 1;
+	L->w->free_list[L->w->nfree++] = c;
+}
+
+/* The connection can take a request: send at once (closed loop) or wait
+ * for the schedule (open loop). */
+static void ready(struct loop *L, struct conn *c, uint64_t now)
+{
+	c->state = C_READY;
+	if (!c->active || !L->running)
+		return;
+	if (L->cfg->rate > 0)
+		make_free(L, c);
+	else if (may_issue(L, now))
+		send_request(L, c, now, now);
+}
+
+static void connected(struct loop *L, struct conn *c, uint64_t now)
+{
+	L->pending--;
+	atomic_fetch_add_explicit(&L->w->live_open, 1, memory_order_relaxed);
+	c->want_out = 0;
+	pollux_mod(L->w->poller, c->fd, POLLUX_IN, c);
+	if (!L->running)
+		L->w->connected++;
+	ready(L, c, now);
+}
+
+/* A complete answer: record it when it passed its check and was measured,
+ * then go on with the same connection if the server keeps it open. A
+ * well-formed non-2xx answer is an error but leaves the connection usable. */
+static void finish_request(struct loop *L, struct conn *c, int keep_alive, int ok)
+{
+	uint64_t now = px_now_ns();
+	struct worker *w = L->w;
+	L->busy--;
+	if (!ok)
+		count_error(L, c, E_HTTP_STATUS);
+	else if (c->intended_ns >= g_run.measure_ns && now < g_run.end_ns) {
+		w->last_done_ns = now;
+		hist_record(w->lat, (now - c->intended_ns) / 1000);
+		if (w->lat_unc)
+			hist_record(w->lat_unc, (now - c->sent_ns) / 1000);
+		L->requests++;
+	}
+	if (!keep_alive) {
+		/* The server ends the connection after this answer (nginx does
+		 * every keepalive_requests): open another, not an error. */
+		c->state = C_READY;
+		drop(L, c);
+		start_connect(L, c);
+		return;
+	}
+	ready(L, c, now);
+}
+
+/* Answer bytes for an echo request: check each one against what was sent. */
+static void echo_input(struct loop *L, struct conn *c, const char *b, size_t n)
+{
+	size_t want = L->cfg->size - c->got;
+	size_t k = n < want ? n : want;
+	if (memcmp(b, c->payload + c->got, k) != 0) {
+		fail(L, c, E_MISMATCH, 1);
+		return;
+	}
+	c->got += k;
+	if (n > k) {
+		fail(L, c, E_MALFORMED, 1); /* more than was sent */
+		return;
+	}
+	if (c->got == L->cfg->size && c->sent == L->cfg->size)
+		finish_request(L, c, 1, 1);
+}
+
+static void http_input(struct loop *L, struct conn *c, const char *b, size_t n)
+{
+	size_t used;
+	c->got += n;
+	enum http_result r = http_feed(&c->hp, b, n, &used);
+	if (r == HTTP_BAD || (r == HTTP_DONE && used < n)) {
+		fail(L, c, E_MALFORMED, 1);
+		return;
+	}
+	if (r == HTTP_DONE) {
+		finish_request(L, c, c->hp.keep_alive,
+		               c->hp.status >= 200 && c->hp.status <= 299);
+	}
+}
+
+static void on_readable(struct loop *L, struct conn *c)
+{
+	ssize_t n = recv(c->fd, L->buf, READ_BUF, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		fail(L, c, err_from_errno(errno), 1);
+		return;
+	}
+	if (n > 0)
+		L->w->bytes_received += (uint64_t)n;
+	if (c->state != C_BUSY) {
+		if (n > 0) {
+			fail(L, c, E_MALFORMED, 1); /* data nobody asked for */
+		} else if (c->active && L->running) {
+			/* The server closed a keep-alive connection between requests
+			 * (its idle timeout): no request was lost; reconnect. */
+			drop(L, c);
+			start_connect(L, c);
+		} else {
+			fail(L, c, E_CLOSED, 0); /* an idle connection was dropped */
+		}
+		return;
+	}
+	if (n == 0) {
+		if (L->cfg->proto == PROTO_HTTP && http_eof(&c->hp) == HTTP_DONE) {
+			finish_request(L, c, 0, c->hp.status >= 200 && c->hp.status <= 299);
+			return;
+		}
+		fail(L, c, c->got ? E_SHORT : E_CLOSED, 1);
+		return;
+	}
+	if (L->cfg->proto == PROTO_HTTP)
+		http_input(L, c, L->buf, (size_t)n);
+	else
+		echo_input(L, c, L->buf, (size_t)n);
+}
+
+static void on_event(struct loop *L, struct conn *c, unsigned ev)
+{
+	if (c->state == C_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof err;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err) {
+			warn_errno_once(err);
+			fail(L, c, err_from_errno(err), 0);
+		} else if (ev & (POLLUX_OUT | POLLUX_ERR | POLLUX_HUP)) {
+			connected(L, c, px_now_ns());
+		}
+		return;
+	}
+	if (c->state == C_DEAD)
+		return;
+	if (ev & (POLLUX_IN | POLLUX_ERR | POLLUX_HUP)) {
+		on_readable(L, c);
+		if (c->state != C_BUSY || c->fd < 0)
+			return;
+	}
+	if ((ev & POLLUX_OUT) && c->state == C_BUSY && c->want_out)
+		push(L, c);
+}
+
+static void scan_deadlines(struct loop *L, uint64_t now)
+{
+	struct worker *w = L->w;
+	for (unsigned long i = 0; i < w->nconn; i++) {
+		struct conn *c = &w->conns[i];
+		if ((c->state == C_BUSY || c->state == C_CONNECTING) && now >= c->deadline_ns)
+			fail(L, c, E_TIMEOUT, c->state == C_BUSY);
+	}
+}
+
+/* Open loop: hand every request whose time has come to a free connection;
+ * those that find none wait, and their latency keeps counting. */
+static void dispatch(struct loop *L, uint64_t now)
+{
+	struct worker *w = L->w;
+	while (L->next_due <= now && w->nfree > 0 && may_issue(L, L->next_due)) {
+		struct conn *c = w->free_list[--w->nfree];
+		c->in_free = 0;
+		send_request(L, c, L->next_due, now);
+		L->next_due += L->interval_ns;
+	}
+}
+
+/* Arms the timer for an absolute monotonic time; 1 when armed. */
+static int arm_timer(struct loop *L, uint64_t at)
+{
+#ifdef USE_TIMERFD
+	if (L->timer_fd < 0)
+		return 0;
+	if (L->timer_armed == at)
+		return 1;
+	struct itimerspec its = { { 0, 0 }, { (time_t)(at / 1000000000u),
+	                                      (long)(at % 1000000000u) } };
+	if (timerfd_settime(L->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return 0;
+	L->timer_armed = at;
+	return 1;
+#else
+	(void)L;
+	(void)at;
+	return 0;
+#endif
+}
+
+static int wait_events(struct loop *L, struct pollux_event *ev, uint64_t now,
+                       uint64_t until)
+{
+	uint64_t wake = until;
+	/* a due time the timer will announce needs no poller timeout */
+	if (until < g_run.end_ns && until > now && arm_timer(L, until))
+		wake = g_run.end_ns;
+	if (L->last_scan + SCAN_NS < wake)
+		wake = L->last_scan + SCAN_NS;
+	int ms = 0;
+	if (wake > now)
+		ms = (int)((wake - now + 999999) / 1000000);
+	int n = pollux_wait(L->w->poller, ev, MAX_EVENTS, ms);
+	if (n < 0 && errno != EINTR) {
+		set_fail(L->w, "pollux_wait", errno);
+		atomic_store(&g_run.stop, 1);
+		return -1;
+	}
+	if (n < 0)
+		n = 0;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].data == &timer_tag) {
+			uint64_t expirations;
+			if (read(L->timer_fd, &expirations, sizeof expirations) < 0) {
+				/* EAGAIN: already drained; nothing to do */
+			}
+			L->timer_armed = 0;
+			continue;
+		}
+		on_event(L, ev[i].data, ev[i].events);
+	}
+	return n;
+}
+
+static void publish(struct loop *L)
+{
+	struct worker *w = L->w;
+	uint64_t e = 0;
+	for (int k = 0; k < E_NKINDS; k++)
+		e += w->errors[k] + w->idle_errors[k];
+	atomic_store_explicit(&w->live_requests, (unsigned long)L->requests,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&w->live_errors, (unsigned long)e, memory_order_relaxed);
+}
+
+static void connect_phase(struct loop *L, struct pollux_event *ev)
+{
+	struct worker *w = L->w;
+	const struct config *cfg = L->cfg;
+	double per_thread = cfg->connect_rate > 0 ? cfg->connect_rate / (double)cfg->threads : 0;
+	uint64_t t0 = px_now_ns();
+	unsigned long next = 0;
+	while (!atomic_load(&g_run.stop)) {
+		uint64_t now = px_now_ns();
+		unsigned long allowed = w->nconn;
+		if (per_thread > 0) {
+			double a = (double)(now - t0) / 1e9 * per_thread + 1;
+			allowed = a < (double)w->nconn ? (unsigned long)a : w->nconn;
+		}
+		while (next < allowed && L->pending < MAX_PENDING)
+			start_connect(L, &w->conns[next++]);
+		if (next == w->nconn && L->pending == 0)
+			break;
+		uint64_t until = UINT64_MAX;
+		if (per_thread > 0 && next < w->nconn && L->pending < MAX_PENDING)
+			until = t0 + (uint64_t)((double)allowed / per_thread * 1e9);
+		if (wait_events(L, ev, now, until) < 0)
+			return;
+		now = px_now_ns();
+		if (now >= L->last_scan + SCAN_NS) {
+			scan_deadlines(L, now);
+			L->last_scan = now;
+		}
+		publish(L);
+	}
+}
+
+static void run_phase(struct loop *L, struct pollux_event *ev)
+{
+	struct worker *w = L->w;
+	const struct config *cfg = L->cfg;
+	uint64_t now = px_now_ns();
+	if (cfg->rate > 0 && w->rate > 0) {
+		L->interval_ns = (uint64_t)(1e9 / w->rate);
+		if (L->interval_ns == 0)
+			L->interval_ns = 1;
+		/* stagger the threads' schedules inside one interval */
+		L->next_due = g_run.start_ns + L->interval_ns * (uint64_t)w->id / cfg->threads;
+#ifdef USE_TIMERFD
+		L->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (L->timer_fd >= 0 &&
+		    pollux_add(w->poller, L->timer_fd, POLLUX_IN, &timer_tag) < 0) {
+			close(L->timer_fd);
+			L->timer_fd = -1;
+		}
+#endif
+	} else {
+		L->next_due = UINT64_MAX;
+	}
+	for (unsigned long i = 0; i < w->nconn; i++)
+		if (w->conns[i].state == C_READY)
+			ready(L, &w->conns[i], now);
+	int done = 0;
+	for (;;) {
+		now = px_now_ns();
+		if (atomic_load(&g_run.stop) || now >= g_run.end_ns)
+			break;
+		/* A thread out of work keeps its idle connections open until every
+		 * thread is out of work, so the server's descriptor count holds. */
+		if (!done && (L->alive_active == 0 ||
+		              (cfg->requests && L->issued >= w->quota && L->busy == 0))) {
+			done = 1;
+			atomic_fetch_sub(&g_run.undone, 1);
+		}
+		if (atomic_load(&g_run.undone) == 0 && (cfg->requests || cfg->active > 0))
+			break;
+		if (cfg->rate > 0)
+			dispatch(L, now);
+		uint64_t until = g_run.end_ns;
+		if (cfg->rate > 0 && w->nfree > 0 && L->next_due < until)
+			until = L->next_due;
+		if (wait_events(L, ev, now, until) < 0)
+			break;
+		now = px_now_ns();
+		if (now >= L->last_scan + SCAN_NS) {
+			scan_deadlines(L, now);
+			L->last_scan = now;
+			publish(L);
+		}
+	}
+	if (!done)
+		atomic_fetch_sub(&g_run.undone, 1);
+	if (L->timer_fd >= 0) {
+		pollux_del(w->poller, L->timer_fd);
+		close(L->timer_fd);
+	}
+	w->stopped_ns = now < g_run.end_ns ? now : g_run.end_ns;
+}
+
+void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct config *cfg = w->cfg;
+	struct loop L = { .w = w, .cfg = cfg, .timer_fd = -1 };
+	struct pollux_event *ev = calloc(MAX_EVENTS, sizeof *ev);
+	L.buf = malloc(READ_BUF);
+	w->conns = calloc(w->nconn ? w->nconn : 1, sizeof *w->conns);
+	w->free_list = calloc(w->nconn ? w->nconn : 1, sizeof *w->free_list);
+	unsigned char *payloads = NULL;
+	if (cfg->proto == PROTO_ECHO && w->nactive)
+		payloads = malloc(w->nactive * cfg->size);
+	w->poller = pollux_new(cfg->backend);
+	if (!w->poller)
+		set_fail(w, "cannot create the poller", errno);
+	else if (!ev || !L.buf || !w->conns || !w->free_list ||
+	         (cfg->proto == PROTO_ECHO && w->nactive && !payloads))
+		set_fail(w, "out of memory", ENOMEM);
+	else
+		snprintf(w->backend_name, sizeof w->backend_name, "%s",
+		         pollux_backend(w->poller));
+
+	if (!w->fail[0]) {
+		for (unsigned long i = 0; i < w->nconn; i++) {
+			struct conn *c = &w->conns[i];
+			c->fd = -1;
+			c->index = w->first_index + i;
+			c->active = i < w->nactive;
+			c->rng = (uint32_t)(c->index * 2654435761u) ^ 0x9e3779b9u;
+			if (!c->rng)
+				c->rng = 1;
+			if (c->active && payloads)
+				c->payload = payloads + i * cfg->size;
+		}
+		L.alive_active = w->nactive;
+		L.last_scan = px_now_ns();
+		connect_phase(&L, ev);
+		/* dead active connections are already off alive_active */
+	}
+	publish(&L);
+
+	/* Every thread waits here, failed or not, so none is left behind. */
+	if (pthread_barrier_wait(&g_run.barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
+		g_run.start_ns = px_now_ns();
+		g_run.measure_ns = g_run.start_ns + (uint64_t)(cfg->warmup_s * 1e9);
+		g_run.end_ns = cfg->requests ? UINT64_MAX
+		                             : g_run.measure_ns + (uint64_t)(cfg->duration_s * 1e9);
+	}
+	pthread_barrier_wait(&g_run.barrier);
+
+	w->stopped_ns = g_run.start_ns;
+	if (!w->fail[0]) {
+		L.running = 1;
+		run_phase(&L, ev);
+	}
+	publish(&L);
+	w->requests_done = L.requests;
+
+	if (w->conns)
+		for (unsigned long i = 0; i < w->nconn; i++)
+			if (w->conns[i].fd >= 0) {
+				pollux_del(w->poller, w->conns[i].fd);
+				close(w->conns[i].fd);
+			}
+	pollux_free(w->poller);
+	w->poller = NULL;
+	free(payloads);
+	free(w->conns);
+	w->conns = NULL;
+	free(w->free_list);
+	w->free_list = NULL;
+	free(L.buf);
+	free(ev);
+	atomic_fetch_add(&g_run.finished, 1);
+	return NULL;
+}
