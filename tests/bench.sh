@@ -16,8 +16,9 @@ fail() {
 
 # Runs the bench with a wall-clock bound so a hang fails instead of blocking.
 run() {
-	timeout 120 "$BENCH" "$@" >"$tmp/out" 2>"$tmp/err"
+	timeout 120 env ${ENVSET:+"$ENVSET"} "$BENCH" "$@" >"$tmp/out" 2>"$tmp/err"
 }
+ENVSET=
 
 # Expects exit status $1 and exactly one line on stderr for args $2...
 expect_error() {
@@ -69,6 +70,18 @@ done
 run -n 10 -r 1 --csv || fail "default run exits $?: $(cat "$tmp/err")"
 got=$(sed -n '2,$p' "$tmp/out" | cut -d, -f1 | tr '\n' ' ')
 [ "$got" = "$backends " ] || fail "default run measured '$got', want '$backends '"
+
+# -b auto follows POLLUX_BACKEND, and the row names the backend it chose.
+for b in $backends; do
+	ENVSET=POLLUX_BACKEND=$b
+	run -b auto -n 10 -r 1 --csv ||
+		fail "-b auto with POLLUX_BACKEND=$b exits non-zero: $(cat "$tmp/err")"
+	sed -n 2p "$tmp/out" | grep -q "^$b,10," ||
+		fail "-b auto with POLLUX_BACKEND=$b measured: $(sed -n 2p "$tmp/out")"
+done
+ENVSET=POLLUX_BACKEND=nosuch
+expect_error 1 -b auto
+ENVSET=
 
 # Human output: a header line naming the columns, then one row per backend.
 run -n 10 -r 1 --raw || fail "table run exits $?"

@@ -46,7 +46,8 @@ static void help(void)
 "The pipe benchmark: PAIRS socketpairs registered for input, ACTIVE of them\n"
 "get a byte, each readable one reads it and passes a byte on to the next\n"
 "pair while WRITES last. Only the dispatch is timed.\n"
-"  -b, --backend NAME|all  backend to measure (default all built: %s)\n"
+"  -b, --backend NAME|all  select, poll, epoll, auto (POLLUX_BACKEND or the best)\n"
+"                          or all (default all built: %s)\n"
 "  -n, --pairs N           socketpairs (default 100)\n"
 "  -a, --active N          pairs primed with a byte (default 1)\n"
 "  -w, --writes N          writes per run (default: the number of pairs)\n"
@@ -324,18 +325,25 @@ raw_failed:
 	return -1;
 }
 
-/* Checks a -b name against the library: exit status 0 if usable. */
-static int check_backend(const char *name)
+/* Checks a -b name against the library and resolves "auto" (which follows
+ * POLLUX_BACKEND) to the backend it picks: exit status 0 if usable. */
+static int check_backend(const char **name)
 {
-	pollux_t *p = pollux_new(name);
+	pollux_t *p = pollux_new(*name);
 	if (p) {
+		*name = pollux_backend(p);	/* static: outlives p */
 		pollux_free(p);
 		return 0;
 	}
+	if (errno == EINVAL && strcmp(*name, "auto") == 0) {
+		fprintf(stderr, PROG ": POLLUX_BACKEND='%s' names no backend: set it to "
+		        "select, poll or epoll, or unset it\n", getenv("POLLUX_BACKEND"));
+		return 1;
+	}
 	if (errno == EINVAL)
-		return bad_usage("unknown backend (use select, poll, epoll or all):", name);
+		return bad_usage("unknown backend (use select, poll, epoll, auto or all):", *name);
 	fprintf(stderr, PROG ": backend '%s' is not available in this build or on "
-	        "this system: %s; pick another with -b\n", name, strerror(errno));
+	        "this system: %s; pick another with -b\n", *name, strerror(errno));
 	return 1;
 }
 
@@ -405,7 +413,7 @@ int main(int argc, char **argv)
 	if (o.sweep && o.have_n)
 		return bad_usage("--sweep chooses n itself; drop -n or --sweep", NULL);
 	if (o.backend) {
-		int st = check_backend(o.backend);
+		int st = check_backend(&o.backend);
 		if (st)
 			return st;
 	}
