@@ -1,0 +1,209 @@
+/* conformance_fork.c: fork + pollux_reinit. The child changes its own
+ * registrations; the parent's must not move, and both keep getting events. */
+#include <config.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conformance.h"
+
+/* The child cannot use Check's asserts; it reports one line to the parent
+ * ("ok" or what went wrong) through a pipe, then exits. */
+static int report_fd = -1;
+
+static void child_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	(void)!write(report_fd, msg, strlen(msg));
+	_exit(1);
+}
+
+/* Waits up to 5 s for one byte on fd; returns it or -1. */
+static int read_byte(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN, .revents = 0 };
+	unsigned char c;
+
+	if (poll(&pfd, 1, 5000) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c;
+}
+
+/* In the child: the events of one wait, which must be exactly those listed
+ * (fd, events, data) in any order. */
+static void child_expect(pollux_t *p, int nwant, const int *fds,
+                         const unsigned *events, void *const *datas)
+{
+	struct pollux_event ev[16];
+	int n = pollux_wait(p, ev, 16, nwant ? CT_WAIT_MS : 0);
+
+	if (n != nwant)
+		child_fail("child: wait returned %d (%s), want %d events", n,
+		           n < 0 ? strerror(errno) : "events", nwant);
+	for (int k = 0; k < nwant; k++) {
+		int at = -1;
+		for (int j = 0; j < n; j++)
+			if (ev[j].fd == fds[k])
+				at = j;
+		if (at < 0)
+			child_fail("child: fd %d not reported", fds[k]);
+		if (ev[at].events != events[k] || ev[at].data != datas[k])
+			child_fail("child: fd %d events 0x%x data %p, want 0x%x %p",
+			           fds[k], ev[at].events, ev[at].data, events[k],
+			           datas[k]);
+	}
+}
+
+START_TEST(fork_reinit_isolates)
+{
+	pollux_t *p = ct_new(_i);
+	int a[2], b[2], d[2], c[2], go[2], rep[2], ta, tb, tb2, td, tc;
+	struct pollux_event ev[16];
+	char msg[512];
+	ssize_t len;
+	int n, status;
+	pid_t kid;
+
+	ct_pair(a);
+	ct_pair(b);
+	ct_pair(d);
+	ct_pair(c);	/* registered by the child only */
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(rep), 0);
+	ck_assert_int_eq(pollux_add(p, a[0], POLLUX_IN, &ta), 0);
+	ck_assert_int_eq(pollux_add(p, b[0], POLLUX_IN, &tb), 0);
+	ck_assert_int_eq(pollux_add(p, d[0], POLLUX_IN | POLLUX_ONESHOT, &td), 0);
+	/* Fire d's ONESHOT before the fork: it is disarmed in both. */
+	ct_put(d[1], 1);
+	ct_expect_one(p, d[0], POLLUX_IN, &td);
+
+	kid = fork();
+	ck_assert_msg(kid >= 0, "fork: %s", strerror(errno));
+	if (kid == 0) {
+		report_fd = rep[1];
+		alarm(20);	/* never outlive a broken library */
+		if (pollux_reinit(p) != 0)
+			child_fail("child: pollux_reinit: %s", strerror(errno));
+		if (pollux_del(p, a[0]) != 0)
+			child_fail("child: del a: %s", strerror(errno));
+		if (pollux_mod(p, b[0], POLLUX_OUT, &tb2) != 0)
+			child_fail("child: mod b: %s", strerror(errno));
+		if (pollux_add(p, c[0], POLLUX_IN, &tc) != 0)
+			child_fail("child: add c: %s", strerror(errno));
+		(void)!write(rep[1], "R", 1);	/* registrations changed */
+		if (read_byte(go[0]) != 'G')
+			child_fail("child: no go from the parent");
+		/* The parent has now written to a and b: a is deleted here and
+		 * b is OUT-only; d is still disarmed. */
+		{
+			int fds[] = { b[0] };
+			unsigned evs[] = { POLLUX_OUT };
+			void *ds[] = { &tb2 };
+			child_expect(p, 1, fds, evs, ds);
+		}
+		if (write(c[1], "x", 1) != 1)
+			child_fail("child: write c: %s", strerror(errno));
+		{
+			int fds[] = { b[0], c[0] };
+			unsigned evs[] = { POLLUX_OUT, POLLUX_IN };
+			void *ds[] = { &tb2, &tc };
+			child_expect(p, 2, fds, evs, ds);
+		}
+		errno = 0;
+		if (pollux_add(p, d[0], POLLUX_IN, NULL) != -1 || errno != EEXIST)
+			child_fail("child: add of disarmed ONESHOT d: errno %d, want "
+			           "EEXIST", errno);
+		if (pollux_mod(p, d[0], POLLUX_IN, &td) != 0 ||
+		    pollux_del(p, b[0]) != 0 || pollux_del(p, c[0]) != 0)
+			child_fail("child: mod d / del b / del c: %s",
+			           strerror(errno));
+		{
+			int fds[] = { d[0] };
+			unsigned evs[] = { POLLUX_IN };
+			void *ds[] = { &td };
+			child_expect(p, 1, fds, evs, ds);
+		}
+		pollux_free(p);
+		(void)!write(rep[1], "ok", 2);
+		_exit(0);
+	}
+
+	close(rep[1]);
+	ck_assert_msg(read_byte(rep[0]) == 'R', "child did not get as far as "
+	              "changing its registrations");
+	ct_put(a[1], 1);
+	ct_put(b[1], 1);
+	ck_assert_int_eq(write(go[1], "G", 1), 1);
+	/* Parent: a and b still IN with their data, d still disarmed, c
+	 * unknown here, whatever the child did. */
+	for (int round = 0; round < 2; round++) {
+		n = ct_wait(p, ev, 16, CT_WAIT_MS);
+		ck_assert_msg(n == 2, "%s: parent after the child's del/mod: %d "
+		              "events, want a and b (round %d)", ct_name(_i), n,
+		              round);
+		ck_assert_msg(ct_find(ev, n, a[0]) >= 0, "%s: parent lost fd %d, "
+		              "which only the child deleted", ct_name(_i), a[0]);
+		ck_assert_msg(ct_find(ev, n, b[0]) >= 0, "%s: parent lost fd %d",
+		              ct_name(_i), b[0]);
+		for (int k = 0; k < n; k++) {
+			ck_assert_msg(ev[k].events == POLLUX_IN, "%s: parent fd %d "
+			              "events 0x%x, want IN (the child's mod leaked?)",
+			              ct_name(_i), ev[k].fd, ev[k].events);
+			ck_assert(ev[k].data == (ev[k].fd == a[0] ? (void *)&ta :
+			                                            (void *)&tb));
+		}
+		if (round == 0) {
+			/* Let the child finish (its mod re-arms d in the child). */
+			len = 0;
+			for (;;) {
+				struct pollfd pfd = { .fd = rep[0], .events = POLLIN,
+				                      .revents = 0 };
+				ssize_t r;
+				if (poll(&pfd, 1, 10000) != 1)
+					break;
+				r = read(rep[0], msg + len, sizeof msg - 1 - (size_t)len);
+				if (r <= 0)
+					break;
+				len += r;
+			}
+			msg[len] = '\0';
+			ck_assert_msg(waitpid(kid, &status, 0) == kid, "waitpid: %s",
+			              strerror(errno));
+			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+			              strcmp(msg, "ok") == 0, "%s: child failed: %s "
+			              "(status 0x%x)", ct_name(_i),
+			              len ? msg : "no report", status);
+		}
+	}
+	ck_assert_int_eq(pollux_count(p), 3);
+	ck_assert_int_eq(pollux_mod(p, d[0], POLLUX_IN, &td), 0);
+	n = ct_wait(p, ev, 16, CT_WAIT_MS);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_ge(ct_find(ev, n, d[0]), 0);
+	pollux_free(p);
+	for (int k = 0; k < 2; k++) {
+		close(a[k]);
+		close(b[k]);
+		close(d[k]);
+		close(c[k]);
+		close(go[k]);
+	}
+	close(rep[0]);
+}
+END_TEST
+
+void ct_add_fork(TCase *tc, int idx)
+{
+	tcase_add_loop_test(tc, fork_reinit_isolates, idx, idx + 1);
+}

@@ -1,0 +1,329 @@
+/* conformance_modes.c: ONESHOT, EDGE, regular files and other fds epoll
+ * refuses, and deleting an fd that was closed after it was registered. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conformance.h"
+
+START_TEST(oneshot_once_then_rearm)
+{
+	pollux_t *p = ct_new(_i);
+	int t1, t2, sv[2];
+
+	ct_pair(sv);
+	ck_assert_int_eq(pollux_add(p, sv[0], POLLUX_IN | POLLUX_ONESHOT, &t1), 0);
+	ct_expect_none(p);
+	ct_put(sv[1], 1);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t1);
+	/* Disarmed: the input is still there but is not reported again,
+	 * not even when more arrives. */
+	ct_expect_none(p);
+	ct_put(sv[1], 1);
+	ct_expect_none(p);
+	/* Still registered. */
+	ck_assert_int_eq(pollux_count(p), 1);
+	errno = 0;
+	ck_assert_msg(pollux_add(p, sv[0], POLLUX_IN, NULL) == -1 &&
+	              errno == EEXIST, "%s: add of a fired ONESHOT fd: errno %d "
+	              "(%s), want EEXIST", ct_name(_i), errno, strerror(errno));
+	/* mod re-arms it, once more. */
+	ck_assert_int_eq(pollux_mod(p, sv[0], POLLUX_IN | POLLUX_ONESHOT, &t2), 0);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t2);
+	ct_expect_none(p);
+	/* mod without ONESHOT makes it level-triggered again. */
+	ck_assert_int_eq(pollux_mod(p, sv[0], POLLUX_IN, &t1), 0);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t1);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t1);
+	/* A disarmed fd can be deleted, then added afresh. */
+	ck_assert_int_eq(pollux_mod(p, sv[0], POLLUX_IN | POLLUX_ONESHOT, &t1), 0);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t1);
+	ck_assert_int_eq(pollux_del(p, sv[0]), 0);
+	ck_assert_int_eq(pollux_count(p), 0);
+	ck_assert_int_eq(pollux_add(p, sv[0], POLLUX_IN | POLLUX_ONESHOT, &t2), 0);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t2);
+	ct_expect_none(p);
+	pollux_free(p);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(oneshot_beside_level)
+{
+	pollux_t *p = ct_new(_i);
+	struct pollux_event ev[8];
+	int a[2], b[2], n;
+
+	ct_pair(a);
+	ct_pair(b);
+	ck_assert_int_eq(pollux_add(p, a[0], POLLUX_OUT | POLLUX_ONESHOT, a), 0);
+	ck_assert_int_eq(pollux_add(p, b[0], POLLUX_OUT, b), 0);
+	n = ct_wait(p, ev, 8, CT_WAIT_MS);
+	ck_assert_msg(n == 2, "%s: want both fds writable, got %d", ct_name(_i),
+	              n);
+	for (int k = 0; k < n; k++)
+		ck_assert_uint_eq(ev[k].events, POLLUX_OUT);
+	/* From now on only the level-triggered one. */
+	ct_expect_one(p, b[0], POLLUX_OUT, b);
+	ct_expect_one(p, b[0], POLLUX_OUT, b);
+	ck_assert_int_eq(pollux_mod(p, a[0], POLLUX_OUT | POLLUX_ONESHOT, a), 0);
+	n = ct_wait(p, ev, 8, CT_WAIT_MS);
+	ck_assert_int_eq(n, 2);
+	ck_assert_msg(ct_find(ev, n, a[0]) >= 0, "re-armed fd not reported");
+	pollux_free(p);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+}
+END_TEST
+
+START_TEST(edge_reports_new_arrivals_once)
+{
+	pollux_t *p = ct_new(_i);
+	int tag, sv[2];
+
+	ct_pair(sv);
+	if (!(pollux_features(p) & POLLUX_FEAT_EDGE)) {
+		errno = 0;
+		ck_assert_msg(pollux_add(p, sv[0], POLLUX_IN | POLLUX_EDGE, &tag) ==
+		              -1 && errno == EOPNOTSUPP, "%s: EDGE without "
+		              "POLLUX_FEAT_EDGE: errno %d (%s), want EOPNOTSUPP",
+		              ct_name(_i), errno, strerror(errno));
+	} else {
+		ck_assert_int_eq(pollux_add(p, sv[0], POLLUX_IN | POLLUX_EDGE, &tag),
+		                 0);
+		ct_expect_none(p);
+		for (int round = 0; round < 3; round++) {
+			/* One report per arrival, although nothing is read. */
+			ct_put(sv[1], 1);
+			ct_expect_one(p, sv[0], POLLUX_IN, &tag);
+			ct_expect_none(p);
+			ct_expect_none(p);
+		}
+		ck_assert_int_eq(ct_drain(sv[0]), 3);
+		ct_expect_none(p);
+		/* mod back to level: pending input repeats again. */
+		ct_put(sv[1], 1);
+		ct_expect_one(p, sv[0], POLLUX_IN, &tag);
+		ck_assert_int_eq(pollux_mod(p, sv[0], POLLUX_IN, &tag), 0);
+		ct_expect_one(p, sv[0], POLLUX_IN, &tag);
+		ct_expect_one(p, sv[0], POLLUX_IN, &tag);
+	}
+	pollux_free(p);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* An unlinked temporary regular file; with content when full. */
+static int temp_file(int full)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/pollux-ct-XXXXXX",
+	         dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	ck_assert_msg(fd >= 0, "mkstemp(%s): %s", path, strerror(errno));
+	unlink(path);
+	if (full)
+		ct_put(fd, 100);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+START_TEST(regular_file_always_ready)
+{
+	pollux_t *p = ct_new(_i);
+	struct pollux_event ev[8];
+	int t1, t2, sv[2], full = temp_file(1), empty = temp_file(0), n;
+
+	ct_pair(sv);
+	/* A quiet socket beside them: the wait must not block on it. */
+	ck_assert_int_eq(pollux_add(p, sv[0], POLLUX_IN, NULL), 0);
+	ck_assert_int_eq(pollux_add(p, full, POLLUX_IN | POLLUX_OUT, &t1), 0);
+	ck_assert_int_eq(pollux_add(p, empty, POLLUX_IN, &t2), 0);
+	for (int k = 0; k < 3; k++) {
+		n = ct_wait(p, ev, 8, CT_WAIT_MS);
+		ck_assert_msg(n == 2, "%s: want both files ready, got %d",
+		              ct_name(_i), n);
+		ck_assert_int_ge(ct_find(ev, n, full), 0);
+		ck_assert_int_ge(ct_find(ev, n, empty), 0);
+		ck_assert_uint_eq(ev[ct_find(ev, n, full)].events,
+		                  POLLUX_IN | POLLUX_OUT);
+		ck_assert(ev[ct_find(ev, n, full)].data == &t1);
+		ck_assert_uint_eq(ev[ct_find(ev, n, empty)].events, POLLUX_IN);
+		ck_assert(ev[ct_find(ev, n, empty)].data == &t2);
+	}
+	ck_assert_int_eq(pollux_count(p), 3);
+	ck_assert_int_eq(pollux_del(p, empty), 0);
+	ck_assert_int_eq(pollux_mod(p, full, POLLUX_OUT, &t2), 0);
+	ct_expect_one(p, full, POLLUX_OUT, &t2);
+	ck_assert_int_eq(pollux_mod(p, full, POLLUX_IN, &t1), 0);
+	ct_expect_one(p, full, POLLUX_IN, &t1);
+	/* ONESHOT holds for files too. */
+	ck_assert_int_eq(pollux_mod(p, full, POLLUX_IN | POLLUX_ONESHOT, &t1), 0);
+	ct_expect_one(p, full, POLLUX_IN, &t1);
+	ct_expect_none(p);
+	ck_assert_int_eq(pollux_mod(p, full, POLLUX_IN | POLLUX_ONESHOT, &t2), 0);
+	ct_expect_one(p, full, POLLUX_IN, &t2);
+	ct_expect_none(p);
+	ck_assert_int_eq(pollux_del(p, full), 0);
+	ct_expect_none(p);
+	/* Closed after registration, then deleted. */
+	ck_assert_int_eq(pollux_add(p, empty, POLLUX_IN, NULL), 0);
+	close(empty);
+	ck_assert_int_eq(pollux_del(p, empty), 0);
+	ck_assert_int_eq(pollux_count(p), 1);
+	pollux_free(p);
+	close(full);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(dev_null_accepted)
+{
+	pollux_t *p = ct_new(_i);
+	int fd = open("/dev/null", O_RDWR), tag;
+
+	ck_assert_msg(fd >= 0, "open /dev/null: %s", strerror(errno));
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &tag), 0);
+	ct_expect_one(p, fd, POLLUX_IN, &tag);
+	ct_expect_one(p, fd, POLLUX_IN, &tag);
+	ck_assert_int_eq(pollux_mod(p, fd, POLLUX_OUT, &tag), 0);
+	ct_expect_one(p, fd, POLLUX_OUT, &tag);
+	ck_assert_int_eq(pollux_del(p, fd), 0);
+	ct_expect_none(p);
+	pollux_free(p);
+	close(fd);
+}
+END_TEST
+
+START_TEST(close_then_del_frees_slot)
+{
+	pollux_t *p = ct_new(_i);
+	int t1, t2, sv[2], nv[2], fd;
+
+	ct_pair(sv);
+	fd = sv[0];
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &t1), 0);
+	ct_put(sv[1], 1);
+	close(fd);
+	errno = 0;
+	ck_assert_msg(pollux_del(p, fd) == 0, "%s: del of fd %d closed after "
+	              "add: errno %d (%s), want success", ct_name(_i), fd, errno,
+	              strerror(errno));
+	ck_assert_int_eq(pollux_count(p), 0);
+	errno = 0;
+	ck_assert_msg(pollux_del(p, fd) == -1 && errno == ENOENT,
+	              "%s: second del: errno %d, want ENOENT", ct_name(_i),
+	              errno);
+	ct_expect_none(p);
+	/* A new descriptor with the same number registers from scratch. */
+	ct_pair(nv);
+	ct_move_fd(nv[0], fd);
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &t2), 0);
+	ct_expect_none(p);
+	ct_put(nv[1], 1);
+	ct_expect_one(p, fd, POLLUX_IN, &t2);
+	pollux_free(p);
+	close(fd);
+	close(sv[1]);
+	close(nv[1]);
+}
+END_TEST
+
+START_TEST(close_then_del_dup_alive)
+{
+	pollux_t *p = ct_new(_i);
+	int t1, t2, sv[2], nv[2], fd, keep;
+
+	/* The file outlives the closed number through a dup; deleting the
+	 * number must still free it: the old file's input must never be
+	 * reported for the new fd that later gets the same number. */
+	ct_pair(sv);
+	fd = sv[0];
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &t1), 0);
+	keep = dup(fd);
+	ck_assert_int_ge(keep, 0);
+	close(fd);
+	ck_assert_int_eq(pollux_del(p, fd), 0);
+	ck_assert_int_eq(pollux_count(p), 0);
+	ct_put(sv[1], 1);	/* the old file is readable now */
+	ct_expect_none(p);
+	ct_pair(nv);
+	ct_move_fd(nv[0], fd);
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &t2), 0);
+	ct_expect_none(p);
+	ct_put(nv[1], 1);
+	ct_expect_one(p, fd, POLLUX_IN, &t2);
+	ck_assert_int_eq(ct_drain(fd), 1);
+	ct_expect_none(p);
+	pollux_free(p);
+	close(fd);
+	close(keep);
+	close(sv[1]);
+	close(nv[1]);
+}
+END_TEST
+
+START_TEST(close_then_del_among_others)
+{
+	pollux_t *p = ct_new(_i);
+	struct pollux_event ev[16];
+	int fds[6][2], gone[6] = { 0, 1, 0, 1, 0, 0 }, n;
+
+	for (int k = 0; k < 6; k++) {
+		ct_pair(fds[k]);
+		ct_put(fds[k][1], 1);
+		ck_assert_int_eq(pollux_add(p, fds[k][0], k % 3 == 2 ?
+		                            POLLUX_IN | POLLUX_ONESHOT : POLLUX_IN,
+		                            fds[k]), 0);
+	}
+	/* Close and delete two, one of them at the front of the set. */
+	for (int k = 0; k < 6; k++)
+		if (gone[k]) {
+			close(fds[k][0]);
+			ck_assert_int_eq(pollux_del(p, fds[k][0]), 0);
+		}
+	ck_assert_int_eq(pollux_count(p), 4);
+	n = ct_wait(p, ev, 16, CT_WAIT_MS);
+	ck_assert_msg(n == 4, "%s: want the 4 live fds, got %d", ct_name(_i), n);
+	for (int k = 0; k < 6; k++) {
+		if (gone[k])
+			continue;
+		int at = ct_find(ev, n, fds[k][0]);
+		ck_assert_msg(at >= 0, "%s: live fd %d not reported", ct_name(_i),
+		              fds[k][0]);
+		ck_assert_uint_eq(ev[at].events, POLLUX_IN);
+		ck_assert(ev[at].data == fds[k]);
+	}
+	pollux_free(p);
+	for (int k = 0; k < 6; k++) {
+		if (!gone[k])
+			close(fds[k][0]);
+		close(fds[k][1]);
+	}
+}
+END_TEST
+
+void ct_add_modes(TCase *tc, int idx)
+{
+	tcase_add_loop_test(tc, oneshot_once_then_rearm, idx, idx + 1);
+	tcase_add_loop_test(tc, oneshot_beside_level, idx, idx + 1);
+	tcase_add_loop_test(tc, edge_reports_new_arrivals_once, idx, idx + 1);
+	tcase_add_loop_test(tc, regular_file_always_ready, idx, idx + 1);
+	tcase_add_loop_test(tc, dev_null_accepted, idx, idx + 1);
+	tcase_add_loop_test(tc, close_then_del_frees_slot, idx, idx + 1);
+	tcase_add_loop_test(tc, close_then_del_dup_alive, idx, idx + 1);
+	tcase_add_loop_test(tc, close_then_del_among_others, idx, idx + 1);
+}

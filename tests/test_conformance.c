@@ -1,0 +1,48 @@
+/* test_conformance.c: runs the libpollux conformance suite, one Check test
+ * case per backend in pollux_backends() (named after it), plus "choice". */
+#include <config.h>
+
+#include <stdlib.h>
+
+#include "conformance.h"
+
+/* Generous: the cross-checks use thousands of fds and CI runs this under
+ * ASan+UBSan and valgrind; CK_TIMEOUT_MULTIPLIER scales it further. */
+#define CT_TCASE_TIMEOUT 120
+
+static Suite *conformance_suite(void)
+{
+	Suite *s = suite_create("conformance");
+	const char *const *b = pollux_backends();
+	TCase *tc;
+
+	tc = tcase_create("choice");
+	tcase_add_checked_fixture(tc, ct_setup, NULL);
+	tcase_set_timeout(tc, CT_TCASE_TIMEOUT);
+	ct_add_choice(tc);
+	suite_add_tcase(s, tc);
+
+	for (int i = 0; b != NULL && b[i] != NULL; i++) {
+		tc = tcase_create(b[i]);
+		tcase_add_checked_fixture(tc, ct_setup, NULL);
+		tcase_set_timeout(tc, CT_TCASE_TIMEOUT);
+		ct_add_errors(tc, i);
+		ct_add_events(tc, i);
+		ct_add_modes(tc, i);
+		ct_add_fork(tc, i);
+		ct_add_scale(tc, i);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(conformance_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,162 @@
+#!/bin/sh
+# test_install.sh: `make install DESTDIR=tmp`, then build and run a small
+# program against the installed copy through `pkg-config --cflags --libs
+# pollux`, shared and static. Anything missing is a FAILURE, never a skip.
+# Writes only into one mktemp directory, which it removes.
+
+fail() {
+	echo "test_install: FAIL: $*" >&2
+	exit 1
+}
+
+[ -n "$top_builddir" ] || fail "top_builddir is not set; run through make check"
+env_file="$top_builddir/tests/install-env.sh"
+[ -r "$env_file" ] || fail "$env_file missing; run through make check"
+
+# CC, CFLAGS, prefix and friends exactly as make knows them, one NAME=VALUE
+# per line (values are not shell-quoted, so read them with sed).
+getvar() { sed -n "s/^$1=//p" "$env_file"; }
+CC=$(getvar CC)
+CFLAGS=$(getvar CFLAGS)
+LDFLAGS=$(getvar LDFLAGS)
+MAKE=$(getvar MAKE)
+PKG_CONFIG=$(getvar PKG_CONFIG)
+libdir=$(getvar libdir)
+includedir=$(getvar includedir)
+pkgconfigdir=$(getvar pkgconfigdir)
+[ -n "$CC" ] && [ -n "$libdir" ] && [ -n "$includedir" ] &&
+	[ -n "$pkgconfigdir" ] || fail "$env_file is incomplete"
+[ -n "$PKG_CONFIG" ] || fail "configure found no pkg-config; install it"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pollux-install.XXXXXX") ||
+	fail "mktemp -d failed"
+trap 'rm -rf "$tmp"' EXIT HUP INT TERM
+dest="$tmp/dest"
+
+# The libtool script tells whether shared and static libraries are built.
+shared=yes
+static=yes
+if [ -x "$top_builddir/libtool" ]; then
+	"$top_builddir/libtool" --config | grep -q '^build_libtool_libs=yes' ||
+		shared=no
+	"$top_builddir/libtool" --config | grep -q '^build_old_libs=yes' ||
+		static=no
+fi
+
+# ---- install ---------------------------------------------------------------
+# Not a recursive make of ours: keep its output out of the parent's
+# jobserver business, and its log in the test log.
+if ! ${MAKE:-make} -C "$top_builddir" install DESTDIR="$dest" \
+	>"$tmp/install.log" 2>&1; then
+	cat "$tmp/install.log" >&2
+	fail "make install DESTDIR=$dest failed (log above)"
+fi
+
+[ -f "$dest$includedir/pollux.h" ] ||
+	fail "pollux.h not installed in $includedir"
+[ -f "$dest$pkgconfigdir/pollux.pc" ] ||
+	fail "pollux.pc not installed in $pkgconfigdir"
+if [ "$shared" = yes ]; then
+	ls "$dest$libdir"/libpollux.so* >/dev/null 2>&1 ||
+		fail "no shared libpollux.so* in $libdir"
+fi
+if [ "$static" = yes ]; then
+	[ -f "$dest$libdir/libpollux.a" ] ||
+		fail "no static libpollux.a in $libdir"
+fi
+
+# Every installed header compiles on its own.
+for h in "$dest$includedir"/*.h; do
+	name=${h##*/}
+	printf '#include <%s>\nint header_only_probe;\n' "$name" >"$tmp/h.c"
+	# shellcheck disable=SC2086
+	$CC $CFLAGS -I"$dest$includedir" -c "$tmp/h.c" -o "$tmp/h.o" ||
+		fail "installed header $name does not compile on its own"
+done
+
+# ---- pkg-config ------------------------------------------------------------
+# Look only at the installed .pc, and let the sysroot map its prefix into
+# DESTDIR (pkg-config and pkgconf both honour PKG_CONFIG_SYSROOT_DIR).
+PKG_CONFIG_LIBDIR="$dest$pkgconfigdir"
+PKG_CONFIG_PATH="$dest$pkgconfigdir"
+PKG_CONFIG_SYSROOT_DIR="$dest"
+export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+pc_cflags=$($PKG_CONFIG --cflags pollux) ||
+	fail "pkg-config --cflags pollux failed"
+pc_libs=$($PKG_CONFIG --libs pollux) || fail "pkg-config --libs pollux failed"
+version=$($PKG_CONFIG --modversion pollux) ||
+	fail "pkg-config --modversion pollux failed"
+case "$pc_libs" in
+*-lpollux*) ;;
+*) fail "pkg-config --libs pollux gives '$pc_libs', without -lpollux" ;;
+esac
+# With a sysroot, a system-wide install must not be what we found.
+case "$pc_libs" in
+*"$dest"*) ;;
+*) fail "pkg-config --libs pollux gives '$pc_libs', not the DESTDIR copy" ;;
+esac
+
+cat >"$tmp/prog.c" <<'EOF'
+/* A user of the installed libpollux: a pipe made readable is reported. */
+#include <pollux.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(void)
+{
+	struct pollux_event ev[4];
+	const char *const *b = pollux_backends();
+	int fds[2], tag, n, i;
+
+	for (i = 0; b != NULL && b[i] != NULL; i++) {
+		pollux_t *p = pollux_new(b[i]);
+		if (p == NULL || pipe(fds) != 0 ||
+		    pollux_add(p, fds[0], POLLUX_IN, &tag) != 0 ||
+		    write(fds[1], "x", 1) != 1)
+			return 1;
+		n = pollux_wait(p, ev, 4, 5000);
+		if (n != 1 || ev[0].fd != fds[0] || ev[0].events != POLLUX_IN ||
+		    ev[0].data != &tag || strcmp(pollux_backend(p), b[i]) != 0)
+			return 2;
+		printf("%s ", pollux_backend(p));
+		pollux_free(p);
+		close(fds[0]);
+		close(fds[1]);
+	}
+	printf("%s\n", pollux_version());
+	return i > 0 ? 0 : 3;
+}
+EOF
+
+check_output() {
+	out=$1
+	what=$2
+	case "$out" in
+	*" $version") ;;
+	*) fail "$what printed '$out', want the backends then version $version" ;;
+	esac
+}
+
+if [ "$shared" = yes ]; then
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $pc_cflags "$tmp/prog.c" -o "$tmp/prog" $LDFLAGS $pc_libs ||
+		fail "cannot build a program with: $CC $pc_cflags prog.c $pc_libs"
+	out=$(LD_LIBRARY_PATH="$dest$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		"$tmp/prog") || fail "the program linked to the installed shared" \
+		"libpollux failed (exit $?)"
+	check_output "$out" "shared-linked program"
+	echo "shared: $out"
+fi
+if [ "$static" = yes ]; then
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $pc_cflags "$tmp/prog.c" -o "$tmp/prog-static" $LDFLAGS \
+		"$dest$libdir/libpollux.a" ||
+		fail "cannot build a program against the installed libpollux.a"
+	out=$("$tmp/prog-static") ||
+		fail "the program linked to libpollux.a failed (exit $?)"
+	check_output "$out" "statically linked program"
+	echo "static: $out"
+fi
+echo "test_install: ok (installed $version, built through pkg-config)"
+exit 0
