@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,10 +58,15 @@ static void backends_help(FILE *f)
 		fprintf(f, "%s%s", i ? "," : "", b[i]);
 }
 
-static int bad_usage(const char *fmt, const char *arg)
+/* One line naming the problem; returns the bad-usage exit status. */
+__attribute__((format(printf, 1, 2)))
+static int bad_usage(const char *fmt, ...)
 {
+	va_list ap;
 	fprintf(stderr, "pollux-scale: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, " (see pollux-scale --help)\n");
 	return 2;
 }

@@ -160,7 +160,7 @@ static void bar_chart(FILE *f, const struct scale_opts *o,
 			if (b == 0)
 				fprintf(f, "%7lu fds ", o->fds[r]);
 			else
-				fprintf(f, "%11s", "");
+				fprintf(f, "%12s", "");
 			fprintf(f, "%-7s |", p->backend);
 			if (p->error[0]) {
 				fprintf(f, "%-*s  failed\n", BAR_W, "");
