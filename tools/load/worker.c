@@ -136,13 +136,23 @@ static void drop(struct loop *L, struct conn *c)
 
 static void start_connect(struct loop *L, struct conn *c);
 
+/* May this loop start another measured request? */
+static int may_issue(const struct loop *L, uint64_t now)
+{
+	if (atomic_load_explicit(&g_run.stop, memory_order_relaxed) || now >= g_run.end_ns)
+		return 0;
+	return L->cfg->requests == 0 || now < g_run.measure_ns || L->issued < L->w->quota;
+}
+
 /* A connection is lost for good, or (when reconnect) replaced by a new one. */
 static void fail(struct loop *L, struct conn *c, enum err_kind k, int reconnect)
 {
 	count_error(L, c, k);
 	int was_connected = c->state == C_READY || c->state == C_BUSY;
 	drop(L, c);
-	if (reconnect && was_connected && c->active && L->running)
+	/* replace it only while there are requests left for it to make */
+	if (reconnect && was_connected && c->active && L->running &&
+	    may_issue(L, px_now_ns()))
 		start_connect(L, c);
 	else if (c->active)
 		L->alive_active--;
@@ -276,14 +286,6 @@ static void send_request(struct loop *L, struct conn *c, uint64_t intended,
 	else
 		fill_payload(c, L->cfg->size);
 	push(L, c);
-}
-
-/* May this loop start another measured request? */
-static int may_issue(const struct loop *L, uint64_t now)
-{
-	if (atomic_load_explicit(&g_run.stop, memory_order_relaxed) || now >= g_run.end_ns)
-		return 0;
-	return L->cfg->requests == 0 || now < g_run.measure_ns || L->issued < L->w->quota;
 }
 
 static void make_free(struct loop *L, struct conn *c)

@@ -1,0 +1,608 @@
+/* test_load.c: pollux-load run as a user would run it, against
+ * tests/load_testsrv (echo, HTTP, corrupting, resetting, silent), once
+ * per backend: exit status, counts and JSON checked, nothing timed. */
+#include <config.h>
+
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "pollux.h"
+
+#define OUT_MAX (1 << 16)
+#define MAX_ARGS 40
+
+static char load_bin[4096], srv_bin[4096];
+
+static const char *backend_at(int i)
+{
+	return pollux_backends()[i];
+}
+
+/* ---- running processes ------------------------------------------------ */
+
+struct srv {
+	pid_t pid;
+	int in_fd, out_fd;
+	char addr[256];
+	unsigned long accepted, sources;
+};
+
+/* Reads one line from fd within timeout_ms; returns its length or -1. */
+static int read_line(int fd, char *buf, size_t n, int timeout_ms)
+{
+	size_t len = 0;
+	uint64_t end = px_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	while (len + 1 < n) {
+		uint64_t now = px_now_ns();
+		if (now >= end)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int r = poll(&p, 1, (int)((end - now) / 1000000u) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		ssize_t k = read(fd, buf + len, 1);
+		if (k <= 0)
+			return -1;
+		if (buf[len] == '\n') {
+			buf[len] = '\0';
+			return (int)len;
+		}
+		len++;
+	}
+	return -1;
+}
+
+/* Starts load_testsrv with the given NULL-terminated options and waits
+ * (bounded) for its "listening ADDR" line. */
+static void srv_start(struct srv *s, ...)
+{
+	const char *argv[MAX_ARGS] = { srv_bin };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, s);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	int in[2], out[2];
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execv(srv_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	s->in_fd = in[1];
+	s->out_fd = out[0];
+	char line[256];
+	ck_assert_msg(read_line(s->out_fd, line, sizeof line, 10000) > 0,
+	              "load_testsrv did not say where it listens");
+	ck_assert_msg(strncmp(line, "listening ", 10) == 0, "unexpected line '%s'", line);
+	snprintf(s->addr, sizeof s->addr, "%s", line + 10);
+}
+
+/* Closes the server's stdin, which tells it to report and exit. */
+static void srv_stop(struct srv *s)
+{
+	close(s->in_fd);
+	char line[256];
+	ck_assert_msg(read_line(s->out_fd, line, sizeof line, 10000) > 0,
+	              "load_testsrv did not report at exit");
+	ck_assert_int_eq(sscanf(line, "accepted %lu sources %lu", &s->accepted,
+	                        &s->sources), 2);
+	close(s->out_fd);
+	int st;
+	ck_assert_int_eq(waitpid(s->pid, &st, 0), s->pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+struct result {
+	int status;        /* exit status */
+	char out[OUT_MAX]; /* stdout */
+	char err[OUT_MAX]; /* stderr */
+};
+
+/* Runs pollux-load with a NULL-terminated argument list; bounded in time. */
+static void run_load(struct result *r, ...)
+{
+	const char *argv[MAX_ARGS] = { load_bin };
+	int argc = 1;
+	va_list ap;
+	va_start(ap, r);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1)
+		argv[argc++] = a;
+	va_end(ap);
+	argv[argc] = NULL;
+
+	int out[2], err[2];
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		execv(load_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	size_t no = 0, ne = 0;
+	int open_fds = 2;
+	struct pollfd p[2] = { { .fd = out[0], .events = POLLIN },
+	                       { .fd = err[0], .events = POLLIN } };
+	uint64_t end = px_now_ns() + 120ull * 1000000000u;
+	while (open_fds > 0) {
+		uint64_t now = px_now_ns();
+		if (now >= end) {
+			kill(pid, SIGKILL);
+			ck_abort_msg("pollux-load did not finish within 120 s");
+		}
+		int k = poll(p, 2, 1000);
+		if (k < 0 && errno == EINTR)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			char *buf = i ? r->err : r->out;
+			size_t *len = i ? &ne : &no;
+			char tmp[4096];
+			ssize_t n = read(p[i].fd, tmp, sizeof tmp);
+			if (n <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				open_fds--;
+				continue;
+			}
+			size_t take = (size_t)n < OUT_MAX - 1 - *len ? (size_t)n : OUT_MAX - 1 - *len;
+			memcpy(buf + *len, tmp, take);
+			*len += take;
+		}
+	}
+	r->out[no] = '\0';
+	r->err[ne] = '\0';
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "pollux-load died by a signal; stderr: %s", r->err);
+	r->status = WEXITSTATUS(st);
+}
+
+/* ---- reading the JSON (just enough: numbers by key) ------------------- */
+
+/* The number after "key": inside object obj ("" for the top level, where
+ * the first occurrence of key is the top-level one for our keys). */
+static double jnum(const char *json, const char *obj, const char *key)
+{
+	const char *from = json, *to = json + strlen(json);
+	char pat[128];
+	if (obj[0]) {
+		snprintf(pat, sizeof pat, "\"%s\": {", obj);
+		from = strstr(json, pat);
+		ck_assert_msg(from, "no object '%s' in: %s", obj, json);
+		to = strchr(from, '}');
+	}
+	snprintf(pat, sizeof pat, "\"%s\": ", key);
+	const char *p = strstr(from, pat);
+	ck_assert_msg(p && p < to, "no key '%s' in '%s' of: %s", key, obj, json);
+	char *end;
+	double v = strtod(p + strlen(pat), &end);
+	ck_assert_msg(end != p + strlen(pat), "key '%s' is not a number", key);
+	return v;
+}
+
+static const char *const kinds[] = {
+	"refused", "reset", "timeout", "closed", "short", "malformed", "mismatch",
+	"http_status", "emfile", "enfile", "eaddrnotavail", "eaddrinuse",
+	"enetunreach", "ehostunreach", "other"
+};
+
+/* Every error kind is zero except `except` (which may be NULL). */
+static void assert_no_errors(const char *json, const char *obj, const char *except)
+{
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (!except || strcmp(kinds[i], except) != 0)
+			ck_assert_msg(jnum(json, obj, kinds[i]) == 0, "%s.%s is %g: %s", obj,
+			              kinds[i], jnum(json, obj, kinds[i]), json);
+}
+
+/* ---- tests, each run once per backend ---------------------------------- */
+
+START_TEST(echo_2000_connections_50_active)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "2000", "-a", "50", "-n", "4000",
+	         "--size", "100", "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_msg(strstr(r->out, backend_at(_i)), "backend not reported: %s", r->out);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 4000);
+	ck_assert_int_eq((long)jnum(r->out, "", "connections"), 2000);
+	ck_assert_int_eq((long)jnum(r->out, "", "active"), 50);
+	ck_assert_int_eq((long)jnum(r->out, "", "bytes_received"), 400000);
+	assert_no_errors(r->out, "errors", NULL);
+	assert_no_errors(r->out, "idle_connect_errors", NULL);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 2000); /* the silent ones were all there */
+	free(r);
+}
+END_TEST
+
+START_TEST(corrupted_byte_is_caught)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "corrupt", "--corrupt-at", "1000", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-n", "200", "--size", "32",
+	         "--json", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_int_eq((long)jnum(r->out, "errors", "mismatch"), 1);
+	assert_no_errors(r->out, "errors", "mismatch");
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 199);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+START_TEST(refused_target)
+{
+	/* bound but not listening: connects are refused, and no one else can
+	 * take the port while we hold it */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&in, sizeof in), 0);
+	socklen_t len = sizeof in;
+	getsockname(fd, (struct sockaddr *)&in, &len);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)ntohs(in.sin_port));
+	struct result *r = malloc(sizeof *r);
+	run_load(r, "-b", backend_at(_i), "-c", "3", "-n", "3", "--json", addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_int_eq((long)jnum(r->out, "errors", "refused"), 3);
+	assert_no_errors(r->out, "errors", "refused");
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 0);
+	/* and the same for connections that would have stayed silent */
+	run_load(r, "-b", backend_at(_i), "-c", "3", "-a", "1", "-d", "0.2", "--json",
+	         addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_int_eq((long)jnum(r->out, "errors", "refused"), 1);
+	ck_assert_int_eq((long)jnum(r->out, "idle_connect_errors", "refused"), 2);
+	close(fd);
+	free(r);
+}
+END_TEST
+
+START_TEST(reset_connections)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "reset", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "10", "--json", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_int_eq((long)jnum(r->out, "errors", "reset"), 10);
+	assert_no_errors(r->out, "errors", "reset");
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 0);
+	srv_stop(&s);
+	/* each failed request's connection was replaced by a new one, and
+	 * the last needed no replacement: one connection per request */
+	ck_assert_int_eq(s.accepted, 10);
+	free(r);
+}
+END_TEST
+
+START_TEST(silent_server_times_out)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "silent", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-n", "2", "--timeout", "0.3",
+	         "--json", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_int_eq((long)jnum(r->out, "errors", "timeout"), 2);
+	assert_no_errors(r->out, "errors", "timeout");
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+START_TEST(closed_loop_consistent_with_duration)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-t", "2", "-d", "1", "--warmup",
+	         "0.2", "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	double d = jnum(r->out, "", "duration_s"), n = jnum(r->out, "", "requests");
+	double rps = jnum(r->out, "", "rps");
+	ck_assert_msg(d > 0.99 && d < 1.01, "duration_s %g for -d 1", d);
+	ck_assert_msg(n > 0, "no requests");
+	ck_assert_msg(rps > n / d * 0.999 && rps < n / d * 1.001, "rps %g vs %g/%g", rps, n, d);
+	/* 4 connections, one request each at a time, all inside the window:
+	 * the latencies add up to at most 4 connection-seconds */
+	double mean = jnum(r->out, "latency_us", "mean");
+	ck_assert_msg(mean * n <= 4 * d * 1e6, "mean %g us x %g requests > 4 s", mean, n);
+	double p50 = jnum(r->out, "latency_us", "p50"), p90 = jnum(r->out, "latency_us", "p90");
+	double p99 = jnum(r->out, "latency_us", "p99"), mx = jnum(r->out, "latency_us", "max");
+	ck_assert(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= mx && mx <= d * 1e6);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+START_TEST(open_loop_rate_gives_count)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "8", "-R", "500", "-d", "2", "--json",
+	         s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	double n = jnum(r->out, "", "requests");
+	/* 500/s for 2 s is 1000 scheduled; only the few in flight at the end
+	 * may be missing */
+	ck_assert_msg(n >= 950 && n <= 1050, "%g requests for -R 500 -d 2", n);
+	ck_assert_int_eq((long)jnum(r->out, "", "requested_rps"), 500);
+	/* from the intended time is never shorter than from the actual send */
+	static const char *const p[] = { "p50", "p90", "p99", "p999", "max" };
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_msg(jnum(r->out, "latency_us", p[i]) >=
+		              jnum(r->out, "latency_uncorrected_us", p[i]),
+		              "%s corrected < uncorrected: %s", p[i], r->out);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+START_TEST(http_content_length_chunked_and_close)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	char url[300];
+	srv_start(&s, "--mode", "http", "--close-every", "7", NULL);
+	snprintf(url, sizeof url, "http://%s/index", s.addr);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-n", "500", "--json", url, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 500);
+	ck_assert(strstr(r->out, "\"proto\": \"http\""));
+	srv_stop(&s);
+	ck_assert_msg(s.accepted > 4, "Connection: close did not lead to new connections");
+
+	srv_start(&s, "--mode", "chunked", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-n", "500", "--proto", "http",
+	         "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 500);
+	srv_stop(&s);
+
+	srv_start(&s, "--mode", "http", "--status", "503", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-n", "100", "--proto", "http",
+	         "--json", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_int_eq((long)jnum(r->out, "errors", "http_status"), 100);
+	assert_no_errors(r->out, "errors", "http_status");
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 0);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+START_TEST(source_addresses_spread)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "24", "-t", "2", "-n", "48", "--source",
+	         "127.0.0.2-127.0.0.5", "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 24);
+	ck_assert_int_eq(s.sources, 4);
+	free(r);
+}
+END_TEST
+
+START_TEST(unix_socket_target)
+{
+	char dir[] = "/tmp/pollux-load-test-XXXXXX";
+	ck_assert(mkdtemp(dir));
+	char path[128], target[160];
+	snprintf(path, sizeof path, "%s/s", dir);
+	snprintf(target, sizeof target, "unix:%s", path);
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--unix", path, NULL);
+	ck_assert_str_eq(s.addr, target);
+	run_load(r, "-b", backend_at(_i), "-c", "3", "-n", "300", "--json", target, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 300);
+	srv_stop(&s);
+	unlink(path);
+	rmdir(dir);
+	free(r);
+}
+END_TEST
+
+/* ---- JSON checked by python3's json module ------------------------------ */
+
+static void python_check(const char *json, int with_rate)
+{
+	const char *py = getenv("PYTHON3");
+	ck_assert_msg(py && *py, "python3 is needed for this test (configure found none)");
+	static const char script[] =
+		"import json, sys\n"
+		"d = json.loads(sys.stdin.read())\n"
+		"rate = int(sys.argv[1])\n"
+		"top = ['target','proto','backend','connections','active','threads',"
+		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
+		"'idle_connect_errors','latency_us']\n"
+		"if rate: top += ['latency_uncorrected_us','requested_rps']\n"
+		"miss = [k for k in top if k not in d]\n"
+		"assert not miss, 'missing %s' % miss\n"
+		"assert rate or 'requested_rps' not in d\n"
+		"for k in ('target','proto','backend'): assert isinstance(d[k], str), k\n"
+		"for k in top:\n"
+		"    if k not in ('target','proto','backend','errors','idle_connect_errors',"
+		"'latency_us','latency_uncorrected_us'):\n"
+		"        assert isinstance(d[k], (int, float)), k\n"
+		"lat = ['latency_us'] + (['latency_uncorrected_us'] if rate else [])\n"
+		"for o in lat:\n"
+		"    for k in ('mean','stdev','p50','p90','p99','p999','p9999','max'):\n"
+		"        assert isinstance(d[o][k], (int, float)), (o, k)\n"
+		"    assert d[o]['p995'] <= d[o]['max']\n"
+		"for o in ('errors','idle_connect_errors'):\n"
+		"    for k in ('refused','reset','timeout','emfile','enfile','eaddrnotavail',"
+		"'short','malformed','mismatch','http_status'):\n"
+		"        assert isinstance(d[o][k], int), (o, k)\n";
+	int in[2];
+	ck_assert_int_eq(pipe(in), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		close(in[0]);
+		close(in[1]);
+		execl(py, py, "-c", script, with_rate ? "1" : "0", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	size_t n = strlen(json);
+	ck_assert_int_eq(write(in[1], json, n), (ssize_t)n);
+	close(in[1]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "python3 rejected: %s", json);
+}
+
+START_TEST(json_parses_with_every_key)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-a", "2", "-n", "100", "--json",
+	         "--percentiles", "50,99.5", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_msg(strchr(r->out, '\n') == r->out + strlen(r->out) - 1,
+	              "not one line: %s", r->out);
+	python_check(r->out, 0);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-R", "400", "-d", "0.5", "--json",
+	         "--percentiles", "99.5", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	python_check(r->out, 1);
+	/* no progress line when stderr is not a terminal */
+	ck_assert_str_eq(r->err, "");
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* ---- usage, once ------------------------------------------------------- */
+
+START_TEST(usage_errors)
+{
+	struct result *r = malloc(sizeof *r);
+	run_load(r, NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "-c", "2", "-a", "3", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert(strstr(r->err, "--active"));
+	run_load(r, "-d", "1", "-n", "5", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "127.0.0.1:notaport", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "--backend", "nosuch", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert(strstr(r->err, "nosuch"));
+	run_load(r, "--source", "127.0.0.9-127.0.0.2", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "--percentiles", "0", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "--size", "10", "http://127.0.0.1:9/", NULL);
+	ck_assert_int_eq(r->status, 2);
+	/* more connections than any descriptor limit here allows: refused
+	 * before anything is opened, with the limit named */
+	run_load(r, "-c", "9000000", "-a", "1", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_msg(strstr(r->err, "RLIMIT_NOFILE"), "stderr: %s", r->err);
+	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line");
+	run_load(r, "--version", NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_msg(strncmp(r->out, "pollux-load (pollux) ", 21) == 0, "%s", r->out);
+	run_load(r, "--help", NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert(strstr(r->out, "--connections"));
+	free(r);
+}
+END_TEST
+
+static Suite *load_suite(void)
+{
+	Suite *s = suite_create("pollux-load");
+	int nb = 0;
+	while (pollux_backends()[nb])
+		nb++;
+	TCase *tc = tcase_create("per backend");
+	tcase_set_timeout(tc, 300);
+	tcase_add_loop_test(tc, echo_2000_connections_50_active, 0, nb);
+	tcase_add_loop_test(tc, corrupted_byte_is_caught, 0, nb);
+	tcase_add_loop_test(tc, refused_target, 0, nb);
+	tcase_add_loop_test(tc, reset_connections, 0, nb);
+	tcase_add_loop_test(tc, silent_server_times_out, 0, nb);
+	tcase_add_loop_test(tc, closed_loop_consistent_with_duration, 0, nb);
+	tcase_add_loop_test(tc, open_loop_rate_gives_count, 0, nb);
+	tcase_add_loop_test(tc, http_content_length_chunked_and_close, 0, nb);
+	tcase_add_loop_test(tc, source_addresses_spread, 0, nb);
+	tcase_add_loop_test(tc, unix_socket_target, 0, nb);
+	tcase_add_loop_test(tc, json_parses_with_every_key, 0, nb);
+	suite_add_tcase(s, tc);
+	TCase *tu = tcase_create("usage");
+	tcase_set_timeout(tu, 120);
+	tcase_add_test(tu, usage_errors);
+	suite_add_tcase(s, tu);
+	return s;
+}
+
+int main(void)
+{
+	const char *b = getenv("top_builddir");
+	if (!b)
+		b = ".";
+	snprintf(load_bin, sizeof load_bin, "%s/tools/pollux-load", b);
+	snprintf(srv_bin, sizeof srv_bin, "%s/tests/load_testsrv", b);
+	signal(SIGPIPE, SIG_IGN);
+	SRunner *sr = srunner_create(load_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
