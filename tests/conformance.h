@@ -44,6 +44,9 @@ void ct_pair(int sv[2]);
 void ct_put(int fd, int n);
 long ct_drain(int fd);
 
+/* An unlinked temporary regular file, 100 bytes long when full. */
+int ct_temp_file(int full);
+
 /* Needs at least want descriptors; fails the test if the limit is lower. */
 void ct_need_nofile(long want);
 /* Moves fd to the number target (which must be free); returns target. */

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "conformance.h"
 
@@ -192,6 +194,32 @@ START_TEST(not_built_enosys)
 END_TEST
 #endif
 
+#if defined(HAVE_BACKEND_EPOLL) && \
+    (defined(HAVE_BACKEND_POLL) || defined(HAVE_BACKEND_SELECT))
+/* With no descriptor left, epoll_create1 fails (EMFILE) but poll and select
+ * need none: automatic choice must fall back to the next best one. */
+START_TEST(auto_falls_back)
+{
+	const char *next = pollux_backends()[1];
+	struct rlimit rl;
+	int fd, last = -1;
+
+	unsetenv("POLLUX_BACKEND");
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while ((fd = dup(0)) >= 0)
+		last = fd;
+	ck_assert_msg(errno == EMFILE, "dup: %s", strerror(errno));
+	expect_backend(NULL, next);
+	expect_backend("auto", next);
+	/* Free one descriptor: epoll is back. */
+	close(last);
+	expect_backend(NULL, "epoll");
+}
+END_TEST
+#endif
+
 START_TEST(features_per_backend)
 {
 	const char *const *b = pollux_backends();
@@ -252,6 +280,10 @@ void ct_add_choice(TCase *tc)
 #if !defined(HAVE_BACKEND_EPOLL) || !defined(HAVE_BACKEND_POLL) || \
     !defined(HAVE_BACKEND_SELECT)
 	tcase_add_test(tc, not_built_enosys);
+#endif
+#if defined(HAVE_BACKEND_EPOLL) && \
+    (defined(HAVE_BACKEND_POLL) || defined(HAVE_BACKEND_SELECT))
+	tcase_add_test(tc, auto_falls_back);
 #endif
 	tcase_add_test(tc, features_per_backend);
 	tcase_add_test(tc, version_string);

@@ -138,8 +138,16 @@ START_TEST(unregistered_enoent)
 	EXPECT_ERR(pollux_mod(p, sv[1], POLLUX_OUT, NULL), ENOENT);
 	EXPECT_ERR(pollux_del(p, sv[1]), ENOENT);
 
+	/* Numbers far past the table: ENOENT, and nothing read out of it. */
+	EXPECT_ERR(pollux_mod(p, 15000, POLLUX_IN, NULL), ENOENT);
+	EXPECT_ERR(pollux_del(p, 15000), ENOENT);
+	EXPECT_ERR(pollux_mod(p, INT_MAX, POLLUX_IN, NULL), ENOENT);
+	EXPECT_ERR(pollux_del(p, INT_MAX), ENOENT);
+
 	EXPECT_OK(pollux_add(p, sv[0], POLLUX_IN, NULL));
 	EXPECT_ERR(pollux_mod(p, sv[1], POLLUX_IN, NULL), ENOENT);
+	EXPECT_ERR(pollux_mod(p, 15000, POLLUX_IN, NULL), ENOENT);
+	EXPECT_ERR(pollux_del(p, INT_MAX), ENOENT);
 	EXPECT_OK(pollux_del(p, sv[0]));
 	EXPECT_ERR(pollux_del(p, sv[0]), ENOENT);
 	EXPECT_ERR(pollux_mod(p, sv[0], POLLUX_IN, NULL), ENOENT);
@@ -189,6 +197,9 @@ START_TEST(closed_fd_ebadf)
 	close(fd);
 	EXPECT_ERR(pollux_add(p, fd, POLLUX_IN, NULL), EBADF);
 	EXPECT_ERR(pollux_add(p, fd, POLLUX_OUT | POLLUX_ONESHOT, NULL), EBADF);
+	/* Never opened, and far past anything: EBADF, not a huge table. */
+	EXPECT_ERR(pollux_add(p, INT_MAX, POLLUX_IN, NULL), EBADF);
+	EXPECT_ERR(pollux_add(p, INT_MAX - 1, POLLUX_OUT, NULL), EBADF);
 	ck_assert_int_eq(pollux_count(p), 0);
 	/* The number was not left half-registered: a new fd there adds fine. */
 	ct_pair(nv);

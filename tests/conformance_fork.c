@@ -65,14 +65,38 @@ static void child_expect(pollux_t *p, int nwant, const int *fds,
 	}
 }
 
+/* Reads the child's report (up to EOF, 10 s per read at most), reaps it,
+ * and fails unless it said "ok" and exited 0. */
+static void collect_child(pid_t kid, int fd, const char *be)
+{
+	char msg[512];
+	ssize_t len = 0;
+	int status;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN, .revents = 0 };
+		ssize_t r;
+		if (poll(&pfd, 1, 10000) != 1)
+			break;
+		r = read(fd, msg + len, sizeof msg - 1 - (size_t)len);
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	msg[len] = '\0';
+	ck_assert_msg(waitpid(kid, &status, 0) == kid, "waitpid: %s",
+	              strerror(errno));
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	              strcmp(msg, "ok") == 0, "%s: child failed: %s (status "
+	              "0x%x)", be, len ? msg : "no report", status);
+}
+
 START_TEST(fork_reinit_isolates)
 {
 	pollux_t *p = ct_new(_i);
 	int a[2], b[2], d[2], c[2], go[2], rep[2], ta, tb, tb2, td, tc;
 	struct pollux_event ev[16];
-	char msg[512];
-	ssize_t len;
-	int n, status;
+	int n;
 	pid_t kid;
 
 	ct_pair(a);
@@ -163,28 +187,8 @@ START_TEST(fork_reinit_isolates)
 			ck_assert(ev[k].data == (ev[k].fd == a[0] ? (void *)&ta :
 			                                            (void *)&tb));
 		}
-		if (round == 0) {
-			/* Let the child finish (its mod re-arms d in the child). */
-			len = 0;
-			for (;;) {
-				struct pollfd pfd = { .fd = rep[0], .events = POLLIN,
-				                      .revents = 0 };
-				ssize_t r;
-				if (poll(&pfd, 1, 10000) != 1)
-					break;
-				r = read(rep[0], msg + len, sizeof msg - 1 - (size_t)len);
-				if (r <= 0)
-					break;
-				len += r;
-			}
-			msg[len] = '\0';
-			ck_assert_msg(waitpid(kid, &status, 0) == kid, "waitpid: %s",
-			              strerror(errno));
-			ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-			              strcmp(msg, "ok") == 0, "%s: child failed: %s "
-			              "(status 0x%x)", ct_name(_i),
-			              len ? msg : "no report", status);
-		}
+		if (round == 0)	/* let the child finish */
+			collect_child(kid, rep[0], ct_name(_i));
 	}
 	ck_assert_int_eq(pollux_count(p), 3);
 	ck_assert_int_eq(pollux_mod(p, d[0], POLLUX_IN, &td), 0);
@@ -203,7 +207,73 @@ START_TEST(fork_reinit_isolates)
 }
 END_TEST
 
+/* Regular files (which epoll refuses and the library keeps aside) survive
+ * pollux_reinit too, armed or as a fired ONESHOT. */
+START_TEST(fork_reinit_keeps_files)
+{
+	pollux_t *p = ct_new(_i);
+	int f = ct_temp_file(1), g = ct_temp_file(1), s[2], rep[2], tf, tg, ts;
+	struct pollux_event ev[8];
+	pid_t kid;
+	int n;
+
+	ct_pair(s);
+	ck_assert_int_eq(pipe(rep), 0);
+	ct_put(s[1], 1);
+	ck_assert_int_eq(pollux_add(p, f, POLLUX_IN, &tf), 0);
+	ck_assert_int_eq(pollux_add(p, g, POLLUX_IN | POLLUX_ONESHOT, &tg), 0);
+	ck_assert_int_eq(pollux_add(p, s[0], POLLUX_IN, &ts), 0);
+	n = ct_wait(p, ev, 8, CT_WAIT_MS);
+	ck_assert_int_eq(n, 3);		/* g's ONESHOT has fired */
+
+	kid = fork();
+	ck_assert_msg(kid >= 0, "fork: %s", strerror(errno));
+	if (kid == 0) {
+		report_fd = rep[1];
+		alarm(20);
+		if (pollux_reinit(p) != 0)
+			child_fail("child: pollux_reinit: %s", strerror(errno));
+		{
+			int fds[] = { f, s[0] };
+			unsigned evs[] = { POLLUX_IN, POLLUX_IN };
+			void *ds[] = { &tf, &ts };
+			child_expect(p, 2, fds, evs, ds);
+		}
+		if (pollux_del(p, f) != 0 ||
+		    pollux_mod(p, g, POLLUX_IN | POLLUX_ONESHOT, &tg) != 0)
+			child_fail("child: del f / mod g: %s", strerror(errno));
+		{
+			int fds[] = { g, s[0] };
+			unsigned evs[] = { POLLUX_IN, POLLUX_IN };
+			void *ds[] = { &tg, &ts };
+			child_expect(p, 2, fds, evs, ds);
+			child_expect(p, 1, fds + 1, evs + 1, ds + 1);
+		}
+		pollux_free(p);
+		(void)!write(rep[1], "ok", 2);
+		_exit(0);
+	}
+	close(rep[1]);
+	collect_child(kid, rep[0], ct_name(_i));
+	/* The parent still has f, and g stays disarmed. */
+	for (int round = 0; round < 2; round++) {
+		n = ct_wait(p, ev, 8, CT_WAIT_MS);
+		ck_assert_msg(n == 2 && ct_find(ev, n, f) >= 0 &&
+		              ct_find(ev, n, s[0]) >= 0, "%s: parent after the "
+		              "child's reinit/del/mod: %d events, want f and s",
+		              ct_name(_i), n);
+	}
+	pollux_free(p);
+	close(f);
+	close(g);
+	close(s[0]);
+	close(s[1]);
+	close(rep[0]);
+}
+END_TEST
+
 void ct_add_fork(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, fork_reinit_isolates, idx, idx + 1);
+	tcase_add_loop_test(tc, fork_reinit_keeps_files, idx, idx + 1);
 }

@@ -122,29 +122,11 @@ START_TEST(edge_reports_new_arrivals_once)
 }
 END_TEST
 
-/* An unlinked temporary regular file; with content when full. */
-static int temp_file(int full)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/pollux-ct-XXXXXX",
-	         dir && *dir ? dir : "/tmp");
-	fd = mkstemp(path);
-	ck_assert_msg(fd >= 0, "mkstemp(%s): %s", path, strerror(errno));
-	unlink(path);
-	if (full)
-		ct_put(fd, 100);
-	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-	return fd;
-}
-
 START_TEST(regular_file_always_ready)
 {
 	pollux_t *p = ct_new(_i);
 	struct pollux_event ev[8];
-	int t1, t2, sv[2], full = temp_file(1), empty = temp_file(0), n;
+	int t1, t2, sv[2], full = ct_temp_file(1), empty = ct_temp_file(0), n;
 
 	ct_pair(sv);
 	/* A quiet socket beside them: the wait must not block on it. */

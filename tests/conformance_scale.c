@@ -106,6 +106,55 @@ START_TEST(hundred_ready_maxev10_drained)
 }
 END_TEST
 
+/* Always-ready regular files beside ready sockets, maxev 3: every one of
+ * them is reported within the budget, none twice in one wait. */
+START_TEST(files_and_sockets_none_starve)
+{
+	enum { NF = 5, NS = 5 };
+	pollux_t *p = ct_new(_i);
+	struct pollux_event ev[3];
+	int files[NF], socks[NS][2], nseen = 0, waits;
+	int budget = wait_budget(NF + NS, 3);
+	char seen[NF + NS] = { 0 };
+
+	for (int k = 0; k < NF; k++) {
+		files[k] = ct_temp_file(k % 2);
+		ck_assert_int_eq(pollux_add(p, files[k], POLLUX_IN, &seen[k]), 0);
+	}
+	for (int k = 0; k < NS; k++) {
+		ct_pair(socks[k]);
+		ct_put(socks[k][1], 1);
+		ck_assert_int_eq(pollux_add(p, socks[k][0], POLLUX_IN,
+		                            &seen[NF + k]), 0);
+	}
+	for (waits = 0; nseen < NF + NS && waits < budget; waits++) {
+		int n = ct_wait(p, ev, 3, CT_WAIT_MS);
+		ck_assert_msg(n >= 1, "%s: 10 fds ready, wait returned 0",
+		              ct_name(_i));
+		for (int j = 0; j < n; j++) {
+			char *c = ev[j].data;
+			int k = (int)(c - seen);
+			ct_check(k >= 0 && k < NF + NS && ev[j].fd == (k < NF ?
+			         files[k] : socks[k - NF][0]), "%s: fd %d came with "
+			         "foreign data", ct_name(_i), ev[j].fd);
+			ck_assert_uint_eq(ev[j].events, POLLUX_IN);
+			if (!(*c)++)
+				nseen++;
+		}
+	}
+	ck_assert_msg(nseen == NF + NS, "%s: %d waits of maxev 3 reported only "
+	              "%d of %d ready fds (%d files, %d sockets)", ct_name(_i),
+	              waits, nseen, NF + NS, NF, NS);
+	pollux_free(p);
+	for (int k = 0; k < NF; k++)
+		close(files[k]);
+	for (int k = 0; k < NS; k++) {
+		close(socks[k][0]);
+		close(socks[k][1]);
+	}
+}
+END_TEST
+
 /* Around the word and FD_SETSIZE boundaries, and far past them. */
 static const int high_targets[] = { 1023, 1024, 1025, 4095, 4096, 4097, 9999 };
 #define NHIGH (int)(sizeof high_targets / sizeof high_targets[0])
@@ -457,6 +506,7 @@ void ct_add_scale(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, hundred_ready_maxev10_none_starves, idx, idx + 1);
 	tcase_add_loop_test(tc, hundred_ready_maxev10_drained, idx, idx + 1);
+	tcase_add_loop_test(tc, files_and_sockets_none_starve, idx, idx + 1);
 	tcase_add_loop_test(tc, fds_past_1024_and_4096, idx, idx + 1);
 	tcase_add_loop_test(tc, thousands_cross_checked_with_poll, idx, idx + 1);
 }

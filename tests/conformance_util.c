@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -122,6 +123,24 @@ int ct_move_fd(int fd, int target)
 	              target, strerror(errno));
 	close(fd);
 	return target;
+}
+
+/* An unlinked temporary regular file; with content when full. */
+int ct_temp_file(int full)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/pollux-ct-XXXXXX",
+	         dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	ck_assert_msg(fd >= 0, "mkstemp(%s): %s", path, strerror(errno));
+	unlink(path);
+	if (full)
+		ct_put(fd, 100);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
 }
 
 double ct_now_ms(void)
