@@ -289,5 +289,16 @@ int main(int argc, char **argv)
 	}
 	printf("accepted %lu sources %zu\n", accepted, nsources);
 	fflush(stdout);
+	for (size_t i = 2; i < n; i++) {
+		close(pfd[i].fd);
+		free(cl[i].out);
+	}
+	close(lfd);
+	if (unix_path)
+		unlink(unix_path);
+	free(pfd);
+	free(cl);
+	free(buf);
+	free(sources);
 	return 0;
 }
