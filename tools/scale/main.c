@@ -377,13 +377,27 @@ int main(int argc, char **argv)
 	if (!server || !load) {
 		const char *which = !server ? "pollux-server" : "pollux-load";
 		const char *ov = !server ? o.server_cmd : o.load_cmd;
+		const char *opt = !server ? "server-cmd" : "load-cmd";
 		if (ov && *ov)
 			fprintf(stderr, "pollux-scale: %s '%s' is not an executable "
 			        "file; give a path that is\n", which, ov);
 		else
 			fprintf(stderr, "pollux-scale: cannot find %s beside "
 			        "pollux-scale or in PATH; install it or give --%s PATH\n",
-			        which, !server ? "server-cmd" : "load-cmd");
+			        which, opt);
+		free(server);
+		free(load);
+		free(gnuplot);
+		return 1;
+	}
+	FILE *csv = NULL, *json = NULL;
+	if ((o.csv && !(csv = scale_open_out(o.csv))) ||
+	    (o.json && !(json = scale_open_out(o.json)))) {
+		if (csv && csv != stdout)
+			fclose(csv);
+		free(server);
+		free(load);
+		free(gnuplot);
 		return 1;
 	}
 	cap_fds(&o);
@@ -465,9 +479,9 @@ int main(int argc, char **argv)
 	scale_print_fit(stdout, &o, fits);
 	scale_print_bars(stdout, &o, pts, done);
 	fflush(stdout);
-	if (o.csv && scale_write_csv(o.csv, pts, done) < 0)
+	if (csv && scale_write_csv(csv, o.csv, pts, done) < 0)
 		bad = 1;
-	if (o.json && scale_write_json(o.json, &o, pts, done, fits) < 0)
+	if (json && scale_write_json(json, o.json, &o, pts, done, fits) < 0)
 		bad = 1;
 	if (o.plot) {
 		if (!gnuplot || scale_plot(gnuplot, o.plot, &o, pts, done) < 0)

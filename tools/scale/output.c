@@ -185,11 +185,14 @@ void scale_print_bars(FILE *f, const struct scale_opts *o,
 
 /* ---- files ---- */
 
-static FILE *open_out(const char *path)
+FILE *scale_open_out(const char *path)
 {
-	if (strcmp(path, "-") == 0)
-		return stdout;
-	return fopen(path, "w");
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	if (!f)
+		fprintf(stderr, "pollux-scale: cannot create %s: %s; check the "
+		        "directory exists and is writable\n", path,
+		        strerror(errno));
+	return f;
 }
 
 static int close_out(FILE *f, const char *path, const char *what)
@@ -214,15 +217,9 @@ static void csv_num(FILE *f, double v)
 		fprintf(f, "%.10g", v);
 }
 
-int scale_write_csv(const char *path, const struct scale_point *pts, int n)
+int scale_write_csv(FILE *f, const char *path,
+                    const struct scale_point *pts, int n)
 {
-	FILE *f = open_out(path);
-	if (!f) {
-		fprintf(stderr, "pollux-scale: cannot create %s: %s; check the "
-		        "directory exists and is writable\n", path,
-		        strerror(errno));
-		return -1;
-	}
 	fprintf(f, "backend,fds,active,rps,p50_us,p99_us,us_per_wait,"
 	        "events_per_wait,errors,registered,waits,window_s,error\n");
 	for (int i = 0; i < n; i++) {
@@ -310,17 +307,11 @@ static void machine_json(FILE *f, const struct scale_opts *o)
 	fprintf(f, "},\n");
 }
 
-int scale_write_json(const char *path, const struct scale_opts *o,
+int scale_write_json(FILE *f, const char *path,
+                     const struct scale_opts *o,
                      const struct scale_point *pts, int n,
                      const struct scale_fit *fits)
 {
-	FILE *f = open_out(path);
-	if (!f) {
-		fprintf(stderr, "pollux-scale: cannot create %s: %s; check the "
-		        "directory exists and is writable\n", path,
-		        strerror(errno));
-		return -1;
-	}
 	fprintf(f, "{\n");
 	machine_json(f, o);
 	fprintf(f, "  \"points\": [");

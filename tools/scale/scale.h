@@ -106,8 +106,14 @@ void scale_print_fit(FILE *f, const struct scale_opts *o,
                      const struct scale_fit *fits);
 void scale_print_bars(FILE *f, const struct scale_opts *o,
                       const struct scale_point *pts, int n);
-int scale_write_csv(const char *path, const struct scale_point *pts, int n);
-int scale_write_json(const char *path, const struct scale_opts *o,
+/* Opens an output ("-": stdout) before the sweep, so that a bad path is
+ * told at once, not after minutes of measuring; NULL after a message. */
+FILE *scale_open_out(const char *path);
+/* Write and close f (opened by scale_open_out); 0 or -1 after a message. */
+int scale_write_csv(FILE *f, const char *path,
+                    const struct scale_point *pts, int n);
+int scale_write_json(FILE *f, const char *path,
+                     const struct scale_opts *o,
                      const struct scale_point *pts, int n,
                      const struct scale_fit *fits);
 /* "machine: N cores (CPU), Linux RELEASE ARCH" */
