@@ -1,0 +1,76 @@
+/* test_server_util.h: helpers for pollux-server's tests: starting the
+ * server as a child process, sockets with bounded waits, reading HTTP
+ * responses, and picking numbers out of its JSON statistics. */
+#ifndef TEST_SERVER_UTIL_H
+#define TEST_SERVER_UTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Every wait in these tests is bounded by this (generous: ASan, shared CPU). */
+#define T_WAIT_MS 30000
+
+struct srv {
+	pid_t pid;
+	int out;		/* the server's stdout */
+	int port;		/* of the first 127.0.0.1 listener */
+	char lines[2048];	/* its "listening" lines */
+};
+
+int backend_count(void);
+const char *backend_at(int i);
+
+/* Starts pollux-server --backend B --listen 127.0.0.1:0 ARGS... (NULL-ended;
+ * add_listen 0 leaves --listen to ARGS). nofile > 0 sets RLIMIT_NOFILE in the
+ * child. Waits for the listening lines. Returns 0 or -1. */
+int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
+              const char *const *args);
+/* Sends sig, reads stdout to EOF into out (may be NULL), reaps the child.
+ * Returns the wait status, or -1 after a timeout (child then killed). */
+int srv_stop(struct srv *s, int sig, char *out, size_t cap);
+
+int tcp_connect(int port);		/* blocking, timeouts set; -1 on error */
+int send_all(int fd, const void *p, size_t n);
+/* 1 when the peer closed (EOF or reset) within ms, 0 on timeout; data read
+ * meanwhile is discarded. */
+int wait_closed(int fd, int ms);
+
+/* A buffered reader of HTTP responses on one connection (pipelining). */
+struct reader {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+struct resp {
+	int status;
+	char head[4096];	/* status line + headers, NUL-ended */
+	long long clen;		/* Content-Length, -1 if none */
+	char *body;		/* malloc'ed, NUL-ended (NULL if none) */
+	size_t blen;
+	int closed;		/* the server closed after it */
+};
+void reader_init(struct reader *r, int fd);
+void reader_free(struct reader *r);
+/* Reads one response; head_only for HEAD. 0, or -1 on EOF/error/timeout. */
+int read_resp(struct reader *r, struct resp *out, int head_only);
+void resp_free(struct resp *r);
+/* Header value (case-insensitive name) into buf; 0 or -1. */
+int resp_header(const struct resp *r, const char *name, char *buf, size_t n);
+
+/* One request on a fresh connection; returns status or -1. body may be NULL. */
+int http_once(int port, const char *req, struct resp *out);
+/* GET /stats; value of a numeric key; -1 on failure. */
+double stats_value(int port, const char *key);
+double json_value(const char *json, const char *key);
+
+/* Temporary directory helpers. */
+char *make_tempdir(void);
+void remove_tree(const char *dir);
+
+
+
+/* Runs pollux-server with args (NULL-ended), capturing stdout and stderr
+ * (each NUL-ended, truncated to cap). Returns the wait status or -1. */
+int run_capture(const char *const *args, char *out, size_t ocap, char *err, size_t ecap);
+#endif

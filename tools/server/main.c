@@ -1,0 +1,384 @@
+/* main.c: pollux-server's command line, listening sockets, worker threads,
+ * and the final statistics. */
+#include <config.h>
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum {
+	OPT_LIST = 256, OPT_PROTO, OPT_ROOT, OPT_NOSENDFILE, OPT_WORKERS,
+	OPT_MAXCONNS, OPT_IDLE, OPT_STATS, OPT_JSON, OPT_MAXHEADER, OPT_OUTCAP
+};
+
+static const struct option longopts[] = {
+	{ "backend", required_argument, NULL, 'b' },
+	{ "list-backends", no_argument, NULL, OPT_LIST },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "proto", required_argument, NULL, OPT_PROTO },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "no-sendfile", no_argument, NULL, OPT_NOSENDFILE },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "max-conns", required_argument, NULL, OPT_MAXCONNS },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "stats-interval", required_argument, NULL, OPT_STATS },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "max-header", required_argument, NULL, OPT_MAXHEADER },
+	{ "output-cap", required_argument, NULL, OPT_OUTCAP },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: " SERVER_NAME " [OPTION]...\n"
+	      "An event-loop echo/HTTP server on libpollux (select, poll or epoll).\n\n"
+	      "  -b, --backend NAME       poller backend (default: library's choice,\n"
+	      "                           POLLUX_BACKEND is honoured)\n"
+	      "      --list-backends      print the backends built in, one per line\n"
+	      "  -l, --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH; repeatable\n"
+	      "                           (default 127.0.0.1:7000; port 0 picks one)\n"
+	      "      --proto echo|http    protocol (default http)\n"
+	      "      --root DIR           serve files under DIR (http)\n"
+	      "      --no-sendfile        send files with read/write, not sendfile\n"
+	      "      --workers N          event-loop threads (default 1)\n"
+	      "      --max-conns N        close connections beyond N at once (0: none)\n"
+	      "      --idle-timeout SEC   close idle connections (default 60, 0: never)\n"
+	      "      --stats-interval SEC print statistics every SEC seconds\n"
+	      "      --json               statistics as JSON objects\n"
+	      "      --max-header BYTES   request line + headers limit (default 8192)\n"
+	      "      --output-cap BYTES   stop reading a client with this much unsent\n"
+	      "                           output (default 262144)\n"
+	      "  -q, --quiet              print only the listening lines and errors\n"
+	      "  -h, --help               show this help\n"
+	      "  -V, --version            show the version\n", f);
+}
+
+static void list_backends(FILE *f, const char *sep)
+{
+	const char *const *b = pollux_backends();
+	for (int i = 0; b && b[i]; i++)
+		fprintf(f, "%s%s", i ? sep : "", b[i]);
+}
+
+static int is_known_backend(const char *name)
+{
+	const char *const *b = pollux_backends();
+	for (int i = 0; b && b[i]; i++)
+		if (strcmp(b[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, SERVER_NAME ": %s '%s'; see " SERVER_NAME " --help\n", msg, arg);
+	exit(2);
+}
+
+static double parse_seconds(const char *opt, const char *arg)
+{
+	double v;
+	if (px_parse_double(arg, 1e9, &v) < 0) {
+		fprintf(stderr, SERVER_NAME ": %s needs seconds (a number >= 0), not '%s'\n",
+		        opt, arg);
+		exit(2);
+	}
+	return v;
+}
+
+static unsigned long parse_count(const char *opt, const char *arg,
+                                 unsigned long min, unsigned long max)
+{
+	unsigned long v;
+	if (px_parse_ulong(arg, min, max, &v) < 0) {
+		fprintf(stderr, SERVER_NAME ": %s needs a whole number from %lu to %lu, not '%s'\n",
+		        opt, min, max, arg);
+		exit(2);
+	}
+	return v;
+}
+
+static int set_flag(int fd, int level, int opt)
+{
+	int one = 1;
+	return setsockopt(fd, level, opt, &one, sizeof one);
+}
+
+/* A unix socket path left by a server that died: remove it, but only if
+ * nobody answers on it. */
+static int unix_stale(const struct listen_spec *ls)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&ls->ss;
+	struct stat st;
+	if (lstat(un->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int alive = connect(fd, (const struct sockaddr *)&ls->ss, ls->len) == 0 ||
+	            errno != ECONNREFUSED;
+	close(fd);
+	return !alive && unlink(un->sun_path) == 0;
+}
+
+static int make_listener(struct listen_spec *ls, int reuseport, char *err, size_t errlen)
+{
+	int fam = ls->ss.ss_family;
+	int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket for %s: %s", ls->arg, strerror(errno));
+		return -1;
+	}
+	if (fam == AF_INET || fam == AF_INET6) {
+		(void)set_flag(fd, SOL_SOCKET, SO_REUSEADDR);
+		if (fam == AF_INET6)
+			(void)set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+#if HAVE_DECL_SO_REUSEPORT
+		if (reuseport && set_flag(fd, SOL_SOCKET, SO_REUSEPORT) < 0) {
+			snprintf(err, errlen, "SO_REUSEPORT on %s: %s", ls->arg, strerror(errno));
+			close(fd);
+			return -1;
+		}
+#else
+		(void)reuseport;
+#endif
+	}
+	int rc = bind(fd, (const struct sockaddr *)&ls->ss, ls->len);
+	if (rc < 0 && errno == EADDRINUSE && fam == AF_UNIX && unix_stale(ls))
+		rc = bind(fd, (const struct sockaddr *)&ls->ss, ls->len);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s%s", ls->arg, strerror(errno),
+		         errno == EADDRINUSE ? " (use another port, or port 0 for any free one)" : "");
+		close(fd);
+		return -1;
+	}
+	if (fam == AF_UNIX)
+		ls->unlink_at_exit = 1;
+	/* The kernel caps the backlog at net.core.somaxconn. */
+	if (listen(fd, 65535) < 0) {
+		snprintf(err, errlen, "listen on %s: %s", ls->arg, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* Port 0: learn the port chosen, so other workers bind the same one
+	 * and the "listening" line tells clients where to go. */
+	socklen_t len = sizeof ls->ss;
+	if (fam != AF_UNIX && getsockname(fd, (struct sockaddr *)&ls->ss, &len) == 0)
+		ls->len = len;
+	return fd;
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, SERVER_NAME ": %s\n", msg);
+	exit(1);
+}
+
+static void check_backend(const char *name)
+{
+	if (!name)
+		name = getenv("POLLUX_BACKEND");
+	pollux_t *p = pollux_new(name && *name ? name : NULL);
+	if (p) {
+		pollux_free(p);
+		return;
+	}
+	int e = errno;
+	if (name && *name && !is_known_backend(name))
+		fprintf(stderr, SERVER_NAME ": unknown backend '%s'; use one of: ", name);
+	else
+		fprintf(stderr, SERVER_NAME ": backend '%s' is not available here (%s); use one of: ",
+		        name && *name ? name : "(default)", strerror(e));
+	list_backends(stderr, ", ");
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void *thread_main(void *arg)
+{
+	return worker_run(arg);
+}
+
+int main(int argc, char **argv)
+{
+	static struct server srv;
+	struct server *s = &srv;
+	struct options *o = &s->opt;
+	const char **listens = calloc((size_t)argc + 1, sizeof *listens);
+	size_t nlisten = 0;
+	double idle = 60, stats_iv = 0;
+	if (!listens)
+		die("out of memory");
+
+	o->proto = PROTO_HTTP;
+	o->use_sendfile = 1;
+	o->workers = 1;
+	o->header_limit = 8192;
+	o->output_cap = 256 * 1024;
+
+	int ch;
+	opterr = 0;	/* our own one-line messages below */
+	while ((ch = getopt_long(argc, argv, ":b:l:qhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': o->backend = optarg; break;
+		case OPT_LIST:
+			list_backends(stdout, "\n");
+			putchar('\n');
+			return 0;
+		case 'l': listens[nlisten++] = optarg; break;
+		case OPT_PROTO:
+			if (strcmp(optarg, "http") == 0)
+				o->proto = PROTO_HTTP;
+			else if (strcmp(optarg, "echo") == 0)
+				o->proto = PROTO_ECHO;
+			else
+				usage_error("--proto is echo or http, not", optarg);
+			break;
+		case OPT_ROOT: o->root = optarg; break;
+		case OPT_NOSENDFILE: o->use_sendfile = 0; break;
+		case OPT_WORKERS: o->workers = (unsigned)parse_count("--workers", optarg, 1, 256); break;
+		case OPT_MAXCONNS: o->max_conns = parse_count("--max-conns", optarg, 0, LONG_MAX); break;
+		case OPT_IDLE: idle = parse_seconds("--idle-timeout", optarg); break;
+		case OPT_STATS: stats_iv = parse_seconds("--stats-interval", optarg); break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_MAXHEADER:
+			o->header_limit = parse_count("--max-header", optarg, 64, 1 << 20);
+			break;
+		case OPT_OUTCAP:
+			o->output_cap = parse_count("--output-cap", optarg, 1024, 1u << 30);
+			break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf(SERVER_NAME " (pollux) %s\n", pollux_version()); return 0;
+		case ':':
+			usage_error("missing argument for", argv[optind - 1]);
+			break;
+		default:
+			usage_error("unknown option", optopt ? (char[]){ '-', (char)optopt, 0 }
+			                                      : argv[optind - 1]);
+			break;
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument", argv[optind]);
+	if (nlisten == 0)
+		listens[nlisten++] = "127.0.0.1:7000";
+	o->idle_ns = (uint64_t)(idle * 1e9);
+	o->stats_ns = (uint64_t)(stats_iv * 1e9);
+	if (o->root && o->proto != PROTO_HTTP)
+		usage_error("--root needs --proto http; got --root", o->root);
+	check_backend(o->backend);
+
+	if (o->root) {
+		struct stat st;
+		o->root_real = realpath(o->root, NULL);
+		if (!o->root_real || stat(o->root_real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, SERVER_NAME ": --root '%s' is not a readable directory%s%s\n",
+			        o->root, errno ? ": " : "", errno ? strerror(errno) : "");
+			return 1;
+		}
+		o->root_len = strlen(o->root_real);
+	}
+
+	s->nls = nlisten;
+	s->ls = calloc(nlisten, sizeof *s->ls);
+	if (!s->ls)
+		die("out of memory");
+	char err[PX_ADDRSTRLEN + 256];
+	for (size_t i = 0; i < nlisten; i++) {
+		s->ls[i].arg = listens[i];
+		s->ls[i].shared_fd = -1;
+		if (px_parse_addr(listens[i], &s->ls[i].ss, &s->ls[i].len, err, sizeof err) < 0) {
+			fprintf(stderr, SERVER_NAME ": --listen %s\n", err);
+			return 2;
+		}
+	}
+
+	/* Room for many connections: a server limited to 1024 descriptors
+	 * by default would fail long before the pollers do. */
+	(void)px_raise_nofile();
+	if (pipe2(s->sigpipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		die("cannot create the signal pipe");
+	server_signals(s);
+	s->start_ns = px_now_ns();
+
+	s->nworkers = o->workers;
+	s->w = calloc(s->nworkers, sizeof *s->w);
+	if (!s->w)
+		die("out of memory");
+	for (unsigned i = 0; i < s->nworkers; i++)
+		if (worker_init(&s->w[i], s, i) < 0) {
+			fprintf(stderr, SERVER_NAME ": cannot set up worker %u: %s\n", i, strerror(errno));
+			return 1;
+		}
+	s->backend_name = pollux_backend(s->w[0].p);
+
+	for (size_t i = 0; i < nlisten; i++) {
+		struct listen_spec *ls = &s->ls[i];
+		int tcp = ls->ss.ss_family != AF_UNIX;
+		int each = tcp && s->nworkers > 1 && HAVE_DECL_SO_REUSEPORT;
+		int fd = make_listener(ls, each, err, sizeof err);
+		if (fd < 0)
+			die(err);
+		s->w[0].ls[i] = (struct listener){ OBJ_LISTENER, fd, each, 0, tcp };
+		if (!each)
+			ls->shared_fd = fd;
+		for (unsigned k = 1; k < s->nworkers; k++) {
+			int f = fd;
+			if (each && (f = make_listener(ls, 1, err, sizeof err)) < 0)
+				die(err);
+			s->w[k].ls[i] = (struct listener){ OBJ_LISTENER, f, each, 0, tcp };
+		}
+		px_format_addr((const struct sockaddr *)&ls->ss, ls->len, ls->text, sizeof ls->text);
+		printf("listening %s\n", ls->text);
+	}
+	fflush(stdout);
+
+	for (unsigned i = 1; i < s->nworkers; i++) {
+		int rc = pthread_create(&s->w[i].thread, NULL, thread_main, &s->w[i]);
+		if (rc != 0) {
+			fprintf(stderr, SERVER_NAME ": cannot start worker %u: %s\n", i, strerror(rc));
+			return 1;
+		}
+	}
+	worker_run(&s->w[0]);
+	for (unsigned i = 1; i < s->nworkers; i++)
+		pthread_join(s->w[i].thread, NULL);
+
+	struct stats_sum t;
+	stats_collect(s, &t);
+	if (o->json) {
+		stats_json(stdout, &t);
+		fputc('\n', stdout);
+	} else if (!o->quiet) {
+		stats_text(stdout, &t);
+	}
+	fflush(stdout);
+
+	for (unsigned i = 0; i < s->nworkers; i++)
+		worker_free(&s->w[i]);
+	for (size_t i = 0; i < nlisten; i++) {
+		if (s->ls[i].shared_fd >= 0)
+			close(s->ls[i].shared_fd);
+		if (s->ls[i].unlink_at_exit)
+			(void)unlink(((struct sockaddr_un *)&s->ls[i].ss)->sun_path);
+	}
+	close(s->sigpipe[0]);
+	close(s->sigpipe[1]);
+	free(s->w);
+	free(s->ls);
+	free(listens);
+	free(o->root_real);
+	return atomic_load(&s->failed) ? 1 : 0;
+}

@@ -1,0 +1,218 @@
+/* server.h: what the pollux-server files share: options, the server and its
+ * workers, connections, statistics counters and the functions between them. */
+#ifndef POLLUX_SERVER_H
+#define POLLUX_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "common.h"
+#include "pollux.h"
+
+#define SERVER_NAME "pollux-server"
+
+enum proto { PROTO_HTTP, PROTO_ECHO };
+
+struct options {
+	const char *backend;		/* NULL: the library's choice */
+	enum proto proto;
+	const char *root;		/* --root as given, or NULL */
+	char *root_real;		/* its realpath */
+	size_t root_len;
+	int use_sendfile;
+	unsigned workers;
+	unsigned long max_conns;	/* 0: no limit */
+	uint64_t idle_ns;		/* 0: no idle timeout */
+	uint64_t stats_ns;		/* 0: no periodic statistics */
+	int json;
+	int quiet;
+	size_t header_limit;		/* request line + headers, bytes */
+	size_t output_cap;		/* pending output that stops reading */
+};
+
+/* Every object registered with a poller starts with its kind, so the event
+ * loop knows what the user data pointer of an event is. */
+enum obj_kind { OBJ_LISTENER = 1, OBJ_CONN, OBJ_SIGNAL };
+
+/* Kinds of trouble counted in "errors"; keep in step with err_names. */
+enum err_kind {
+	ERR_EMFILE,		/* accept hit the descriptor limit */
+	ERR_ACCEPT,		/* other accept failures */
+	ERR_MAX_CONNS,		/* closed at once: over --max-conns */
+	ERR_REGISTER,		/* pollux_add/mod failed */
+	ERR_OOM,		/* malloc failed */
+	ERR_READ,		/* recv failed (not EAGAIN) */
+	ERR_RESET,		/* peer reset or vanished */
+	ERR_WRITE,		/* send failed */
+	ERR_FILE,		/* sendfile/pread failed or file shrank */
+	ERR_IDLE,		/* closed for idleness */
+	ERR_HTTP_400,
+	ERR_HTTP_403,
+	ERR_HTTP_404,
+	ERR_HTTP_405,
+	ERR_HTTP_413,
+	ERR_HTTP_431,
+	ERR_HTTP_505,
+	ERR_COUNT
+};
+extern const char *const err_names[ERR_COUNT];
+
+/* Counters of one worker. Only the owning thread writes them (a relaxed
+ * load+store, a plain mov on common hardware); other threads read them for
+ * /stats, so they are atomics to keep that read well defined. */
+struct wstats {
+	_Atomic uint64_t accepted, closed, requests, bytes_in, bytes_out;
+	_Atomic uint64_t waits, events, wait_ns, registered, buffered;
+	_Atomic uint64_t err[ERR_COUNT];
+};
+#define STAT_ADD(st, field, n) \
+	atomic_store_explicit(&(st)->field, \
+		atomic_load_explicit(&(st)->field, memory_order_relaxed) + (uint64_t)(n), \
+		memory_order_relaxed)
+#define STAT_GET(st, field) atomic_load_explicit(&(st)->field, memory_order_relaxed)
+
+/* Connection flags. */
+#define C_RD_EOF	0x01u	/* peer finished sending */
+#define C_CLOSE_AFTER	0x02u	/* close once pending output is written */
+#define C_LINGER	0x04u	/* write side shut, draining input before close */
+#define C_TCP		0x08u
+
+/* How long a closing connection may keep sending us bytes before we give
+ * up on a clean FIN and close anyway. */
+#define LINGER_NS (2000000000ull)
+
+/* One client. Kept small: an idle connection holds only this struct (no
+ * buffers), well under the 512-byte budget. */
+struct conn {
+	int kind;			/* OBJ_CONN */
+	int fd;
+	struct conn *prev, *next;	/* active or linger list, oldest first */
+	uint64_t last_ns;		/* last activity, for the idle timeout */
+	unsigned interest;		/* what the poller has now */
+	unsigned flags;			/* C_* */
+	char *in;			/* unparsed input, NULL when none */
+	uint32_t in_len, in_cap;
+	char *out;			/* pending output, NULL when none */
+	uint32_t out_off, out_len, out_cap;
+	int file_fd;			/* file body being sent, -1 if none */
+	off_t file_off;
+	off_t file_left;
+	uint64_t body_left;		/* request body bytes still to skip */
+};
+
+struct conn_list {
+	struct conn *head, *tail;
+	size_t n;
+};
+
+struct listener {
+	int kind;			/* OBJ_LISTENER */
+	int fd;
+	int owned;			/* this worker closes it */
+	int registered;
+	int is_tcp;
+};
+
+struct server;
+
+struct worker {
+	struct server *srv;
+	unsigned id;
+	pollux_t *p;
+	struct listener *ls;		/* one per --listen */
+	size_t nls;
+	uint64_t accept_resume_ns;	/* listeners paused until then; 0: not paused */
+	int spare_fd;			/* kept open to accept-and-close on EMFILE */
+	uint64_t emfile_msg_ns;
+	struct conn_list active;	/* ordered by last_ns */
+	struct conn_list linger;
+	char *rbuf;			/* scratch for reads */
+	size_t rbuf_size;
+	uint64_t now_ns;
+	int stopping;
+	uint64_t stop_deadline_ns;
+	uint64_t next_stats_ns;
+	int sig_registered;
+	struct { int kind; } sigobj;	/* user data of the signal pipe */
+	time_t date_t;
+	char date[40];			/* cached HTTP Date header value */
+	pthread_t thread;
+	int failed;
+	struct wstats st;
+};
+
+struct listen_spec {
+	const char *arg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[PX_ADDRSTRLEN];
+	int shared_fd;			/* -1 when each worker binds its own */
+	int unlink_at_exit;
+};
+
+struct server {
+	struct options opt;
+	struct listen_spec *ls;
+	size_t nls;
+	struct worker *w;
+	unsigned nworkers;
+	const char *backend_name;
+	uint64_t start_ns;
+	int sigpipe[2];
+	_Atomic long open;
+	_Atomic long peak;
+	_Atomic int failed;
+};
+
+/* loop.c */
+int  worker_init(struct worker *w, struct server *s, unsigned id);
+void *worker_run(void *arg);
+void worker_free(struct worker *w);
+void server_signals(struct server *s);
+
+/* conn.c */
+void conn_list_push(struct conn_list *l, struct conn *c);
+void conn_list_unlink(struct conn_list *l, struct conn *c);
+void conn_touch(struct worker *w, struct conn *c);
+struct conn *conn_new(struct worker *w, int fd, int is_tcp);
+void conn_close(struct worker *w, struct conn *c);
+void conn_event(struct worker *w, struct conn *c, unsigned events);
+void conn_progress(struct worker *w, struct conn *c);
+void conn_stop(struct worker *w, struct conn *c);
+int  out_append(struct worker *w, struct conn *c, const void *p, size_t n);
+size_t conn_pending(const struct conn *c);
+
+/* http.c */
+size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t len);
+
+/* files.c */
+struct file_res {
+	int fd;
+	off_t size;
+	const char *ctype;
+};
+int files_open(const struct options *o, const char *path, size_t len,
+               struct file_res *res);
+const char *files_ctype(const char *name, size_t len);
+
+/* stats.c */
+struct stats_sum {
+	const char *backend;
+	unsigned workers;
+	double uptime_s;
+	uint64_t accepted, closed, open, peak, requests, bytes_in, bytes_out;
+	uint64_t waits, events, wait_ns, registered, buffered;
+	uint64_t err[ERR_COUNT];
+};
+void stats_collect(struct server *s, struct stats_sum *t);
+void stats_json(FILE *f, const struct stats_sum *t);
+void stats_text(FILE *f, const struct stats_sum *t);
+void stats_line(FILE *f, const struct stats_sum *t);
+
+#endif

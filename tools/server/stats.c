@@ -1,0 +1,106 @@
+/* stats.c: adding up the workers' counters and printing them as JSON (for
+ * /stats and --json), as "key value" lines, or as one line per interval. */
+#include <config.h>
+#include "server.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+const char *const err_names[ERR_COUNT] = {
+	[ERR_EMFILE] = "emfile",
+	[ERR_ACCEPT] = "accept",
+	[ERR_MAX_CONNS] = "max_conns",
+	[ERR_REGISTER] = "register",
+	[ERR_OOM] = "out_of_memory",
+	[ERR_READ] = "read",
+	[ERR_RESET] = "reset",
+	[ERR_WRITE] = "write",
+	[ERR_FILE] = "file",
+	[ERR_IDLE] = "idle_timeout",
+	[ERR_HTTP_400] = "http_400",
+	[ERR_HTTP_403] = "http_403",
+	[ERR_HTTP_404] = "http_404",
+	[ERR_HTTP_405] = "http_405",
+	[ERR_HTTP_413] = "http_413",
+	[ERR_HTTP_431] = "http_431",
+	[ERR_HTTP_505] = "http_505",
+};
+
+void stats_collect(struct server *s, struct stats_sum *t)
+{
+	memset(t, 0, sizeof *t);
+	t->backend = s->backend_name;
+	t->workers = s->nworkers;
+	t->uptime_s = (double)(px_now_ns() - s->start_ns) / 1e9;
+	for (unsigned i = 0; i < s->nworkers; i++) {
+		struct wstats *st = &s->w[i].st;
+		t->accepted += STAT_GET(st, accepted);
+		t->closed += STAT_GET(st, closed);
+		t->requests += STAT_GET(st, requests);
+		t->bytes_in += STAT_GET(st, bytes_in);
+		t->bytes_out += STAT_GET(st, bytes_out);
+		t->waits += STAT_GET(st, waits);
+		t->events += STAT_GET(st, events);
+		t->wait_ns += STAT_GET(st, wait_ns);
+		t->registered += STAT_GET(st, registered);
+		t->buffered += STAT_GET(st, buffered);
+		for (int k = 0; k < ERR_COUNT; k++)
+			t->err[k] += STAT_GET(st, err[k]);
+	}
+	/* Counters of different workers are read at slightly different
+	 * moments; never report more closed than accepted. */
+	t->open = t->accepted > t->closed ? t->accepted - t->closed : 0;
+	long peak = atomic_load(&s->peak);
+	t->peak = peak > 0 ? (uint64_t)peak : 0;
+}
+
+static double per_wait(uint64_t x, uint64_t waits)
+{
+	return waits ? (double)x / (double)waits : 0.0;
+}
+
+void stats_json(FILE *f, const struct stats_sum *t)
+{
+	fputs("{\"backend\":", f);
+	px_json_string(f, t->backend ? t->backend : "");
+	fprintf(f, ",\"workers\":%u,\"uptime_s\":%.3f,\"accepted\":%" PRIu64
+	        ",\"closed\":%" PRIu64 ",\"open\":%" PRIu64 ",\"peak_open\":%" PRIu64
+	        ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+	        ",\"bytes_out\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"events\":%" PRIu64
+	        ",\"events_per_wait\":%.3f,\"wait_us_total\":%.0f,\"wait_us_mean\":%.3f"
+	        ",\"registered\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64 ",\"errors\":{",
+	        t->workers, t->uptime_s, t->accepted, t->closed, t->open, t->peak,
+	        t->requests, t->bytes_in, t->bytes_out, t->waits, t->events,
+	        per_wait(t->events, t->waits), (double)t->wait_ns / 1e3,
+	        per_wait(t->wait_ns, t->waits) / 1e3, t->registered, t->buffered);
+	for (int k = 0; k < ERR_COUNT; k++)
+		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], t->err[k]);
+	fputs("}}", f);
+}
+
+void stats_text(FILE *f, const struct stats_sum *t)
+{
+	fprintf(f, "backend %s\nworkers %u\nuptime_s %.3f\naccepted %" PRIu64
+	        "\nclosed %" PRIu64 "\nopen %" PRIu64 "\npeak_open %" PRIu64
+	        "\nrequests %" PRIu64 "\nbytes_in %" PRIu64 "\nbytes_out %" PRIu64
+	        "\nwaits %" PRIu64 "\nevents %" PRIu64 "\nevents_per_wait %.3f"
+	        "\nwait_us_total %.0f\nwait_us_mean %.3f\nregistered %" PRIu64
+	        "\nbuffered_bytes %" PRIu64 "\n",
+	        t->backend ? t->backend : "", t->workers, t->uptime_s, t->accepted,
+	        t->closed, t->open, t->peak, t->requests, t->bytes_in, t->bytes_out,
+	        t->waits, t->events, per_wait(t->events, t->waits),
+	        (double)t->wait_ns / 1e3, per_wait(t->wait_ns, t->waits) / 1e3,
+	        t->registered, t->buffered);
+	for (int k = 0; k < ERR_COUNT; k++)
+		fprintf(f, "errors.%s %" PRIu64 "\n", err_names[k], t->err[k]);
+}
+
+void stats_line(FILE *f, const struct stats_sum *t)
+{
+	fprintf(f, "stats uptime_s=%.3f open=%" PRIu64 " accepted=%" PRIu64
+	        " requests=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
+	        " waits=%" PRIu64 " events_per_wait=%.3f wait_us_mean=%.3f\n",
+	        t->uptime_s, t->open, t->accepted, t->requests, t->bytes_in,
+	        t->bytes_out, t->waits, per_wait(t->events, t->waits),
+	        per_wait(t->wait_ns, t->waits) / 1e3);
+}
