@@ -192,7 +192,8 @@ else
 	fail "sweep with a killed server exited $rc, not 1"
 fi
 check_no_leftovers "sweep with a killed server"
-if grep -q "FAILED" "$tmp/dying.out" && grep -q "$b1 fds=0 failed" "$tmp/dying.out"; then
+if grep -q "FAILED" "$tmp/dying.out" &&
+   grep -q "$b1 fds=0 failed: pollux-server ended" "$tmp/dying.out"; then
 	pass "the failed point is in the table with its reason"
 else
 	fail "failed point not reported: $(cat "$tmp/dying.out")"

@@ -291,6 +291,26 @@ static void read_load_json(struct proc *load, struct scale_point *pt)
 		          last[0] ? last : "no message");
 }
 
+/* A /stats request failed: if the server died, that is the news. */
+static void server_failed(struct scale_point *pt, struct proc *server,
+                          const char *addr, const char *why)
+{
+	struct proc *one[1] = { server };
+	uint64_t end = px_now_us() + 1000000;
+	while (!server->exited && px_now_us() < end)
+		if (proc_pump(one, 1, 100) < 0)
+			break;
+	if (server->exited) {
+		char st[64], last[256];
+		proc_describe_status(server, st, sizeof st);
+		proc_last_error(server, last, sizeof last);
+		set_error(pt, "pollux-server ended during the run (%s): %s", st,
+		          last[0] ? last : "no message");
+	} else {
+		set_error(pt, "pollux-server at %s: %s", addr, why);
+	}
+}
+
 int scale_run_point(const struct scale_opts *o, const char *server_path,
                     const char *load_path, struct scale_point *pt)
 {
@@ -341,7 +361,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 			interrupted = 1;
 			goto done;
 		}
-		set_error(pt, "pollux-server at %s: %s", addr, why);
+		server_failed(pt, &server, addr, why);
 		goto done;
 	}
 
@@ -367,8 +387,9 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	end = load_start + connect_allow_us;
 	while (px_now_us() < end && !server.exited && !load.exited) {
 		struct snap s;
+		/* "open" counts this /stats connection too. */
 		if (get_stats(&ss, slen, &s, why, sizeof why) == 0 &&
-		    s.open >= (double)expected) {
+		    s.open >= (double)expected + 1) {
 			t_open = px_now_us();
 			break;
 		}
@@ -407,7 +428,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 					break;
 				struct snap s;
 				if (get_stats(&ss, slen, &s, why, sizeof why) < 0 ||
-				    s.open < (double)expected)
+				    s.open < (double)expected + 1)
 					break;
 				s_last = s;
 			}
@@ -448,7 +469,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	} else if (scale_stop_signal) {
 		interrupted = 1;
 	} else {
-		set_error(pt, "pollux-server at %s after the run: %s", addr, why);
+		server_failed(pt, &server, addr, why);
 	}
 
 done:
