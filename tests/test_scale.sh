@@ -229,7 +229,8 @@ env POLLUX_SCALE_TEST_TAG="$tag" "$scale" --no-progress --backends "$b1" \
 spid=$!
 # Bounded waits: the watchdog kills the sweep if it hangs. It runs in a
 # session of its own, so that killing its group also ends its sleep.
-setsid sh -c 'sleep 60; kill -KILL "$1" 2>/dev/null' sh "$spid" &
+setsid sh -c 'trap "exit 0" TERM; sleep 60 & wait $!; kill -KILL "$1" 2>/dev/null' \
+	sh "$spid" 2>/dev/null &
 watchdog=$!
 if timeout 30 sh -c 'read x < "$1"' sh "$tmp/started"; then
 	running=$(leftovers)
@@ -242,7 +243,7 @@ else
 	fail "the sweep never reached its load phase"
 	kill -KILL "$spid"
 fi
-wait "$spid"
+wait "$spid" 2>/dev/null	# (no "Terminated" job notice)
 rc=$?
 kill -TERM "-$watchdog" 2>/dev/null
 wait "$watchdog" 2>/dev/null
