@@ -162,6 +162,8 @@ struct totals {
 	uint64_t requests, bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
 	double duration_s;
+	double connect_s;        /* how long the connect phase took */
+	unsigned long connected; /* connections made in it */
 	struct hist *lat, *lat_unc;
 	const char *backend;
 };

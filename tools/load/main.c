@@ -508,6 +508,7 @@ int main(int argc, char **argv)
 		hist_merge(tot.lat, x->lat);
 		if (x->lat_unc)
 			hist_merge(tot.lat_unc, x->lat_unc);
+		tot.connected += x->connected;
 		if (x->stopped_ns > stop)
 			stop = x->stopped_ns;
 		if (x->last_done_ns > last)
@@ -518,6 +519,7 @@ int main(int argc, char **argv)
 	if (cfg.requests && last)
 		stop = last;
 	tot.duration_s = stop > g_run.measure_ns ? (double)(stop - g_run.measure_ns) / 1e9 : 0;
+	tot.connect_s = g_run.start_ns > t0 ? (double)(g_run.start_ns - t0) / 1e9 : 0;
 	tot.backend = w[0].backend_name[0] ? w[0].backend_name
 	                                   : (cfg.backend ? cfg.backend : "unknown");
 	if (cfg.json)

@@ -160,6 +160,8 @@ void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 		fprintf(f, "open loop at %.1f req/s\n", cfg->rate);
 	else
 		fputs("closed loop\n", f);
+	fprintf(f, "connected %lu of %lu in %.3f s before the run\n", t->connected,
+	        cfg->connections, t->connect_s);
 	fprintf(f, "requests %llu in %.3f s: %.1f req/s; sent ",
 	        (unsigned long long)t->requests, t->duration_s,
 	        t->duration_s > 0 ? (double)t->requests / t->duration_s : 0.0);
