@@ -5,6 +5,8 @@
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -25,6 +27,21 @@ struct epoll_state {
 	int nalways, capalways, armedalways;
 	int cursor;			/* rotation through aw */
 };
+
+/* The kernel hands back (registration generation, fd): an event whose
+ * generation is not the slot's comes from a registration epoll kept after
+ * its fd was closed while a duplicate held the file open. */
+static uint64_t cookie(const struct pollux *p, int fd)
+{
+	return (uint64_t)p->slots[fd].gen << 32 | (uint32_t)fd;
+}
+
+static int stale(const struct pollux *p, uint64_t c)
+{
+	int fd = (int)(uint32_t)c;
+	return fd >= p->nslots || !(p->slots[fd].flags & PX_SLOT_USED) ||
+	       p->slots[fd].gen != (unsigned)(c >> 32);
+}
 
 static int epoll_init(struct pollux *p)
 {
@@ -64,10 +81,11 @@ static uint32_t to_epoll(unsigned events)
 	       ((events & POLLUX_ONESHOT) ? EPOLLONESHOT : 0);
 }
 
-static int ctl(struct epoll_state *st, int op, int fd, unsigned events)
+static int ctl(struct pollux *p, int op, int fd, unsigned events)
 {
+	struct epoll_state *st = p->state;
 	struct epoll_event ee = { .events = to_epoll(events) };
-	ee.data.fd = fd;
+	ee.data.u64 = cookie(p, fd);
 	return epoll_ctl(st->epfd, op, fd, &ee);
 }
 
@@ -90,15 +108,14 @@ static int always_add(struct pollux *p, int fd, unsigned events)
 
 static int epoll_add(struct pollux *p, int fd, unsigned events)
 {
-	struct epoll_state *st = p->state;
-	if (ctl(st, EPOLL_CTL_ADD, fd, events) == 0)
+	if (ctl(p, EPOLL_CTL_ADD, fd, events) == 0)
 		return 0;
 	if (errno == EPERM)
 		return always_add(p, fd, events);
 	/* Still registered in the kernel under an fd that was closed while a
 	 * duplicate kept the file open: take it over. */
 	if (errno == EEXIST)
-		return ctl(st, EPOLL_CTL_MOD, fd, events);
+		return ctl(p, EPOLL_CTL_MOD, fd, events);
 	return -1;
 }
 
@@ -113,11 +130,11 @@ static int epoll_mod(struct pollux *p, int fd, unsigned events)
 		a->armed = 1;
 		return 0;
 	}
-	if (ctl(st, EPOLL_CTL_MOD, fd, events) == 0)
+	if (ctl(p, EPOLL_CTL_MOD, fd, events) == 0)
 		return 0;
 	/* Closed and reopened under the same number since it was added. */
 	if (errno == ENOENT)
-		return ctl(st, EPOLL_CTL_ADD, fd, events);
+		return ctl(p, EPOLL_CTL_ADD, fd, events);
 	return -1;
 }
 
@@ -154,9 +171,9 @@ static unsigned from_epoll(uint32_t e)
 static int add_always(struct epoll_state *st, struct pollux_event *ev, int out,
                       int maxev)
 {
-	int n = st->nalways;
+	int n = st->nalways, start = st->cursor;
 	for (int k = 0; k < n && out < maxev; k++) {
-		struct always *a = &st->aw[(st->cursor + k) % n];
+		struct always *a = &st->aw[(start + k) % n];
 		if (!a->armed)
 			continue;
 		ev[out].fd = a->fd;
@@ -166,7 +183,7 @@ static int add_always(struct epoll_state *st, struct pollux_event *ev, int out,
 			a->armed = 0;
 			st->armedalways--;
 		}
-		st->cursor = (st->cursor + k + 1) % n;
+		st->cursor = (start + k + 1) % n;
 	}
 	return out;
 }
@@ -185,7 +202,16 @@ static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
 	if (n < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
-		ev[i].fd = st->evs[i].data.fd;
+		if (stale(p, st->evs[i].data.u64)) {
+			/* Level-triggered, it would wake every wait from now
+			 * on, and only a new epoll object forgets it. Rare:
+			 * it takes close before del with a duplicate alive. */
+			if (pollux_reinit(p) < 0)
+				return -1;
+			errno = EAGAIN;
+			return -1;
+		}
+		ev[i].fd = (int)(uint32_t)st->evs[i].data.u64;
 		ev[i].events = from_epoll(st->evs[i].events);
 	}
 	if (n == st->cap && st->cap < maxev) {
@@ -208,9 +234,15 @@ static int epoll_reinit(struct pollux *p)
 	int fd = epoll_create1(EPOLL_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	/* Close only our copy: the parent's epoll object is left untouched. */
-	close(st->epfd);
-	st->epfd = fd;
+	/* Put the new object under the old number (closing only our copy of
+	 * the old one; a parent's is left untouched), so that rebuilding
+	 * takes no descriptor number the caller may be about to reuse. */
+	if (dup3(fd, st->epfd, O_CLOEXEC) == st->epfd) {
+		close(fd);
+	} else {
+		close(st->epfd);
+		st->epfd = fd;
+	}
 	st->nalways = st->armedalways = st->cursor = 0;
 	return 0;
 }

@@ -16,6 +16,8 @@ struct pollux_slot {
 	unsigned flags;		/* PX_SLOT_* */
 	void *data;
 	int bslot;		/* the backend's own index for this fd, -1 if none */
+	unsigned gen;		/* bumped by every add: tells a registration
+				   from an older one under the same fd number */
 };
 
 struct pollux {
@@ -46,6 +48,8 @@ struct pollux {
  * - reinit (may be NULL: no kernel state) rebuilds kernel state in a forked
  *   child; the core then calls add for every armed registration.
  */
+/* Rebuilds a backend's kernel state from the core's table (pollux_reinit);
+ * a backend calls it when the kernel holds registrations it cannot remove. */
 struct pollux_backend {
 	const char *name;
 	unsigned features;	/* POLLUX_FEAT_* */

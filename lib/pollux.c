@@ -168,6 +168,7 @@ int pollux_add(pollux_t *p, int fd, unsigned events, void *data)
 		return -1;
 	}
 	s->bslot = -1;
+	s->gen++;
 	if (p->be->add(p, fd, kernel_events(p, events)) < 0)
 		return -1;
 	s->events = events & (INTEREST_BITS | MODIFIER_BITS);
@@ -210,7 +211,7 @@ int pollux_del(pollux_t *p, int fd)
 		return -1;
 	if ((s->flags & PX_SLOT_KERNEL) && p->be->del(p, fd) < 0)
 		return -1;
-	*s = (struct pollux_slot){ .bslot = -1 };
+	*s = (struct pollux_slot){ .bslot = -1, .gen = s->gen };
 	p->count--;
 	return 0;
 }
