@@ -19,7 +19,9 @@
 #define FD_RESERVE 64
 
 static const unsigned long default_fds[] = { 0, 100, 1000, 5000, 10000, 15000 };
-static const unsigned long quick_fds[] = { 0, 5000, 15000 };
+/* 15,000 is left out: on a busy 2-core machine select and poll take ten
+ * seconds and more just to accept that many, which breaks the 30 s aim. */
+static const unsigned long quick_fds[] = { 0, 1000, 5000, 10000 };
 
 static void usage(FILE *f)
 {
@@ -37,13 +39,14 @@ static void usage(FILE *f)
 "  -a, --active A        busy connections at every point (default 50)\n"
 "  -d, --duration SECS   measured seconds per point (default 5)\n"
 "  -w, --warmup SECS     seconds of load before measuring (default 1)\n"
-"  -q, --quick           about 30 s in all: fds 0,5000,15000, 1 s runs\n"
+"  -q, --quick           about 30 s in all: fds 0,1000,5000,10000, 1 s runs\n"
 "      --csv FILE        write every point as CSV ('-': stdout)\n"
 "      --json FILE       write machine, points and fit as JSON ('-': stdout)\n"
 "      --plot FILE.svg   draw requests/s and us/wait against fds (gnuplot)\n"
 "      --server-cmd PATH pollux-server to run (env POLLUX_SERVER)\n"
 "      --load-cmd PATH   pollux-load to run (env POLLUX_LOAD)\n"
 "      --no-progress     no progress line even on a terminal\n"
+"  -v, --verbose         trace each phase of each point on stderr\n"
 "  -h, --help            show this help and exit\n"
 "  -V, --version         show the version and exit\n"
 "\n"
@@ -278,6 +281,7 @@ int main(int argc, char **argv)
 		{ "server-cmd", required_argument, NULL, OPT_SERVER },
 		{ "load-cmd", required_argument, NULL, OPT_LOAD },
 		{ "no-progress", no_argument, NULL, OPT_NOPROG },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -291,7 +295,7 @@ int main(int argc, char **argv)
 	o.server_cmd = getenv("POLLUX_SERVER");
 	o.load_cmd = getenv("POLLUX_LOAD");
 
-	while ((c = getopt_long(argc, argv, "b:f:a:d:w:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:f:a:d:w:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': backends_arg = optarg; break;
 		case 'f': fds_arg = optarg; break;
@@ -314,6 +318,7 @@ int main(int argc, char **argv)
 			have_warm = 1;
 			break;
 		case 'q': quick = 1; break;
+		case 'v': scale_verbose = 1; break;
 		case OPT_CSV: o.csv = optarg; break;
 		case OPT_JSON: o.json = optarg; break;
 		case OPT_PLOT: o.plot = optarg; break;

@@ -39,6 +39,25 @@ static void set_error(struct scale_point *pt, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* --verbose: one stderr line per phase of a point, with the time since
+ * the point began, to show where a slow point spends its time. */
+int scale_verbose;
+static uint64_t trace_t0;
+
+__attribute__((format(printf, 2, 3)))
+static void trace(const struct scale_point *pt, const char *fmt, ...)
+{
+	if (!scale_verbose)
+		return;
+	va_list ap;
+	fprintf(stderr, "pollux-scale: %7.3f s %s fds=%lu: ",
+	        (double)(px_now_us() - trace_t0) / 1e6, pt->backend, pt->fds);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 /* ---- GET /stats ---- */
 
 static int wait_fd(int fd, short events, uint64_t end_us)
@@ -332,6 +351,8 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	const char *sargv[] = { server_path, "--backend", pt->backend,
 	                        "--listen", "127.0.0.1:0", "--proto", "http",
 	                        "--idle-timeout", "0", "--json", NULL };
+	trace_t0 = px_now_us();
+	trace(pt, "starting %s", server_path);
 	if (proc_spawn(&server, sargv) < 0) {
 		set_error(pt, "cannot start %s: %s", server_path, strerror(errno));
 		return 0;
@@ -381,6 +402,8 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 		goto done;
 	}
 	uint64_t load_start = px_now_us();
+	trace(pt, "server listens at %s; started pollux-load -c %s -a %s",
+	      addr, conns, active);
 
 	/* 1. Wait until the server holds every connection. */
 	uint64_t t_open = 0;
@@ -391,6 +414,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 		if (get_stats(&ss, slen, &s, why, sizeof why) == 0 &&
 		    s.open >= (double)expected + 1) {
 			t_open = px_now_us();
+			trace(pt, "server holds all %lu connections", expected);
 			break;
 		}
 		if (pump_until(&server, &load, px_now_us() + 100000) < 0) {
@@ -455,6 +479,9 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 		set_error(pt, "pollux-load did not finish in time; stopped it");
 		goto done;
 	}
+	trace(pt, "pollux-load finished; window %.3f s from %s", s_last.ok ?
+	      (double)(s_last.at_us - s1.at_us) / 1e6 : 0.0,
+	      s_last.ok ? "steady samples" : "no steady samples");
 	read_load_json(&load, pt);
 	if (pt->error[0])
 		goto done;
@@ -475,7 +502,9 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 done:
 	if (load.pid > 0)
 		proc_stop(&load, SIGTERM, STOP_GRACE_MS);
+	trace(pt, "stopping the server");
 	proc_stop(&server, SIGTERM, STOP_GRACE_MS);
+	trace(pt, "server stopped");
 	proc_free(&load);
 	proc_free(&server);
 	if (interrupted || scale_stop_signal) {

@@ -62,6 +62,9 @@ int scale_signals_init(void);
 char *scale_find_tool(const char *name, const char *override,
                       const char *argv0);
 
+/* Set by --verbose: trace each phase of a point on stderr. */
+extern int scale_verbose;
+
 /* Runs one point with server and load, filling *pt (pt->error on failure).
  * Returns -1 only when interrupted by a signal. */
 int scale_run_point(const struct scale_opts *o, const char *server,
