@@ -24,8 +24,10 @@ PKG_CONFIG=$(getvar PKG_CONFIG)
 libdir=$(getvar libdir)
 includedir=$(getvar includedir)
 pkgconfigdir=$(getvar pkgconfigdir)
-[ -n "$CC" ] && [ -n "$libdir" ] && [ -n "$includedir" ] &&
-	[ -n "$pkgconfigdir" ] || fail "$env_file is incomplete"
+if [ -z "$CC" ] || [ -z "$libdir" ] || [ -z "$includedir" ] ||
+	[ -z "$pkgconfigdir" ]; then
+	fail "$env_file is incomplete"
+fi
 [ -n "$PKG_CONFIG" ] || fail "configure found no pkg-config; install it"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pollux-install.XXXXXX") ||
@@ -65,13 +67,19 @@ if [ "$static" = yes ]; then
 		fail "no static libpollux.a in $libdir"
 fi
 
-# Every installed header compiles on its own.
+# Every installed header compiles on its own, warning-free under strict
+# ISO C11 when the compiler takes those flags (GCC and Clang do).
+strict="-std=c11 -pedantic-errors -Wall -Wextra -Werror"
+echo 'int strict_probe;' >"$tmp/s.c"
+# shellcheck disable=SC2086
+$CC $strict -c "$tmp/s.c" -o "$tmp/s.o" 2>/dev/null || strict=
 for h in "$dest$includedir"/*.h; do
 	name=${h##*/}
 	printf '#include <%s>\nint header_only_probe;\n' "$name" >"$tmp/h.c"
 	# shellcheck disable=SC2086
-	$CC $CFLAGS -I"$dest$includedir" -c "$tmp/h.c" -o "$tmp/h.o" ||
-		fail "installed header $name does not compile on its own"
+	$CC $CFLAGS $strict -I"$dest$includedir" -c "$tmp/h.c" -o "$tmp/h.o" ||
+		fail "installed header $name does not compile on its own" \
+			"(flags: $CFLAGS $strict)"
 done
 
 # ---- pkg-config ------------------------------------------------------------
