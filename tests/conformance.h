@@ -26,6 +26,7 @@ void ct_add_events(TCase *tc, int idx);
 void ct_add_modes(TCase *tc, int idx);
 void ct_add_fork(TCase *tc, int idx);
 void ct_add_scale(TCase *tc, int idx);
+void ct_add_xcheck(TCase *tc, int idx);
 /* Backend choice, the backend list and the version: not per backend. */
 void ct_add_choice(TCase *tc);
 
@@ -73,6 +74,10 @@ int ct_wait_at(pollux_t *p, struct pollux_event *ev, int maxev, int timeout,
 void ct_expect_one_at(pollux_t *p, int fd, unsigned events, void *data,
                       const char *file, int line);
 void ct_expect_none_at(pollux_t *p, const char *file, int line);
+
+/* How many waits may pass before every one of ready fds was reported at
+ * least once with this maxev; more means some fd starves. */
+int ct_wait_budget(int ready, int maxev);
 
 /* A tiny deterministic PRNG so a failing run can be repeated
  * (seed from POLLUX_TEST_SEED, printed in failure messages). */

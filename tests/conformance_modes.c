@@ -258,6 +258,72 @@ START_TEST(close_then_del_dup_alive)
 }
 END_TEST
 
+/* Whatever the library does about a registration the kernel kept alive
+ * (close-then-del with a duplicate open), the others are not disturbed: a
+ * fired ONESHOT stays disarmed and an EDGE fd is not reported again
+ * without new data. */
+START_TEST(close_then_del_dup_alive_keeps_others)
+{
+	pollux_t *p = ct_new(_i);
+	int edge = (pollux_features(p) & POLLUX_FEAT_EDGE) != 0;
+	int x[2], l[2], o[2], e[2], keep, tl, to, te, n;
+	struct pollux_event ev[8];
+
+	ct_pair(l);
+	ct_pair(o);
+	ct_pair(e);
+	ct_put(o[1], 1);
+	ck_assert_int_eq(pollux_add(p, l[0], POLLUX_IN, &tl), 0);
+	ck_assert_int_eq(pollux_add(p, o[0], POLLUX_IN | POLLUX_ONESHOT, &to), 0);
+	ct_expect_one(p, o[0], POLLUX_IN, &to);	/* o is disarmed now */
+	if (edge) {
+		/* One edge, reported; the byte stays unread. */
+		ck_assert_int_eq(pollux_add(p, e[0], POLLUX_IN | POLLUX_EDGE, &te),
+		                 0);
+		ct_put(e[1], 1);
+		ct_expect_one(p, e[0], POLLUX_IN, &te);
+	}
+	ct_expect_none(p);
+	ct_put(l[1], 1);
+
+	/* Now the dup-alive close-then-del, and the old file gets input. */
+	ct_pair(x);
+	ck_assert_int_eq(pollux_add(p, x[0], POLLUX_IN, NULL), 0);
+	keep = dup(x[0]);
+	ck_assert_int_ge(keep, 0);
+	close(x[0]);
+	ck_assert_int_eq(pollux_del(p, x[0]), 0);
+	ct_put(x[1], 1);
+	for (int k = 0; k < 3; k++)
+		ct_expect_one(p, l[0], POLLUX_IN, &tl);
+	if (edge) {
+		/* New data on e: one new edge, beside the level fd. */
+		ct_put(e[1], 1);
+		n = ct_wait(p, ev, 8, CT_WAIT_MS);
+		ck_assert_msg(n == 2 && ct_find(ev, n, e[0]) >= 0 &&
+		              ct_find(ev, n, l[0]) >= 0, "%s: new data on the "
+		              "EDGE fd: want it and the level fd, got %d events",
+		              ct_name(_i), n);
+		ct_expect_one(p, l[0], POLLUX_IN, &tl);
+	}
+	/* o was never re-armed; mod does it. */
+	ck_assert_int_eq(pollux_mod(p, o[0], POLLUX_IN, &to), 0);
+	n = ct_wait(p, ev, 8, CT_WAIT_MS);
+	ck_assert_msg(n == 2 && ct_find(ev, n, o[0]) >= 0, "%s: re-armed "
+	              "ONESHOT fd not reported (%d events)", ct_name(_i), n);
+	ck_assert_int_eq(pollux_count(p), edge ? 3 : 2);
+	pollux_free(p);
+	close(keep);
+	close(x[1]);
+	close(l[0]);
+	close(l[1]);
+	close(o[0]);
+	close(o[1]);
+	close(e[0]);
+	close(e[1]);
+}
+END_TEST
+
 START_TEST(close_then_del_among_others)
 {
 	pollux_t *p = ct_new(_i);
@@ -307,5 +373,7 @@ void ct_add_modes(TCase *tc, int idx)
 	tcase_add_loop_test(tc, dev_null_accepted, idx, idx + 1);
 	tcase_add_loop_test(tc, close_then_del_frees_slot, idx, idx + 1);
 	tcase_add_loop_test(tc, close_then_del_dup_alive, idx, idx + 1);
+	tcase_add_loop_test(tc, close_then_del_dup_alive_keeps_others, idx,
+	                    idx + 1);
 	tcase_add_loop_test(tc, close_then_del_among_others, idx, idx + 1);
 }

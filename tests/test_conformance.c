@@ -8,7 +8,7 @@
 
 /* Generous: the cross-checks use thousands of fds and CI runs this under
  * ASan+UBSan and valgrind; CK_TIMEOUT_MULTIPLIER scales it further. */
-#define CT_TCASE_TIMEOUT 120
+#define CT_TCASE_TIMEOUT 60
 
 static Suite *conformance_suite(void)
 {
@@ -31,6 +31,7 @@ static Suite *conformance_suite(void)
 		ct_add_modes(tc, i);
 		ct_add_fork(tc, i);
 		ct_add_scale(tc, i);
+		ct_add_xcheck(tc, i);
 		suite_add_tcase(s, tc);
 	}
 	return s;
