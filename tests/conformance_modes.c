@@ -355,6 +355,16 @@ START_TEST(close_then_del_among_others)
 		ck_assert_uint_eq(ev[at].events, POLLUX_IN);
 		ck_assert(ev[at].data == fds[k]);
 	}
+	/* fds[2] is a fired ONESHOT: close and delete it too. */
+	close(fds[2][0]);
+	gone[2] = 1;
+	ck_assert_int_eq(pollux_del(p, fds[2][0]), 0);
+	ck_assert_int_eq(pollux_count(p), 3);
+	/* Left: fds[0] and fds[4] level, fds[5] a fired ONESHOT. */
+	n = ct_wait(p, ev, 16, CT_WAIT_MS);
+	ck_assert_msg(n == 2 && ct_find(ev, n, fds[0][0]) >= 0 &&
+	              ct_find(ev, n, fds[4][0]) >= 0, "%s: want the 2 level "
+	              "fds, got %d events", ct_name(_i), n);
 	pollux_free(p);
 	for (int k = 0; k < 6; k++) {
 		if (!gone[k])

@@ -152,6 +152,49 @@ START_TEST(files_and_sockets_none_starve)
 }
 END_TEST
 
+/* A wait writes at most maxev entries: the rest of the caller's array is
+ * untouched, with sockets and always-ready files both ready. */
+START_TEST(wait_writes_at_most_maxev)
+{
+	enum { NS = 12, NF = 4, CAP = 8 };
+	pollux_t *p = ct_new(_i);
+	int socks[NS][2], files[NF];
+	struct pollux_event ev[CAP];
+
+	for (int k = 0; k < NS; k++) {
+		ct_pair(socks[k]);
+		ct_put(socks[k][1], 1);
+		ck_assert_int_eq(pollux_add(p, socks[k][0], POLLUX_IN, NULL), 0);
+	}
+	for (int k = 0; k < NF; k++) {
+		files[k] = ct_temp_file(1);
+		ck_assert_int_eq(pollux_add(p, files[k], POLLUX_IN, NULL), 0);
+	}
+	for (int maxev = 1; maxev < CAP; maxev++) {
+		for (int round = 0; round < 4; round++) {
+			int n;
+			for (int j = 0; j < CAP; j++)
+				ev[j] = (struct pollux_event){ -77, 0x5a5au, ev };
+			n = ct_wait(p, ev, maxev, CT_WAIT_MS);
+			ck_assert_msg(n >= 1, "%s: 16 fds ready, wait returned 0",
+			              ct_name(_i));
+			for (int j = n; j < CAP; j++)
+				ck_assert_msg(ev[j].fd == -77 && ev[j].events == 0x5a5au &&
+				              ev[j].data == ev, "%s: wait(maxev %d) "
+				              "returned %d but changed entry %d",
+				              ct_name(_i), maxev, n, j);
+		}
+	}
+	pollux_free(p);
+	for (int k = 0; k < NS; k++) {
+		close(socks[k][0]);
+		close(socks[k][1]);
+	}
+	for (int k = 0; k < NF; k++)
+		close(files[k]);
+}
+END_TEST
+
 /* Around the word and FD_SETSIZE boundaries, and far past them. */
 static const int high_targets[] = { 1023, 1024, 1025, 4095, 4096, 4097, 9999 };
 #define NHIGH (int)(sizeof high_targets / sizeof high_targets[0])
@@ -254,5 +297,6 @@ void ct_add_scale(TCase *tc, int idx)
 	tcase_add_loop_test(tc, hundred_ready_maxev10_none_starves, idx, idx + 1);
 	tcase_add_loop_test(tc, hundred_ready_maxev10_drained, idx, idx + 1);
 	tcase_add_loop_test(tc, files_and_sockets_none_starve, idx, idx + 1);
+	tcase_add_loop_test(tc, wait_writes_at_most_maxev, idx, idx + 1);
 	tcase_add_loop_test(tc, fds_past_1024_and_4096, idx, idx + 1);
 }

@@ -1,5 +1,6 @@
-/* conformance_xcheck.c: thousands of socketpairs with random interest and
- * random traffic, each wait cross-checked against what poll() itself says. */
+/* conformance_xcheck.c: thousands of socketpairs (and some regular files)
+ * with random interest and random traffic, each wait cross-checked against
+ * what poll() itself says. */
 #include <config.h>
 
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include "conformance.h"
 
 struct xpair {
-	int r, w;		/* r is registered, w is its peer */
+	int r, w;		/* r is registered, w its peer (-1: r is a file) */
 	unsigned interest;	/* IN, OUT or both */
 	int reg, peer_open, small;
 	/* From poll() in the current round. */
@@ -22,6 +23,8 @@ struct xpair {
 };
 
 #define NXPAIRS 3000
+/* Every so many entries is a regular file instead of a socketpair. */
+#define NFILE_EVERY 50
 #define NROUNDS 5
 
 static unsigned random_interest(uint64_t *rs)
@@ -206,6 +209,17 @@ START_TEST(thousands_cross_checked_with_poll)
 	ck_assert(x && pfd && ev);
 	for (int k = 0; k < n; k++) {
 		int sv[2];
+		if (k % NFILE_EVERY == NFILE_EVERY - 1) {
+			/* A regular file: always ready, whatever is done to it. */
+			x[k].r = ct_temp_file((int)(ct_rand(&rs) % 2));
+			x[k].w = -1;
+			maxfd = x[k].r > maxfd ? x[k].r : maxfd;
+			x[k].interest = random_interest(&rs);
+			ct_check(pollux_add(p, x[k].r, x[k].interest, &x[k]) == 0,
+			         "add file fd %d: %s", x[k].r, strerror(errno));
+			x[k].reg = 1;
+			continue;
+		}
 		ct_pair(sv);
 		x[k].r = sv[0];
 		x[k].w = sv[1];
