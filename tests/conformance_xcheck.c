@@ -1,6 +1,6 @@
 /* conformance_xcheck.c: thousands of socketpairs (and some regular files)
- * with random interest and random traffic, each wait cross-checked against
- * what poll() itself says. */
+ * with random interest (some ONESHOT) and random traffic, each wait
+ * cross-checked against what poll() itself says. */
 #include <config.h>
 
 #include <errno.h>
@@ -16,6 +16,8 @@
 struct xpair {
 	int r, w;		/* r is registered, w its peer (-1: r is a file) */
 	unsigned interest;	/* IN, OUT or both */
+	int oneshot;		/* registered with POLLUX_ONESHOT */
+	int armed;		/* not a ONESHOT that has been reported */
 	int reg, peer_open, small;
 	/* From poll() in the current round. */
 	unsigned must, may, hup_err;
@@ -32,6 +34,15 @@ static unsigned random_interest(uint64_t *rs)
 	static const unsigned choice[] = { POLLUX_IN, POLLUX_OUT,
 	                                   POLLUX_IN | POLLUX_OUT };
 	return choice[ct_rand(rs) % 3];
+}
+
+/* Draws a new registration for q: interest, and ONESHOT one time in 5. */
+static unsigned redraw(struct xpair *q, uint64_t *rs)
+{
+	q->interest = random_interest(rs);
+	q->oneshot = ct_rand(rs) % 5 == 0;
+	q->armed = 1;
+	return q->interest | (q->oneshot ? POLLUX_ONESHOT : 0u);
 }
 
 /* Fills r's send buffer so that r is no longer writable. */
@@ -57,17 +68,18 @@ static void mutate(pollux_t *p, struct xpair *x, int n, uint64_t *rs)
 		} else if (r < 45) {
 			(void)ct_drain(q->r);
 		} else if (r < 60) {
-			q->interest = random_interest(rs);
-			if (q->reg)
-				ct_check(pollux_mod(p, q->r, q->interest, q) == 0,
+			if (q->reg) {
+				unsigned m = redraw(q, rs);
+				ct_check(pollux_mod(p, q->r, m, q) == 0,
 				         "mod fd %d: %s", q->r, strerror(errno));
+			}
 		} else if (r < 66) {
 			if (q->reg) {
 				ct_check(pollux_del(p, q->r) == 0, "del fd %d: %s",
 				         q->r, strerror(errno));
 			} else {
-				q->interest = random_interest(rs);
-				ct_check(pollux_add(p, q->r, q->interest, q) == 0,
+				unsigned m = redraw(q, rs);
+				ct_check(pollux_add(p, q->r, m, q) == 0,
 				         "add fd %d: %s", q->r, strerror(errno));
 			}
 			q->reg = !q->reg;
@@ -111,6 +123,8 @@ static int oracle(struct xpair *x, int n, struct pollfd *pfd, int is_select)
 		if (!q->reg)
 			continue;
 		rev = pfd[j++].revents;
+		if (!q->armed)
+			continue;	/* a fired ONESHOT: nothing at all */
 		if ((q->interest & POLLUX_IN) && (rev & POLLIN))
 			q->must |= POLLUX_IN;
 		if ((q->interest & POLLUX_OUT) && (rev & POLLOUT))
@@ -153,6 +167,9 @@ static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
 			              "fd %d reported but not registered", be, round,
 			              (unsigned long long)seed, fd);
 			q = &x[k];
+			ct_check(q->armed, "%s round %d (seed %llu): ONESHOT fd %d "
+			         "reported again before pollux_mod re-armed it", be,
+			         round, (unsigned long long)seed, fd);
 			io = ev[j].events & (POLLUX_IN | POLLUX_OUT);
 			ct_check(ev[j].data == q, "%s: fd %d data %p, want %p",
 			              be, fd, ev[j].data, (void *)q);
@@ -176,6 +193,8 @@ static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
 			if (!q->seen && (q->must || (!is_select && q->hup_err)))
 				nseen++;
 			q->seen = 1;
+			if (q->oneshot)
+				q->armed = 0;
 		}
 	}
 	for (int k = 0; k < n; k++) {
@@ -214,8 +233,7 @@ START_TEST(thousands_cross_checked_with_poll)
 			x[k].r = ct_temp_file((int)(ct_rand(&rs) % 2));
 			x[k].w = -1;
 			maxfd = x[k].r > maxfd ? x[k].r : maxfd;
-			x[k].interest = random_interest(&rs);
-			ct_check(pollux_add(p, x[k].r, x[k].interest, &x[k]) == 0,
+			ct_check(pollux_add(p, x[k].r, redraw(&x[k], &rs), &x[k]) == 0,
 			         "add file fd %d: %s", x[k].r, strerror(errno));
 			x[k].reg = 1;
 			continue;
@@ -233,8 +251,7 @@ START_TEST(thousands_cross_checked_with_poll)
 		}
 		maxfd = sv[0] > maxfd ? sv[0] : maxfd;
 		maxfd = sv[1] > maxfd ? sv[1] : maxfd;
-		x[k].interest = random_interest(&rs);
-		ct_check(pollux_add(p, x[k].r, x[k].interest, &x[k]) == 0,
+		ct_check(pollux_add(p, x[k].r, redraw(&x[k], &rs), &x[k]) == 0,
 		         "add fd %d: %s", x[k].r, strerror(errno));
 		x[k].reg = 1;
 	}
