@@ -388,11 +388,10 @@ START_TEST(http_bigfile)
 		while (done < BIG_SIZE) {
 			size_t n = BIG_SIZE - done < BLOCK ? BIG_SIZE - done : BLOCK;
 			size_t have = 0;
-			if (rd.len) {
-				have = rd.len < n ? rd.len : n;
-				memcpy(got, rd.buf, have);
-				memmove(rd.buf, rd.buf + have, rd.len - have);
-				rd.len -= have;
+			if (rd.len > rd.off) {
+				have = rd.len - rd.off < n ? rd.len - rd.off : n;
+				memcpy(got, rd.buf + rd.off, have);
+				rd.off += have;
 			}
 			while (have < n) {
 				ssize_t k = recv(fd, got + have, n - have, 0);

@@ -215,6 +215,7 @@ void reader_init(struct reader *r, int fd)
 	r->cap = 65536;
 	r->buf = malloc(r->cap);
 	r->len = 0;
+	r->off = 0;
 }
 
 void reader_free(struct reader *r)
@@ -226,6 +227,12 @@ void reader_free(struct reader *r)
 /* Reads more into r; 1 ok, 0 EOF, -1 error/timeout. */
 static int fill(struct reader *r)
 {
+	/* Consumed bytes are dropped here, once per read, not per response. */
+	if (r->off) {
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+	}
 	if (r->len == r->cap) {
 		r->cap *= 2;
 		r->buf = realloc(r->buf, r->cap);
@@ -243,8 +250,9 @@ static int fill(struct reader *r)
 
 static void consume(struct reader *r, size_t n)
 {
-	memmove(r->buf, r->buf + n, r->len - n);
-	r->len -= n;
+	r->off += n;
+	if (r->off == r->len)
+		r->off = r->len = 0;
 }
 
 int resp_header(const struct resp *r, const char *name, char *buf, size_t n)
@@ -276,17 +284,18 @@ int read_resp(struct reader *r, struct resp *out, int head_only)
 	out->clen = -1;
 	char *end;
 	for (;;) {
-		end = r->len ? memmem(r->buf, r->len, "\r\n\r\n", 4) : NULL;
+		size_t have = r->len - r->off;
+		end = have ? memmem(r->buf + r->off, have, "\r\n\r\n", 4) : NULL;
 		if (end)
 			break;
 		int rc = fill(r);
 		if (rc <= 0)
 			return -1;
 	}
-	size_t hl = (size_t)(end - r->buf) + 4;
+	size_t hl = (size_t)(end - (r->buf + r->off)) + 4;
 	if (hl >= sizeof out->head)
 		return -1;
-	memcpy(out->head, r->buf, hl);
+	memcpy(out->head, r->buf + r->off, hl);
 	out->head[hl] = '\0';
 	consume(r, hl);
 	if (sscanf(out->head, "HTTP/1.%*d %d", &out->status) != 1)
@@ -300,19 +309,19 @@ int read_resp(struct reader *r, struct resp *out, int head_only)
 		return 0;
 	size_t want = (size_t)out->clen;
 	out->body = malloc(want + 1);
-	while (r->len < want) {
-		size_t take = r->len;
-		memcpy(out->body + out->blen, r->buf, take);
+	for (;;) {
+		size_t have = r->len - r->off;
+		size_t take = have < want ? have : want;
+		memcpy(out->body + out->blen, r->buf + r->off, take);
 		out->blen += take;
 		want -= take;
-		r->len = 0;
+		consume(r, take);
+		if (want == 0)
+			break;
 		if (fill(r) <= 0)
 			return -1;
 	}
-	memcpy(out->body + out->blen, r->buf, want);
-	out->blen += want;
 	out->body[out->blen] = '\0';
-	consume(r, want);
 	return 0;
 }
 

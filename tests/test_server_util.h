@@ -40,7 +40,7 @@ int wait_closed(int fd, int ms);
 struct reader {
 	int fd;
 	char *buf;
-	size_t len, cap;
+	size_t off, len, cap;	/* unread bytes are buf[off..len) */
 };
 struct resp {
 	int status;
@@ -52,7 +52,8 @@ struct resp {
 };
 void reader_init(struct reader *r, int fd);
 void reader_free(struct reader *r);
-/* Reads one response; head_only for HEAD. 0, or -1 on EOF/error/timeout. */
+/* Reads one response; head_only for HEAD (or to read a body oneself from
+ * buf[off..len) and the socket). 0, or -1 on EOF/error/timeout. */
 int read_resp(struct reader *r, struct resp *out, int head_only);
 void resp_free(struct resp *r);
 /* Header value (case-insensitive name) into buf; 0 or -1. */

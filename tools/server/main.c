@@ -215,7 +215,9 @@ int main(int argc, char **argv)
 	static struct server srv;
 	struct server *s = &srv;
 	struct options *o = &s->opt;
-	const char **listens = calloc((size_t)argc + 1, sizeof *listens);
+	/* static: reachable until exit, also when --help returns early */
+	static const char **listens;
+	listens = calloc((size_t)argc + 1, sizeof *listens);
 	size_t nlisten = 0;
 	double idle = 60, stats_iv = 0;
 	if (!listens)
