@@ -2,6 +2,7 @@
  * over backends and descriptor counts, and the progress line. */
 #include <config.h>
 #include "scale.h"
+#include "proc.h"
 #include "common.h"
 #include "pollux.h"
 
@@ -155,18 +156,6 @@ static int parse_fds(struct scale_opts *o, char *list)
 	return 0;
 }
 
-/* Ephemeral ports one client address can use towards one server port. */
-static long port_range(void)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-	long lo, hi;
-	if (!f)
-		return -1;
-	int ok = fscanf(f, "%ld %ld", &lo, &hi) == 2;
-	fclose(f);
-	return ok && hi >= lo ? hi - lo + 1 : -1;
-}
-
 /* Caps the fd counts to what the server and pollux-load can each hold
  * (both inherit our raised RLIMIT_NOFILE) and what one source address's
  * ports allow; says so when it binds. */
@@ -179,7 +168,7 @@ static void cap_fds(struct scale_opts *o)
 		cap = nofile - (long)o->active - FD_RESERVE;
 		why = "nofile";
 	}
-	long ports = port_range();
+	long lo, hi, ports = scale_port_range(&lo, &hi) == 0 ? hi - lo + 1 : -1;
 	if (ports > 0 && (cap < 0 || ports - (long)o->active - FD_RESERVE < cap)) {
 		cap = ports - (long)o->active - FD_RESERVE;
 		why = "ports";
@@ -223,6 +212,7 @@ static const char *prog_backend;
 static unsigned long prog_fds;
 static uint64_t prog_start, prog_last;
 static double est_done, est_left, real_done;
+static const char *prog_state = "";
 
 /* Expected seconds for a point before any has been measured. */
 static double est_point(const struct scale_opts *o, unsigned long fds)
@@ -251,8 +241,8 @@ static void draw_progress(void)
 	fmt_time(el, sizeof el, elapsed);
 	fmt_time(left, sizeof left,
 	         est_left * ratio - (elapsed - real_done));
-	fprintf(stderr, "\r\033[K[%d/%d] %s fds=%lu  elapsed %s  left ~%s",
-	        prog_i, prog_n, prog_backend, prog_fds, el, left);
+	fprintf(stderr, "\r\033[K[%d/%d] %s fds=%lu%s  elapsed %s  left ~%s",
+	        prog_i, prog_n, prog_backend, prog_fds, prog_state, el, left);
 	fflush(stderr);
 }
 
@@ -260,6 +250,51 @@ static void clear_progress(void)
 {
 	fprintf(stderr, "\r\033[K");
 	fflush(stderr);
+}
+
+/* ---- local ports ---- */
+
+#define PORT_RESERVE 1000	/* free ports wanted on 127.0.0.1 */
+#define PORT_WAIT_S 75		/* Linux holds TIME_WAIT for 60 s */
+
+/* Waits (bounded) while 127.0.0.1 has almost no free port left, which
+ * other programs' connections closed in the last minute can cause (ours
+ * come from another address): our server could not bind, and a point run
+ * now would push others' binds over the edge. -1 on a stop signal. */
+static int wait_for_ports(const struct scale_opts *o)
+{
+	long lo, hi;
+	if (scale_port_range(&lo, &hi) < 0)
+		return 0;
+	long range = hi - lo + 1;
+	long need = PORT_RESERVE < range / 2 ? PORT_RESERVE : range / 2;
+	long avail = scale_free_ports();
+	if (avail < 0 || avail >= need)
+		return 0;
+	if (o->progress)
+		clear_progress();
+	fprintf(stderr, "pollux-scale: note: only %ld of %ld local ports are "
+	        "free on 127.0.0.1, waiting for %ld (connections closed in the "
+	        "last minute stay in TIME_WAIT)\n", avail, range, need);
+	prog_state = " (waiting for free ports)";
+	uint64_t end = px_now_us() + PORT_WAIT_S * 1000000ull;
+	while (avail >= 0 && avail < need && px_now_us() < end) {
+		if (proc_pump(NULL, 0, 1000) < 0) {
+			prog_state = "";
+			return -1;
+		}
+		if (o->progress)
+			draw_progress();
+		avail = scale_free_ports();
+	}
+	prog_state = "";
+	if (avail >= 0 && avail < need) {
+		if (o->progress)
+			clear_progress();
+		fprintf(stderr, "pollux-scale: note: going on with %ld local "
+		        "ports free (other programs hold the rest)\n", avail);
+	}
+	return 0;
 }
 
 /* ---- main ---- */
@@ -372,7 +407,12 @@ int main(int argc, char **argv)
 	char *gnuplot = NULL;
 	if (o.plot) {
 		gnuplot = scale_find_gnuplot();
-		if (!gnuplot)
+		const char *env = getenv("GNUPLOT");
+		if (!gnuplot && env && *env)
+			fprintf(stderr, "pollux-scale: --plot: GNUPLOT='%s' is not "
+			        "an executable, so no plot will be drawn; fix or unset "
+			        "GNUPLOT\n", env);
+		else if (!gnuplot)
 			fprintf(stderr, "pollux-scale: --plot: gnuplot is not "
 			        "installed, so no plot will be drawn (Debian: apt-get "
 			        "install gnuplot-nox; or plot the --csv output)\n");
@@ -444,6 +484,8 @@ int main(int argc, char **argv)
 			prog_last = 0;
 			if (o.progress)
 				draw_progress();
+			if (wait_for_ports(&o) < 0)
+				break;
 			uint64_t t0 = px_now_us();
 			int rc = scale_run_point(&o, server, load, p);
 			if (rc < 0)

@@ -19,6 +19,7 @@
 #define START_TIMEOUT_MS 10000	/* for the server's "listening" line */
 #define STATS_TIMEOUT_MS 5000	/* for one GET /stats */
 #define STOP_GRACE_MS 3000	/* SIGTERM to SIGKILL */
+#define LOAD_SOURCE "127.0.0.2"	/* pollux-load's client address */
 
 /* A server statistics snapshot, and when we took it. */
 struct snap {
@@ -394,9 +395,13 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	/* The client on the best backend (first in the list), so that what
 	 * varies is the server's backend alone, whatever POLLUX_BACKEND says. */
 	const char *lb = pollux_backends()[0];
+	/* The clients connect from 127.0.0.2: pollux-load closes first, so
+	 * every client port spends a minute in TIME_WAIT, and bound to
+	 * 127.0.0.1 those would leave no port for bind(127.0.0.1:0), ours or
+	 * anyone else's on the machine, after a point or two at 15,000. */
 	const char *largv[] = { load_path, "-c", conns, "-a", active,
 	                        "-d", dur, "--warmup", warm, "--backend", lb,
-	                        "--json", target, NULL };
+	                        "--source", LOAD_SOURCE, "--json", target, NULL };
 	if (proc_spawn(&load, largv) < 0) {
 		set_error(pt, "cannot start %s: %s", load_path, strerror(errno));
 		goto done;

@@ -130,7 +130,15 @@ int scale_plot(const char *gnuplot, const char *svg,
                const struct scale_opts *o, const struct scale_point *pts,
                int n);
 
-/* ---- shared helpers (run.c) ---- */
+/* ---- ports.c ---- */
+
+/* The ephemeral port range (Linux); 0 or -1. */
+int scale_port_range(long *lo, long *hi);
+/* Ports of that range that no TCP socket bound to 127.0.0.1 or a wildcard
+ * address uses now, or -1 if unknown. */
+long scale_free_ports(void);
+
+/* ---- shared helpers (proc.c) ---- */
 
 /* Searches PATH for an executable NAME; malloc'd path or NULL. */
 char *scale_which(const char *name);
