@@ -133,6 +133,7 @@ struct worker {
 	uint64_t requests_done;  /* measured requests that passed */
 	uint64_t last_done_ns;   /* when the last of them completed */
 	uint64_t stopped_ns;     /* when this thread stopped measuring */
+	uint64_t unsent;         /* open loop: due but never sent by the end */
 	unsigned long connected; /* connections made in the connect phase */
 
 	/* seen by the progress display */
@@ -164,6 +165,7 @@ struct totals {
 	double duration_s;
 	double connect_s;        /* how long the connect phase took */
 	unsigned long connected; /* connections made in it */
+	uint64_t unsent;
 	struct hist *lat, *lat_unc;
 	const char *backend;
 };

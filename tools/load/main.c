@@ -509,6 +509,7 @@ int main(int argc, char **argv)
 		if (x->lat_unc)
 			hist_merge(tot.lat_unc, x->lat_unc);
 		tot.connected += x->connected;
+		tot.unsent += x->unsent;
 		if (x->stopped_ns > stop)
 			stop = x->stopped_ns;
 		if (x->last_done_ns > last)

@@ -108,7 +108,8 @@ void report_json(FILE *f, const struct config *cfg, const struct totals *t)
 	if (cfg->rate > 0) {
 		fputs(", \"latency_uncorrected_us\": ", f);
 		json_latency(f, cfg, t->lat_unc);
-		fprintf(f, ", \"requested_rps\": %.1f", cfg->rate);
+		fprintf(f, ", \"requested_rps\": %.1f, \"unsent\": %llu", cfg->rate,
+		        (unsigned long long)t->unsent);
 	}
 	fputs("}\n", f);
 }
@@ -170,8 +171,11 @@ void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 	text_bytes(f, t->bytes_received);
 	fputc('\n', f);
 	text_latency(f, cfg, cfg->rate > 0 ? "latency from intended send" : "latency", t->lat);
-	if (cfg->rate > 0)
+	if (cfg->rate > 0) {
 		text_latency(f, cfg, "latency from actual send (uncorrected)", t->lat_unc);
+		fprintf(f, "due but never sent (no free connection by the end): %llu\n",
+		        (unsigned long long)t->unsent);
+	}
 	text_errors(f, "request errors", t->errors);
 	text_errors(f, "idle connection errors", t->idle_errors);
 }

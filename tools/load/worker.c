@@ -624,6 +624,10 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 		close(L->timer_fd);
 	}
 	w->stopped_ns = now < g_run.end_ns ? now : g_run.end_ns;
+	/* Open loop: requests whose time came but that found no free
+	 * connection were never sent; say how many, not just drop them. */
+	if (cfg->rate > 0 && L->next_due <= w->stopped_ns && L->next_due >= g_run.measure_ns)
+		w->unsent = (w->stopped_ns - L->next_due) / L->interval_ns + 1;
 }
 
 void *worker_main(void *arg)
