@@ -218,7 +218,22 @@ else
 	fail "JSON after a killed server (see above)"
 fi
 
-# ---- 3. SIGTERM in the middle of a point stops server and load too ----
+# ---- 3. --plot without gnuplot: said at once, measured anyway, exit 1 ----
+GNUPLOT=/nonexistent/gnuplot
+export GNUPLOT
+sweep noplot --backends "$b2" --fds 0 --active 5 --duration 0.3 --warmup 0 \
+	--plot "$tmp/none.svg"
+rc=$?
+unset GNUPLOT
+if [ $rc -eq 1 ] && grep -q "no plot will be drawn" "$tmp/noplot.err" &&
+   grep -q '^      0 |' "$tmp/noplot.out" && [ ! -e "$tmp/none.svg" ]; then
+	pass "--plot without gnuplot: one clear line, table still printed, exit 1"
+else
+	fail "--plot without gnuplot: exit $rc, stderr: $(cat "$tmp/noplot.err")"
+fi
+check_no_leftovers "sweep without gnuplot"
+
+# ---- 4. SIGTERM in the middle of a point stops server and load too ----
 mkfifo "$tmp/started" || exit 99
 SCALE_NOTIFY=$tmp/started
 # Not through sweep(): $! must be pollux-scale itself (env execs it).
