@@ -33,6 +33,7 @@ static enum mode mode = M_ECHO;
 static int status = 200;
 static unsigned long close_every;
 static unsigned long long corrupt_at = 100, echoed;
+static int backlog = 4096;
 static volatile sig_atomic_t quit;
 
 static char (*sources)[INET6_ADDRSTRLEN];
@@ -144,7 +145,7 @@ static int listen_on(const char *unix_path, const char *host)
 	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
 		perror("load_testsrv: listen");
 		exit(1);
 	}
@@ -187,6 +188,8 @@ int main(int argc, char **argv)
 			corrupt_at = strtoull(v, NULL, 10);
 		} else if (strcmp(a, "--unix") == 0) {
 			unix_path = v;
+		} else if (strcmp(a, "--backlog") == 0) {
+			backlog = atoi(v);
 		} else if (strcmp(a, "--host") == 0) {
 			host = v;
 		} else {

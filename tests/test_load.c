@@ -225,7 +225,7 @@ static double jnum(const char *json, const char *obj, const char *key)
 static const char *const kinds[] = {
 	"refused", "reset", "timeout", "closed", "short", "malformed", "mismatch",
 	"http_status", "emfile", "enfile", "eaddrnotavail", "eaddrinuse",
-	"enetunreach", "ehostunreach", "other"
+	"enetunreach", "ehostunreach", "eagain", "other"
 };
 
 /* Every error kind is zero except `except` (which may be NULL). */
@@ -450,6 +450,15 @@ START_TEST(unix_socket_target)
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 300);
 	srv_stop(&s);
+
+	/* a backlog of 1 is full at once when 60 connects arrive together:
+	 * unix connect says EAGAIN, and the tool must try again, not give up */
+	srv_start(&s, "--unix", path, "--backlog", "1", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "60", "-n", "600", "--json", target, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 600);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 60);
 	unlink(path);
 	rmdir(dir);
 	free(r);
@@ -469,7 +478,7 @@ static void python_check(const char *json, int with_rate)
 		"top = ['target','proto','backend','connections','active','threads',"
 		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
 		"'idle_connect_errors','latency_us']\n"
-		"if rate: top += ['latency_uncorrected_us','requested_rps']\n"
+		"if rate: top += ['latency_uncorrected_us','requested_rps','unsent']\n"
 		"miss = [k for k in top if k not in d]\n"
 		"assert not miss, 'missing %s' % miss\n"
 		"assert rate or 'requested_rps' not in d\n"

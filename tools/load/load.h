@@ -67,7 +67,7 @@ enum http_result http_eof(struct http_parser *hp);
 enum err_kind {
 	E_REFUSED, E_RESET, E_TIMEOUT, E_CLOSED, E_SHORT, E_MALFORMED,
 	E_MISMATCH, E_HTTP_STATUS, E_EMFILE, E_ENFILE, E_EADDRNOTAVAIL,
-	E_EADDRINUSE, E_ENETUNREACH, E_EHOSTUNREACH, E_OTHER, E_NKINDS
+	E_EADDRINUSE, E_ENETUNREACH, E_EHOSTUNREACH, E_EAGAIN, E_OTHER, E_NKINDS
 };
 extern const char *const err_names[E_NKINDS];
 enum err_kind err_from_errno(int e);
@@ -151,7 +151,7 @@ struct run {
 	atomic_int stop;
 	atomic_int finished;     /* threads that have returned */
 	atomic_int undone;       /* threads that still have requests to make */         /* SIGINT or all done */
-	atomic_int warned_emfile, warned_addrnotavail;
+	atomic_int warned_emfile, warned_addrnotavail, warned_eagain;
 };
 extern struct run g_run;
 

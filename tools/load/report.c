@@ -16,7 +16,7 @@ const char *const err_names[E_NKINDS] = {
 	[E_EMFILE] = "emfile", [E_ENFILE] = "enfile",
 	[E_EADDRNOTAVAIL] = "eaddrnotavail", [E_EADDRINUSE] = "eaddrinuse",
 	[E_ENETUNREACH] = "enetunreach", [E_EHOSTUNREACH] = "ehostunreach",
-	[E_OTHER] = "other",
+	[E_EAGAIN] = "eagain", [E_OTHER] = "other",
 };
 
 enum err_kind err_from_errno(int e)

@@ -33,6 +33,7 @@ struct conn {
 	unsigned long index;    /* global connection number: picks the source */
 	size_t sent, got;       /* bytes of the current request and answer */
 	uint64_t intended_ns, sent_ns, deadline_ns;
+	uint64_t retry_until;   /* unix backlog full: keep retrying until then */
 	uint32_t rng;
 	unsigned char *payload; /* echo: the bytes sent, to check the answer */
 	struct http_parser hp;
@@ -55,6 +56,9 @@ struct loop {
 	char *buf;
 	int running;           /* past the barrier: requests may be sent */
 	unsigned long pending; /* connects in flight */
+	struct conn **retry;   /* connects to try again (unix backlog was full) */
+	size_t nretry;
+	uint64_t retry_at;
 	unsigned long issued;  /* measured requests started (for -n) */
 	unsigned long busy;    /* requests outstanding */
 	unsigned long alive_active;
@@ -98,6 +102,11 @@ static void warn_errno_once(int e)
 		        e == EMFILE ? "EMFILE" : "ENFILE system-wide",
 		        (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
 		        e == ENFILE ? " and fs.file-max" : "");
+	} else if (e == EAGAIN) {
+		if (atomic_exchange(&g_run.warned_eagain, 1))
+			return;
+		fprintf(stderr, "pollux-load: the server's listen backlog is full (EAGAIN "
+		        "on a unix socket): lower --connect-rate or raise the backlog\n");
 	} else if (e == EADDRNOTAVAIL) {
 		if (atomic_exchange(&g_run.warned_addrnotavail, 1))
 			return;
@@ -202,10 +211,25 @@ static void start_connect(struct loop *L, struct conn *c)
 	c->deadline_ns = px_now_ns() + (uint64_t)(cfg->timeout_s * 1e9);
 	L->pending++;
 	int rc = connect(fd, (const struct sockaddr *)&cfg->addr, cfg->addrlen);
-	if (rc < 0 && errno != EINPROGRESS && errno != EAGAIN) {
+	/* EAGAIN from a unix socket means its backlog is full and nothing is
+	 * in progress, unlike TCP's EINPROGRESS: try again shortly, and count
+	 * it only when --timeout runs out. */
+	if (rc < 0 && errno == EAGAIN && fam == AF_UNIX) {
+		uint64_t now = px_now_ns();
+		if (!c->retry_until)
+			c->retry_until = now + (uint64_t)(cfg->timeout_s * 1e9);
+		if (now < c->retry_until) {
+			drop(L, c);
+			L->retry[L->nretry++] = c;
+			L->retry_at = now + 1000000;
+			return;
+		}
+	}
+	if (rc < 0 && errno != EINPROGRESS) {
 		int e = errno;
+		c->retry_until = 0;
 		warn_errno_once(e);
-		fail(L, c, err_from_errno(e), 0);
+		fail(L, c, e == EAGAIN ? E_EAGAIN : err_from_errno(e), 0);
 		return;
 	}
 	/* unix sockets may connect at once; the writable event says so anyway */
@@ -310,6 +334,7 @@ static void ready(struct loop *L, struct conn *c, uint64_t now)
 static void connected(struct loop *L, struct conn *c, uint64_t now)
 {
 	L->pending--;
+	c->retry_until = 0;
 	atomic_fetch_add_explicit(&L->w->live_open, 1, memory_order_relaxed);
 	c->want_out = 0;
 	pollux_mod(L->w->poller, c->fd, POLLUX_IN, c);
@@ -532,6 +557,27 @@ static void publish(struct loop *L)
 	atomic_store_explicit(&w->live_errors, (unsigned long)e, memory_order_relaxed);
 }
 
+/* Connects that met a full unix backlog, once their pause is over. */
+static void retry_connects(struct loop *L, uint64_t now)
+{
+	if (!L->nretry || now < L->retry_at)
+		return;
+	size_t n = L->nretry;
+	L->nretry = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (L->pending >= MAX_PENDING) {
+			L->retry[L->nretry++] = L->retry[i]; /* keep the rest for later */
+			continue;
+		}
+		start_connect(L, L->retry[i]);
+	}
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static void connect_phase(struct loop *L, struct pollux_event *ev)
 {
 	struct worker *w = L->w;
@@ -546,13 +592,16 @@ static void connect_phase(struct loop *L, struct pollux_event *ev)
 			double a = (double)(now - t0) / 1e9 * per_thread + 1;
 			allowed = a < (double)w->nconn ? (unsigned long)a : w->nconn;
 		}
+		retry_connects(L, now);
 		while (next < allowed && L->pending < MAX_PENDING)
 			start_connect(L, &w->conns[next++]);
-		if (next == w->nconn && L->pending == 0)
+		if (next == w->nconn && L->pending == 0 && L->nretry == 0)
 			break;
 		uint64_t until = UINT64_MAX;
 		if (per_thread > 0 && next < w->nconn && L->pending < MAX_PENDING)
 			until = t0 + (uint64_t)((double)allowed / per_thread * 1e9);
+		if (L->nretry)
+			until = min_u64(until, L->retry_at);
 		if (wait_events(L, ev, now, until) < 0)
 			return;
 		now = px_now_ns();
@@ -603,11 +652,14 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 		}
 		if (atomic_load(&g_run.undone) == 0 && (cfg->requests || cfg->active > 0))
 			break;
+		retry_connects(L, now);
 		if (cfg->rate > 0)
 			dispatch(L, now);
 		uint64_t until = g_run.end_ns;
 		if (cfg->rate > 0 && w->nfree > 0 && L->next_due < until)
 			until = L->next_due;
+		if (L->nretry)
+			until = min_u64(until, L->retry_at);
 		if (wait_events(L, ev, now, until) < 0)
 			break;
 		now = px_now_ns();
@@ -637,6 +689,7 @@ void *worker_main(void *arg)
 	struct loop L = { .w = w, .cfg = cfg, .timer_fd = -1 };
 	struct pollux_event *ev = calloc(MAX_EVENTS, sizeof *ev);
 	L.buf = malloc(READ_BUF);
+	L.retry = calloc(w->nconn ? w->nconn : 1, sizeof *L.retry);
 	w->conns = calloc(w->nconn ? w->nconn : 1, sizeof *w->conns);
 	w->free_list = calloc(w->nconn ? w->nconn : 1, sizeof *w->free_list);
 	unsigned char *payloads = NULL;
@@ -645,7 +698,7 @@ void *worker_main(void *arg)
 	w->poller = pollux_new(cfg->backend);
 	if (!w->poller)
 		set_fail(w, "cannot create the poller", errno);
-	else if (!ev || !L.buf || !w->conns || !w->free_list ||
+	else if (!ev || !L.buf || !L.retry || !w->conns || !w->free_list ||
 	         (cfg->proto == PROTO_ECHO && w->nactive && !payloads))
 		set_fail(w, "out of memory", ENOMEM);
 	else
@@ -702,6 +755,7 @@ void *worker_main(void *arg)
 	free(w->free_list);
 	w->free_list = NULL;
 	free(L.buf);
+	free(L.retry);
 	free(ev);
 	atomic_fetch_add(&g_run.finished, 1);
 	return NULL;
