@@ -58,12 +58,19 @@ leftovers() {
 	done
 }
 
-# Runs pollux-scale with the marker, stdout/stderr to $tmp/NAME.out/.err.
+# Runs pollux-scale with the marker, stdout/stderr to $tmp/NAME.out/.err;
+# returns its exit status. A sanitizer report on its stderr is a failure
+# even where the sanitizer is set not to stop the program.
 sweep() {
 	name=$1
 	shift
 	env POLLUX_SCALE_TEST_TAG="$tag" "$scale" --no-progress "$@" \
 		> "$tmp/$name.out" 2> "$tmp/$name.err"
+	sweep_rc=$?
+	if grep -q 'runtime error:\|Sanitizer' "$tmp/$name.err"; then
+		fail "$name: sanitizer report: $(cat "$tmp/$name.err")"
+	fi
+	return $sweep_rc
 }
 
 check_no_leftovers() {
@@ -260,6 +267,9 @@ else
 fi
 wait "$spid" 2>/dev/null	# (no "Terminated" job notice)
 rc=$?
+if grep -q 'runtime error:\|Sanitizer' "$tmp/term.err"; then
+	fail "term: sanitizer report: $(cat "$tmp/term.err")"
+fi
 kill -TERM "-$watchdog" 2>/dev/null
 wait "$watchdog" 2>/dev/null
 watchdog=
