@@ -66,6 +66,11 @@ for b in $backends; do
 		fail "-b $b --raw: row does not parse: $row"
 done
 
+# -t stops the runs early but never below 3; the runs column says so.
+run -b "${backends%% *}" -n 10 -r 100000 -t 0.05 --csv || fail "-t exits $?: $(cat "$tmp/err")"
+runs=$(sed -n 2p "$tmp/out" | cut -d, -f5)
+[ "$runs" -ge 3 ] && [ "$runs" -lt 100000 ] || fail "-t 0.05 -r 100000 made $runs runs"
+
 # Default: every built backend, one row each, in the library's order.
 run -n 10 -r 1 --csv || fail "default run exits $?: $(cat "$tmp/err")"
 got=$(sed -n '2,$p' "$tmp/out" | cut -d, -f1 | tr '\n' ' ')
@@ -95,6 +100,8 @@ expect_error 2 -n 0
 expect_error 2 -n abc
 expect_error 2 -n 10 -a 11
 expect_error 2 -r 0
+expect_error 2 -t 0
+expect_error 2 -t abc
 expect_error 2 -w -1
 expect_error 2 -b nosuch
 expect_error 2 --sweep -n 10

@@ -24,6 +24,7 @@ static const unsigned long sweep_points[] = { 10, 100, 1000, 10000 };
 struct opts {
 	const char *backend;	/* NULL: all built */
 	unsigned long n, active, writes, runs;
+	double max_s;		/* time budget per backend and n; 0: none */
 	int have_n, have_w, sweep, raw, csv;
 };
 
@@ -52,6 +53,8 @@ static void help(void)
 "  -a, --active N          pairs primed with a byte (default 1)\n"
 "  -w, --writes N          writes per run (default: the number of pairs)\n"
 "  -r, --runs N            timed runs; median and min are printed (default 25)\n"
+"  -t, --max-time SECONDS  stop a backend's runs (at least 3) once they took\n"
+"                          this long; the runs column says how many ran\n"
 "      --sweep             n over 10, 100, 1000, 10000 (capped by RLIMIT_NOFILE)\n"
 "      --raw               also run select/poll/epoll_wait directly, no library,\n"
 "                          and print the ratio lib/raw of the medians\n"
@@ -250,18 +253,19 @@ static void print_header(const struct opts *o)
 }
 
 static void print_row(const struct opts *o, const char *name, const struct bench *b,
-                      long events, const struct result *lib, const struct result *raw)
+                      unsigned long runs, long events, const struct result *lib,
+                      const struct result *raw)
 {
 	if (o->csv) {
 		printf("%s,%d,%d,%ld,%lu,%ld,%.2f,%.2f,%.1f", name, b->n, b->active,
-		       b->wbudget, o->runs, events, lib->median_us, lib->min_us,
+		       b->wbudget, runs, events, lib->median_us, lib->min_us,
 		       lib->ns_per_event);
 		if (raw)
 			printf(",%.2f,%.2f,%.1f,%.3f", raw->median_us, raw->min_us,
 			       raw->ns_per_event, lib->median_us / raw->median_us);
 	} else {
 		printf("%-7s %6d %6d %6ld %4lu %7ld %11.1f %11.1f %9.1f", name, b->n,
-		       b->active, b->wbudget, o->runs, events, lib->median_us,
+		       b->active, b->wbudget, runs, events, lib->median_us,
 		       lib->min_us, lib->ns_per_event);
 		if (raw)
 			printf(" %11.1f %11.1f %9.1f %7.3f", raw->median_us, raw->min_us,
@@ -280,7 +284,8 @@ static void run_error(const char *name, const char *path, const struct bench *b)
 /*
  * Measures one backend on the open pairs. Library and raw runs alternate
  * (ABBA order, after one untimed warm-up of each) so both see the same
- * machine noise and the ratio stays honest.
+ * machine noise and the ratio stays honest. With -t, stops once the timed
+ * runs (at least 3) have taken that long.
  * Returns 0, 1 when the backend cannot take these fds here (skipped with a
  * note), or -1 after printing an error.
  */
@@ -293,7 +298,11 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 		fprintf(stderr, PROG ": no raw loop for backend '%s'\n", name);
 		return -1;
 	}
+	unsigned long done = 0;
+	uint64_t t0 = 0;
 	for (long r = -1; r < (long)o->runs; r++) {
+		if (r == 0)
+			t0 = px_now_ns();
 		uint64_t lt = 0, rt = 0;
 		int raw_first = r >= 0 && (r & 1);
 		if (raw && raw_first && raw(b, &rt) < 0)
@@ -309,16 +318,20 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 		}
 		if (raw && !raw_first && raw(b, &rt) < 0)
 			goto raw_failed;
-		if (r >= 0) {
-			lib_ns[r] = lt;
-			raw_ns[r] = rt;
-		}
+		if (r < 0)
+			continue;
+		lib_ns[r] = lt;
+		raw_ns[r] = rt;
+		done = (unsigned long)r + 1;
+		if (o->max_s > 0 && done >= 3 &&
+		    (double)(px_now_ns() - t0) / 1e9 >= o->max_s)
+			break;
 	}
-	struct result lr = summarize(lib_ns, o->runs, events);
+	struct result lr = summarize(lib_ns, done, events);
 	struct result rr;
 	if (raw)
-		rr = summarize(raw_ns, o->runs, events);
-	print_row(o, name, b, events, &lr, raw ? &rr : NULL);
+		rr = summarize(raw_ns, done, events);
+	print_row(o, name, b, done, events, &lr, raw ? &rr : NULL);
 	return 0;
 raw_failed:
 	run_error(name, "raw", b);
@@ -355,6 +368,7 @@ int main(int argc, char **argv)
 		{ "active", required_argument, NULL, 'a' },
 		{ "writes", required_argument, NULL, 'w' },
 		{ "runs", required_argument, NULL, 'r' },
+		{ "max-time", required_argument, NULL, 't' },
 		{ "sweep", no_argument, NULL, 'S' },
 		{ "raw", no_argument, NULL, 'R' },
 		{ "csv", no_argument, NULL, 'C' },
@@ -362,11 +376,11 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { NULL, 100, 1, 0, 25, 0, 0, 0, 0, 0 };
+	struct opts o = { NULL, 100, 1, 0, 25, 0, 0, 0, 0, 0, 0 };
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:n:a:w:r:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:n:a:w:r:t:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			o.backend = strcmp(optarg, "all") == 0 ? NULL : optarg;
@@ -388,6 +402,10 @@ int main(int argc, char **argv)
 		case 'r':
 			if (px_parse_ulong(optarg, 1, 100000, &o.runs) < 0)
 				return bad_usage("-r wants a number of runs from 1 to 100000, not", optarg);
+			break;
+		case 't':
+			if (px_parse_double(optarg, 1e6, &o.max_s) < 0 || o.max_s <= 0)
+				return bad_usage("-t wants a positive number of seconds, not", optarg);
 			break;
 		case 'S': o.sweep = 1; break;
 		case 'R': o.raw = 1; break;
