@@ -56,11 +56,18 @@ int scale_signals_init(void)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocking call should return so we can stop. */
-	sa.sa_handler = on_stop;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* No SA_RESTART: a blocking call should return so we can stop.
+	 * SIGINT and SIGHUP stay ignored when we were started ignoring them
+	 * (nohup, a background job of a shell without job control). */
+	int sigs[] = { SIGINT, SIGHUP, SIGTERM };
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction old;
+		if (sigs[i] != SIGTERM && sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sa.sa_handler = on_stop;
+		sigaction(sigs[i], &sa, NULL);
+	}
 	sa.sa_handler = on_child;
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
