@@ -435,6 +435,24 @@ START_TEST(source_addresses_spread)
 }
 END_TEST
 
+START_TEST(threads_spread_the_remainder)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	/* 7 connections, 5 active, 101 requests over 3 threads: nothing of
+	 * any remainder may be dropped */
+	run_load(r, "-b", backend_at(_i), "-c", "7", "-a", "5", "-t", "3", "-n", "101",
+	         "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 101);
+	ck_assert_int_eq((long)jnum(r->out, "", "threads"), 3);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 7);
+	free(r);
+}
+END_TEST
+
 START_TEST(unix_socket_target)
 {
 	char dir[] = "/tmp/pollux-load-test-XXXXXX";
@@ -594,6 +612,7 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, open_loop_rate_gives_count, 0, nb);
 	tcase_add_loop_test(tc, http_content_length_chunked_and_close, 0, nb);
 	tcase_add_loop_test(tc, source_addresses_spread, 0, nb);
+	tcase_add_loop_test(tc, threads_spread_the_remainder, 0, nb);
 	tcase_add_loop_test(tc, unix_socket_target, 0, nb);
 	tcase_add_loop_test(tc, json_parses_with_every_key, 0, nb);
 	suite_add_tcase(s, tc);
