@@ -155,7 +155,7 @@ static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
 	     waits++) {
 		int got = ct_wait(p, ev, maxev, must ? CT_WAIT_MS : 0);
 
-		ct_check(!must || got > 0, "%s round %d (seed %llu): %d fds "
+		ct_check(!must || got > 0, "%s round %d (POLLUX_TEST_SEED=%llu): %d fds "
 		              "ready but wait returned 0", be, round,
 		              (unsigned long long)seed, must - nseen);
 		for (int j = 0; j < got; j++) {
@@ -163,30 +163,30 @@ static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
 			struct xpair *q;
 			unsigned io;
 
-			ct_check(k >= 0 && x[k].reg, "%s round %d (seed %llu): "
+			ct_check(k >= 0 && x[k].reg, "%s round %d (POLLUX_TEST_SEED=%llu): "
 			              "fd %d reported but not registered", be, round,
 			              (unsigned long long)seed, fd);
 			q = &x[k];
-			ct_check(q->armed, "%s round %d (seed %llu): ONESHOT fd %d "
+			ct_check(q->armed, "%s round %d (POLLUX_TEST_SEED=%llu): ONESHOT fd %d "
 			         "reported again before pollux_mod re-armed it", be,
 			         round, (unsigned long long)seed, fd);
 			io = ev[j].events & (POLLUX_IN | POLLUX_OUT);
 			ct_check(ev[j].data == q, "%s: fd %d data %p, want %p",
 			              be, fd, ev[j].data, (void *)q);
 			ct_check((io & q->must) == q->must && (io & ~q->may) == 0,
-			              "%s round %d (seed %llu): fd %d interest 0x%x "
+			              "%s round %d (POLLUX_TEST_SEED=%llu): fd %d interest 0x%x "
 			              "reported 0x%x, poll() says 0x%x must%s",
 			              be, round, (unsigned long long)seed, fd,
 			              q->interest, ev[j].events, q->must,
 			              q->may != q->must ? " (some may)" : "");
 			if (!is_select)
 				ct_check((ev[j].events & (POLLUX_HUP | POLLUX_ERR)) ==
-				              q->hup_err, "%s round %d (seed %llu): fd %d "
+				              q->hup_err, "%s round %d (POLLUX_TEST_SEED=%llu): fd %d "
 				              "HUP/ERR 0x%x, poll() says 0x%x", be, round,
 				              (unsigned long long)seed, fd, ev[j].events,
 				              q->hup_err);
 			ct_check(q->must || q->may || q->hup_err, "%s round %d "
-			              "(seed %llu): fd %d (interest 0x%x) reported "
+			              "(POLLUX_TEST_SEED=%llu): fd %d (interest 0x%x) reported "
 			              "0x%x but poll() says it is not ready", be, round,
 			              (unsigned long long)seed, fd, q->interest,
 			              ev[j].events);
@@ -200,7 +200,7 @@ static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
 	for (int k = 0; k < n; k++) {
 		struct xpair *q = &x[k];
 		ct_check(q->seen || !(q->must || (!is_select && q->hup_err)),
-		              "%s round %d (seed %llu), maxev %d, %d waits: fd %d "
+		              "%s round %d (POLLUX_TEST_SEED=%llu), maxev %d, %d waits: fd %d "
 		              "(interest 0x%x) is ready (poll() says 0x%x%s) but "
 		              "was never reported", be, round,
 		              (unsigned long long)seed, maxev, waits, q->r,
@@ -212,7 +212,7 @@ START_TEST(thousands_cross_checked_with_poll)
 {
 	pollux_t *p = ct_new(_i);
 	int is_select = ct_is(_i, "select"), n = NXPAIRS, maxfd = 0;
-	uint64_t seed = ct_seed() + (uint64_t)_i, rs = seed;
+	uint64_t seed = ct_seed(), rs = seed + (uint64_t)_i;
 	struct xpair *x;
 	struct pollfd *pfd;
 	struct pollux_event *ev;
