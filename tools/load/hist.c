@@ -11,10 +11,23 @@
 #define HALF (1u << (HIST_SUB_BITS - 1))
 #define SUB_MASK ((UINT64_C(1) << HIST_SUB_BITS) - 1)
 
+/* Position of the highest set bit of v (v > 0). */
+static unsigned top_bit(uint64_t v)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	return 63u - (unsigned)__builtin_clzll(v);
+#else
+	unsigned b = 0;
+	while (v >>= 1)
+		b++;
+	return b;
+#endif
+}
+
 static unsigned bucket_of(uint64_t v)
 {
 	/* Values below 2048 sit in bucket 0 with step 1. */
-	return (unsigned)(63 - __builtin_clzll(v | SUB_MASK)) - (HIST_SUB_BITS - 1);
+	return top_bit(v | SUB_MASK) - (HIST_SUB_BITS - 1);
 }
 
 static size_t index_of(uint64_t v)
