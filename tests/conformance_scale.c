@@ -32,21 +32,21 @@ START_TEST(hundred_ready_maxev10_none_starves)
 		int n = ct_wait(p, ev, 10, CT_WAIT_MS);
 		waits++;
 		ct_check(n >= 1, "%s: 100 fds ready, wait returned 0",
-		              ct_name(_i));
+		         ct_name(_i));
 		for (int j = 0; j < n; j++) {
 			int (*pair)[2] = ev[j].data;
 			int k = (int)(pair - fds);
 			ct_check(k >= 0 && k < NHUNDRED && fds[k][0] == ev[j].fd,
-			              "%s: fd %d came with foreign data %p",
-			              ct_name(_i), ev[j].fd, ev[j].data);
+			         "%s: fd %d came with foreign data %p",
+			         ct_name(_i), ev[j].fd, ev[j].data);
 			ck_assert_uint_eq(ev[j].events, POLLUX_IN);
 			if (!seen[k]++)
 				nseen++;
 		}
 	}
 	ct_check(nseen == NHUNDRED, "%s: after %d waits of maxev 10 only "
-	              "%d of 100 ready fds were ever reported (starvation)",
-	              ct_name(_i), waits, nseen);
+	         "%d of 100 ready fds were ever reported (starvation)",
+	         ct_name(_i), waits, nseen);
 	pollux_free(p);
 	for (int k = 0; k < NHUNDRED; k++) {
 		close(fds[k][0]);
@@ -73,14 +73,14 @@ START_TEST(hundred_ready_maxev10_drained)
 		int n = ct_wait(p, ev, 10, CT_WAIT_MS);
 		waits++;
 		ct_check(n >= 1, "%s: %d fds still ready, wait returned 0",
-		              ct_name(_i), NHUNDRED - nseen);
+		         ct_name(_i), NHUNDRED - nseen);
 		for (int j = 0; j < n; j++) {
 			int k = (int)((int (*)[2])ev[j].data - fds);
 			ct_check(k >= 0 && k < NHUNDRED && fds[k][0] == ev[j].fd,
-			              "%s: fd %d came with foreign data", ct_name(_i),
-			              ev[j].fd);
+			         "%s: fd %d came with foreign data", ct_name(_i),
+			         ev[j].fd);
 			ct_check(!seen[k], "%s: fd %d reported again after it "
-			              "was drained", ct_name(_i), ev[j].fd);
+			         "was drained", ct_name(_i), ev[j].fd);
 			ck_assert_uint_eq(ev[j].events, POLLUX_IN);
 			ck_assert_int_eq(ct_drain(ev[j].fd), 1);
 			seen[k] = 1;
@@ -224,15 +224,15 @@ START_TEST(fds_past_1024_and_4096)
 				continue;
 			}
 			ct_check(pollux_add(p, fd[k], POLLUX_IN, NULL) == -1 &&
-			              errno == ERANGE, "%s without NOLIMIT: add fd %d: "
-			              "errno %d, want ERANGE", ct_name(_i), fd[k], errno);
+			         errno == ERANGE, "%s without NOLIMIT: add fd %d: "
+			         "errno %d, want ERANGE", ct_name(_i), fd[k], errno);
 		}
 		goto out;
 	}
 	for (int k = 0; k <= NHIGH; k++) {
 		ct_check(pollux_add(p, fd[k], POLLUX_IN, &tags[k]) == 0,
-		              "%s: add fd %d: %s", ct_name(_i), fd[k],
-		              strerror(errno));
+		         "%s: add fd %d: %s", ct_name(_i), fd[k],
+		         strerror(errno));
 	}
 	ck_assert_int_eq(pollux_count(p), NHIGH + 1);
 	ct_expect_none(p);
@@ -247,7 +247,7 @@ START_TEST(fds_past_1024_and_4096)
 		ct_put(pairs[k][1], 1);
 	n = ct_wait(p, ev, 16, CT_WAIT_MS);
 	ct_check(n == NHIGH + 1, "%s: %d of %d ready fds reported",
-	              ct_name(_i), n, NHIGH + 1);
+	         ct_name(_i), n, NHIGH + 1);
 	for (int k = 0; k <= NHIGH; k++) {
 		int at = ct_find(ev, n, fd[k]);
 		ct_check(at >= 0, "%s: fd %d not reported", ct_name(_i), fd[k]);
@@ -265,8 +265,8 @@ START_TEST(fds_past_1024_and_4096)
 				nseen++;
 	}
 	ct_check(nseen == NHIGH + 1, "%s: maxev 1, %d waits: only %d of "
-	              "%d ready fds reported", ct_name(_i), waits, nseen,
-	              NHIGH + 1);
+	         "%d ready fds reported", ct_name(_i), waits, nseen,
+	         NHIGH + 1);
 	/* OUT and ONESHOT up there too. */
 	for (int k = 0; k <= NHIGH; k++)
 		ck_assert_int_eq(ct_drain(fd[k]), 1);

@@ -48,18 +48,18 @@ pollux_t *ct_new(int idx)
 	errno = 0;
 	p = pollux_new(name);
 	ct_check(p != NULL, "pollux_new(\"%s\") failed: %s", name,
-	              strerror(errno));
+	         strerror(errno));
 	return p;
 }
 
 void ct_pair(int sv[2])
 {
 	ct_check(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0,
-	              "socketpair: %s", strerror(errno));
+	         "socketpair: %s", strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		int fl = fcntl(sv[i], F_GETFL);
 		ct_check(fl >= 0 && fcntl(sv[i], F_SETFL, fl | O_NONBLOCK) == 0,
-		              "fcntl O_NONBLOCK: %s", strerror(errno));
+		         "fcntl O_NONBLOCK: %s", strerror(errno));
 	}
 }
 
@@ -74,7 +74,7 @@ void ct_put(int fd, int n)
 		if (w < 0 && errno == ENOTSOCK)
 			w = write(fd, buf, (size_t)k);
 		ct_check(w > 0, "write to fd %d: %s", fd,
-		              w < 0 ? strerror(errno) : "short");
+		         w < 0 ? strerror(errno) : "short");
 		n -= (int)w;
 	}
 }
@@ -106,11 +106,11 @@ void ct_need_nofile(long want)
 
 	ct_setup();
 	ct_check(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit: %s",
-	              strerror(errno));
+	         strerror(errno));
 	ct_check(rl.rlim_cur == RLIM_INFINITY || (long)rl.rlim_cur >= want,
-	              "this test needs %ld descriptors but RLIMIT_NOFILE allows "
-	              "%ld (hard %ld); raise it with ulimit -n", want,
-	              (long)rl.rlim_cur, (long)rl.rlim_max);
+	         "this test needs %ld descriptors but RLIMIT_NOFILE allows "
+	         "%ld (hard %ld); raise it with ulimit -n", want,
+	         (long)rl.rlim_cur, (long)rl.rlim_max);
 }
 
 int ct_move_fd(int fd, int target)
@@ -118,9 +118,9 @@ int ct_move_fd(int fd, int target)
 	if (fd == target)
 		return target;
 	ct_check(fcntl(target, F_GETFD) == -1 && errno == EBADF,
-	              "fd %d is already in use", target);
+	         "fd %d is already in use", target);
 	ct_check(dup2(fd, target) == target, "dup2(%d, %d): %s", fd,
-	              target, strerror(errno));
+	         target, strerror(errno));
 	close(fd);
 	return target;
 }
@@ -159,7 +159,7 @@ int ct_find(const struct pollux_event *ev, int n, int fd)
 		if (ev[i].fd != fd)
 			continue;
 		ct_check(at < 0, "fd %d reported twice by one wait "
-		              "(entries %d and %d)", fd, at, i);
+		         "(entries %d and %d)", fd, at, i);
 		at = i;
 	}
 	return at;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -54,7 +55,7 @@ static void fill(int fd)
 	while (send(fd, buf, sizeof buf, MSG_NOSIGNAL) > 0)
 		;
 	ct_check(errno == EAGAIN || errno == EWOULDBLOCK, "fill fd %d: %s",
-	              fd, strerror(errno));
+	         fd, strerror(errno));
 }
 
 static void mutate(pollux_t *p, struct xpair *x, int n, uint64_t *rs)
@@ -113,7 +114,7 @@ static int oracle(struct xpair *x, int n, struct pollfd *pfd, int is_select)
 		nreg++;
 	}
 	ct_check(poll(pfd, (nfds_t)nreg, 0) >= 0, "poll: %s",
-	              strerror(errno));
+	         strerror(errno));
 	for (int k = 0, j = 0; k < n; k++) {
 		struct xpair *q = &x[k];
 		short rev;
@@ -142,6 +143,42 @@ static int oracle(struct xpair *x, int n, struct pollfd *pfd, int is_select)
 	return must;
 }
 
+/* One reported event against the oracle; returns 1 if it is the first
+ * report of an fd that had to be reported. */
+static int check_event(const struct pollux_event *e, struct xpair *x,
+                       int maxfd, const int *fd2k, int is_select,
+                       const char *where)
+{
+	int fd = e->fd, k = fd >= 0 && fd <= maxfd ? fd2k[fd] : -1, first;
+	unsigned io = e->events & (POLLUX_IN | POLLUX_OUT);
+	struct xpair *q;
+
+	ct_check(k >= 0 && x[k].reg, "%s: fd %d reported but not registered",
+	         where, fd);
+	q = &x[k];
+	ct_check(q->armed, "%s: ONESHOT fd %d reported again before "
+	         "pollux_mod re-armed it", where, fd);
+	ct_check(e->data == q, "%s: fd %d data %p, want %p", where, fd,
+	         e->data, (void *)q);
+	ct_check(q->must || q->may || q->hup_err, "%s: fd %d (interest 0x%x) "
+	         "reported 0x%x but poll() says it is not ready", where, fd,
+	         q->interest, e->events);
+	ct_check((io & q->must) == q->must && (io & ~q->may) == 0,
+	         "%s: fd %d interest 0x%x reported 0x%x, poll() says 0x%x%s",
+	         where, fd, q->interest, e->events, q->must,
+	         q->may != q->must ? " (some may)" : "");
+	/* select cannot hear HUP or ERR; the others say what poll() says. */
+	if (!is_select)
+		ct_check((e->events & (POLLUX_HUP | POLLUX_ERR)) == q->hup_err,
+		         "%s: fd %d HUP/ERR 0x%x, poll() says 0x%x", where, fd,
+		         e->events, q->hup_err);
+	first = !q->seen && (q->must || (!is_select && q->hup_err));
+	q->seen = 1;
+	if (q->oneshot)
+		q->armed = 0;
+	return first;
+}
+
 /* Waits with maxev until every fd that must be reported was, checking
  * each reported event against the oracle. */
 static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
@@ -149,62 +186,27 @@ static void cross_check(pollux_t *p, struct xpair *x, int n, int maxfd,
                         int must, int is_select, int round, uint64_t seed)
 {
 	int budget = must ? ct_wait_budget(must, maxev) : 1, nseen = 0, waits;
-	const char *be = pollux_backend(p);
+	char where[160];
 
+	snprintf(where, sizeof where, "%s round %d maxev %d "
+	         "(POLLUX_TEST_SEED=%llu)", pollux_backend(p), round, maxev,
+	         (unsigned long long)seed);
 	for (waits = 0; waits < budget && (nseen < must || waits == 0);
 	     waits++) {
 		int got = ct_wait(p, ev, maxev, must ? CT_WAIT_MS : 0);
 
-		ct_check(!must || got > 0, "%s round %d (POLLUX_TEST_SEED=%llu): %d fds "
-		              "ready but wait returned 0", be, round,
-		              (unsigned long long)seed, must - nseen);
-		for (int j = 0; j < got; j++) {
-			int fd = ev[j].fd, k = fd >= 0 && fd <= maxfd ? fd2k[fd] : -1;
-			struct xpair *q;
-			unsigned io;
-
-			ct_check(k >= 0 && x[k].reg, "%s round %d (POLLUX_TEST_SEED=%llu): "
-			              "fd %d reported but not registered", be, round,
-			              (unsigned long long)seed, fd);
-			q = &x[k];
-			ct_check(q->armed, "%s round %d (POLLUX_TEST_SEED=%llu): ONESHOT fd %d "
-			         "reported again before pollux_mod re-armed it", be,
-			         round, (unsigned long long)seed, fd);
-			io = ev[j].events & (POLLUX_IN | POLLUX_OUT);
-			ct_check(ev[j].data == q, "%s: fd %d data %p, want %p",
-			              be, fd, ev[j].data, (void *)q);
-			ct_check((io & q->must) == q->must && (io & ~q->may) == 0,
-			              "%s round %d (POLLUX_TEST_SEED=%llu): fd %d interest 0x%x "
-			              "reported 0x%x, poll() says 0x%x must%s",
-			              be, round, (unsigned long long)seed, fd,
-			              q->interest, ev[j].events, q->must,
-			              q->may != q->must ? " (some may)" : "");
-			if (!is_select)
-				ct_check((ev[j].events & (POLLUX_HUP | POLLUX_ERR)) ==
-				              q->hup_err, "%s round %d (POLLUX_TEST_SEED=%llu): fd %d "
-				              "HUP/ERR 0x%x, poll() says 0x%x", be, round,
-				              (unsigned long long)seed, fd, ev[j].events,
-				              q->hup_err);
-			ct_check(q->must || q->may || q->hup_err, "%s round %d "
-			              "(POLLUX_TEST_SEED=%llu): fd %d (interest 0x%x) reported "
-			              "0x%x but poll() says it is not ready", be, round,
-			              (unsigned long long)seed, fd, q->interest,
-			              ev[j].events);
-			if (!q->seen && (q->must || (!is_select && q->hup_err)))
-				nseen++;
-			q->seen = 1;
-			if (q->oneshot)
-				q->armed = 0;
-		}
+		ct_check(!must || got > 0, "%s: %d fds ready but wait returned "
+		         "0", where, must - nseen);
+		for (int j = 0; j < got; j++)
+			nseen += check_event(&ev[j], x, maxfd, fd2k, is_select,
+			                     where);
 	}
 	for (int k = 0; k < n; k++) {
 		struct xpair *q = &x[k];
 		ct_check(q->seen || !(q->must || (!is_select && q->hup_err)),
-		              "%s round %d (POLLUX_TEST_SEED=%llu), maxev %d, %d waits: fd %d "
-		              "(interest 0x%x) is ready (poll() says 0x%x%s) but "
-		              "was never reported", be, round,
-		              (unsigned long long)seed, maxev, waits, q->r,
-		              q->interest, q->must, q->hup_err ? " + HUP/ERR" : "");
+		         "%s, %d waits: fd %d (interest 0x%x) is ready (poll() "
+		         "says 0x%x%s) but was never reported", where, waits, q->r,
+		         q->interest, q->must, q->hup_err ? " + HUP/ERR" : "");
 	}
 }
 
