@@ -461,6 +461,7 @@ int main(int argc, char **argv)
 	}
 	prog_n = n;
 	prog_start = px_now_us();
+	o.load_start = scale_loadavg();
 	for (int r = 0; r < o.nfds; r++)
 		for (int b = 0; b < o.nbackends; b++)
 			est_left += est_point(&o, o.fds[r]);
@@ -506,6 +507,7 @@ int main(int argc, char **argv)
 	if (o.progress)
 		clear_progress();
 
+	o.load_end = scale_loadavg();
 	int sig = scale_stop_signal;
 	if (sig)
 		fprintf(stderr, "pollux-scale: stopped by signal %d after %d of "
@@ -520,7 +522,7 @@ int main(int argc, char **argv)
 	printf("pollux-scale: %lu active connections, %.3g s runs after %.3g s "
 	       "warm-up; server on each backend, pollux-load on %s\n",
 	       o.active, o.duration, o.warmup, pollux_backends()[0]);
-	scale_machine_line(stdout);
+	scale_machine_line(stdout, &o);
 	putchar('\n');
 	scale_print_table(stdout, &o, pts, done);
 	scale_print_fit(stdout, &o, fits);

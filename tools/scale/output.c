@@ -300,6 +300,10 @@ static void machine_json(FILE *f, const struct scale_opts *o)
 	px_json_string(f, cpu);
 	fprintf(f, ", \"nofile_limit\": %ld, \"pollux_version\": ", nofile);
 	px_json_string(f, pollux_version());
+	fprintf(f, ", \"loadavg_start\": ");
+	json_num_out(f, o->load_start);
+	fprintf(f, ", \"loadavg_end\": ");
+	json_num_out(f, o->load_end);
 	fprintf(f, ", \"duration_s\": ");
 	json_num_out(f, o->duration);
 	fprintf(f, ", \"warmup_s\": ");
@@ -360,7 +364,13 @@ int scale_write_json(FILE *f, const char *path,
 	return close_out(f, path, "JSON");
 }
 
-void scale_machine_line(FILE *f)
+double scale_loadavg(void)
+{
+	double l[1];
+	return getloadavg(l, 1) == 1 ? l[0] : NAN;
+}
+
+void scale_machine_line(FILE *f, const struct scale_opts *o)
 {
 	struct utsname u;
 	char cpu[256];
@@ -370,5 +380,8 @@ void scale_machine_line(FILE *f)
 		fprintf(f, " (%s)", cpu);
 	if (uname(&u) == 0)
 		fprintf(f, ", %s %s %s", u.sysname, u.release, u.machine);
+	if (isfinite(o->load_start) && isfinite(o->load_end))
+		fprintf(f, "; load average %.2f before, %.2f after", o->load_start,
+		        o->load_end);
 	fputc('\n', f);
 }

@@ -23,6 +23,9 @@ struct scale_opts {
 	const char *csv, *json, *plot;
 	const char *server_cmd, *load_cmd;
 	int progress;		/* draw a progress line on stderr */
+	/* 1-minute load average before and after the sweep (NAN: unknown):
+	 * others' work on the machine skews every figure. */
+	double load_start, load_end;
 };
 
 /* One (backend, fds) run. Numbers are NAN when not measured. */
@@ -119,8 +122,10 @@ int scale_write_json(FILE *f, const char *path,
                      const struct scale_opts *o,
                      const struct scale_point *pts, int n,
                      const struct scale_fit *fits);
-/* "machine: N cores (CPU), Linux RELEASE ARCH" */
-void scale_machine_line(FILE *f);
+/* "machine: N cores (CPU), Linux RELEASE ARCH, load average A -> B" */
+void scale_machine_line(FILE *f, const struct scale_opts *o);
+/* The 1-minute load average now, or NAN. */
+double scale_loadavg(void);
 
 /* ---- plot.c ---- */
 
