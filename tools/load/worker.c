@@ -365,7 +365,10 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 		 * every keepalive_requests): open another, not an error. */
 		c->state = C_READY;
 		drop(L, c);
-		start_connect(L, c);
+		if (may_issue(L, now))
+			start_connect(L, c);
+		else
+			L->alive_active--; /* nothing left for it to do */
 		return;
 	}
 	ready(L, c, now);
@@ -422,7 +425,10 @@ static void on_readable(struct loop *L, struct conn *c)
 			/* The server closed a keep-alive connection between requests
 			 * (its idle timeout): no request was lost; reconnect. */
 			drop(L, c);
-			start_connect(L, c);
+			if (may_issue(L, px_now_ns()))
+				start_connect(L, c);
+			else
+				L->alive_active--;
 		} else {
 			fail(L, c, E_CLOSED, 0); /* an idle connection was dropped */
 		}
