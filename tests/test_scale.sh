@@ -67,10 +67,14 @@ sweep() {
 	env POLLUX_SCALE_TEST_TAG="$tag" "$scale" --no-progress "$@" \
 		> "$tmp/$name.out" 2> "$tmp/$name.err"
 	sweep_rc=$?
-	if grep -q 'runtime error:\|Sanitizer' "$tmp/$name.err"; then
-		fail "$name: sanitizer report: $(cat "$tmp/$name.err")"
-	fi
+	sanitizer_check "$name"
 	return $sweep_rc
+}
+
+sanitizer_check() {
+	if grep -q 'runtime error:\|Sanitizer' "$tmp/$1.err"; then
+		fail "$1: sanitizer report: $(cat "$tmp/$1.err")"
+	fi
 }
 
 check_no_leftovers() {
@@ -240,7 +244,22 @@ else
 fi
 check_no_leftovers "sweep without gnuplot"
 
-# ---- 4. SIGTERM in the middle of a point stops server and load too ----
+# ---- 4. RLIMIT_NOFILE caps the fd counts, with a note naming it ----
+(ulimit -n 400 && sweep capped --backends "$b2" --fds 0,5000 --active 5 \
+	--duration 0.3 --warmup 0 --csv "$tmp/capped.csv")
+rc=$?
+sanitizer_check capped	# (a fail inside the subshell would not count)
+check_no_leftovers "capped sweep"
+# 400 less 5 active less the 64 kept for each tool's own descriptors.
+if [ $rc -eq 0 ] && grep -q "RLIMIT_NOFILE is 400" "$tmp/capped.err" &&
+   grep -q "capped to 331" "$tmp/capped.err" &&
+   grep -q "^$b2,331,5," "$tmp/capped.csv" && ! grep -q ",5000," "$tmp/capped.csv"; then
+	pass "fds capped to what RLIMIT_NOFILE allows, with a note naming it"
+else
+	fail "cap by RLIMIT_NOFILE: exit $rc, $(cat "$tmp/capped.err" "$tmp/capped.csv")"
+fi
+
+# ---- 5. SIGTERM in the middle of a point stops server and load too ----
 mkfifo "$tmp/started" || exit 99
 SCALE_NOTIFY=$tmp/started
 # Not through sweep(): $! must be pollux-scale itself (env execs it).
@@ -267,9 +286,7 @@ else
 fi
 wait "$spid" 2>/dev/null	# (no "Terminated" job notice)
 rc=$?
-if grep -q 'runtime error:\|Sanitizer' "$tmp/term.err"; then
-	fail "term: sanitizer report: $(cat "$tmp/term.err")"
-fi
+sanitizer_check term
 kill -TERM "-$watchdog" 2>/dev/null
 wait "$watchdog" 2>/dev/null
 watchdog=
