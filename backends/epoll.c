@@ -26,6 +26,12 @@ struct epoll_state {
 	struct always *aw;		/* fds epoll refused */
 	int nalways, capalways, armedalways;
 	int cursor;			/* rotation through aw */
+	int flip;			/* who goes first: files or the kernel */
+	struct owed {
+		uint64_t cookie;
+		unsigned events;
+	} *owed;			/* see pay_owed */
+	int nowed, headowed, capowed;
 };
 
 /* The kernel hands back (registration generation, fd): an event whose
@@ -70,6 +76,7 @@ static void epoll_free(struct pollux *p)
 	close(st->epfd);
 	free(st->evs);
 	free(st->aw);
+	free(st->owed);
 	free(st);
 }
 
@@ -188,34 +195,146 @@ static int add_always(struct epoll_state *st, struct pollux_event *ev, int out,
 	return out;
 }
 
+/* Events taken from the kernel that the caller has not seen yet (set
+ * aside by a rebuild); handed out before the kernel is asked again. */
+static int push_owed(struct epoll_state *st, uint64_t c, unsigned events)
+{
+	if (st->nowed == st->capowed) {
+		int n = st->capowed ? st->capowed * 2 : 16;
+		struct owed *o = realloc(st->owed, (size_t)n * sizeof *o);
+		if (!o)
+			return -1;
+		st->owed = o;
+		st->capowed = n;
+	}
+	st->owed[st->nowed++] = (struct owed){ c, events };
+	return 0;
+}
+
+static int pay_owed(struct pollux *p, struct pollux_event *ev, int maxev)
+{
+	struct epoll_state *st = p->state;
+	int out = 0;
+	while (st->headowed < st->nowed && out < maxev) {
+		struct owed *o = &st->owed[st->headowed++];
+		if (stale(p, o->cookie))
+			continue;	/* deleted since */
+		ev[out].fd = (int)(uint32_t)o->cookie;
+		ev[out].events = o->events;
+		out++;
+	}
+	if (st->headowed == st->nowed)
+		st->headowed = st->nowed = 0;
+	return out;
+}
+
+/*
+ * A closed fd whose file a duplicate keeps open (in this process or any
+ * other) stays registered in the epoll object and, level-triggered, would
+ * wake every wait from now on; no epoll_ctl can reach it. Only a new epoll
+ * object forgets it. Build one with every live registration, then take
+ * what the old object still had queued (so no edge and no ONESHOT firing
+ * is lost), skipping the fds in mark (already being reported), and drop
+ * what registering on the new object queued (so no edge is invented).
+ */
+static int rebuild(struct pollux *p, char *mark)
+{
+	struct epoll_state *st = p->state;
+	int total = p->count + 1;
+	struct epoll_event *buf = malloc((size_t)total * sizeof *buf);
+	int nfd = buf ? epoll_create1(EPOLL_CLOEXEC) : -1;
+	if (nfd < 0) {
+		free(buf);
+		return -1;
+	}
+	for (int fd = 0; fd < p->nslots; fd++) {
+		struct pollux_slot *s = &p->slots[fd];
+		if (!(s->flags & PX_SLOT_KERNEL) || s->bslot >= 0)
+			continue;	/* not in the kernel, or an always-ready file */
+		if (!(s->flags & PX_SLOT_ARMED)) {
+			s->flags &= ~PX_SLOT_KERNEL;	/* pollux_mod adds it back */
+			continue;
+		}
+		struct epoll_event ee = { .events = to_epoll(s->events) };
+		ee.data.u64 = cookie(p, fd);
+		if (epoll_ctl(nfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+			if (errno == EBADF) {
+				s->flags &= ~PX_SLOT_KERNEL;	/* closed, not yet deleted */
+				continue;
+			}
+			goto fail;
+		}
+	}
+	/* What registering queued on the new object: dropped, but a ONESHOT
+	 * it consumed is armed again. */
+	int n = epoll_wait(nfd, buf, total, 0);
+	for (int i = 0; i < n; i++) {
+		int fd = (int)(uint32_t)buf[i].data.u64;
+		if (p->slots[fd].events & POLLUX_ONESHOT) {
+			struct epoll_event ee = { .events = to_epoll(p->slots[fd].events) };
+			ee.data.u64 = buf[i].data.u64;
+			if (epoll_ctl(nfd, EPOLL_CTL_MOD, fd, &ee) < 0)
+				goto fail;
+		}
+	}
+	/* What the old object still had for live registrations: owed. */
+	n = epoll_wait(st->epfd, buf, total, 0);
+	for (int i = 0; i < n; i++) {
+		uint64_t c = buf[i].data.u64;
+		int fd = (int)(uint32_t)c;
+		if (stale(p, c) || mark[fd])
+			continue;
+		mark[fd] = 1;
+		if (push_owed(st, c, from_epoll(buf[i].events)) < 0)
+			goto fail;
+	}
+	free(buf);
+	if (dup3(nfd, st->epfd, O_CLOEXEC) == st->epfd) {
+		close(nfd);
+	} else {
+		close(st->epfd);
+		st->epfd = nfd;
+	}
+	return 0;
+fail:
+	close(nfd);
+	free(buf);
+	return -1;
+}
+
 static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
                        int timeout_ms)
 {
 	struct epoll_state *st = p->state;
-	int want = maxev < st->cap ? maxev : st->cap;
-	if (st->armedalways) {
-		timeout_ms = 0;		/* something is ready already */
-		if (want > 1)
-			want -= want / 2 < st->armedalways ? want / 2 : st->armedalways;
-	}
-	int n = epoll_wait(st->epfd, st->evs, want, timeout_ms);
+	if (st->nowed)
+		return pay_owed(p, ev, maxev);
+
+	/* Always-ready files and kernel events take turns at going first, so
+	 * that neither starves the other when maxev is small. */
+	int files_first = st->armedalways && (st->flip ^= 1);
+	int out = files_first ? add_always(st, ev, 0, maxev) : 0;
+	if (out == maxev)
+		return out;
+	int room = maxev - out;
+	int want = room < st->cap ? room : st->cap;
+	if (st->armedalways && !files_first && want > 1)
+		want -= want / 2 < st->armedalways ? want / 2 : st->armedalways;
+	int n = epoll_wait(st->epfd, st->evs, want,
+	                   (out || st->armedalways) ? 0 : timeout_ms);
 	if (n < 0)
-		return -1;
+		return out ? out : -1;
+	int stale_seen = 0;
 	for (int i = 0; i < n; i++) {
 		if (stale(p, st->evs[i].data.u64)) {
-			/* Level-triggered, it would wake every wait from now
-			 * on, and only a new epoll object forgets it. Rare:
-			 * it takes close before del with a duplicate alive. */
-			if (pollux_reinit(p) < 0)
-				return -1;
-			errno = EAGAIN;
-			return -1;
+			stale_seen = 1;
+			continue;
 		}
-		ev[i].fd = (int)(uint32_t)st->evs[i].data.u64;
-		ev[i].events = from_epoll(st->evs[i].events);
+		ev[out].fd = (int)(uint32_t)st->evs[i].data.u64;
+		ev[out].events = from_epoll(st->evs[i].events);
+		out++;
 	}
-	if (n == st->cap && st->cap < maxev) {
-		/* Full: more may be waiting. Grow for the next call. */
+	if (n == want && st->cap < maxev) {
+		/* The buffer was what stopped it: grow for the next call. */
 		int c = st->cap * 2 < maxev ? st->cap * 2 : maxev;
 		struct epoll_event *e = realloc(st->evs, (size_t)c * sizeof *e);
 		if (e) {
@@ -223,9 +342,24 @@ static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
 			st->cap = c;
 		}
 	}
-	if (st->armedalways)
-		n = add_always(st, ev, n, maxev);
-	return n;
+	if (!files_first && st->armedalways)
+		out = add_always(st, ev, out, maxev);
+	if (stale_seen) {
+		char *mark = calloc((size_t)p->nslots, 1);
+		if (!mark)
+			return -1;
+		for (int i = 0; i < out; i++)
+			mark[ev[i].fd] = 1;
+		int rc = rebuild(p, mark);
+		free(mark);
+		if (rc < 0)
+			return -1;
+		if (out == 0) {
+			errno = EAGAIN;	/* the core asks again */
+			return -1;
+		}
+	}
+	return out;
 }
 
 static int epoll_reinit(struct pollux *p)
@@ -244,6 +378,7 @@ static int epoll_reinit(struct pollux *p)
 		st->epfd = fd;
 	}
 	st->nalways = st->armedalways = st->cursor = 0;
+	st->nowed = st->headowed = 0;
 	return 0;
 }
 

@@ -56,7 +56,9 @@ static int poll_add(struct pollux *p, int fd, unsigned events)
 static int poll_mod(struct pollux *p, int fd, unsigned events)
 {
 	struct poll_state *st = p->state;
-	st->pfd[p->slots[fd].bslot].events = to_poll(events);
+	/* Also brings back an entry dropped as closed: the number may name
+	 * a new file by now, as epoll's mod fix-up assumes too. */
+	st->pfd[p->slots[fd].bslot] = (struct pollfd){ .fd = fd, .events = to_poll(events) };
 	return 0;
 }
 

@@ -123,7 +123,10 @@ static int select_add(struct pollux *p, int fd, unsigned events)
 
 static int select_mod(struct pollux *p, int fd, unsigned events)
 {
-	set_bits(p->state, fd, events);
+	struct select_state *st = p->state;
+	set_bits(st, fd, events);
+	if (fd > st->maxfd)
+		st->maxfd = fd;	/* lowered when it was dropped as closed */
 	return 0;
 }
 
