@@ -324,6 +324,33 @@ START_TEST(close_then_del_dup_alive_keeps_others)
 }
 END_TEST
 
+/* A registered fd is closed without del, a wait drops it, its number is
+ * reopened for a new file and pollux_mod is called: the new file is
+ * watched, on every backend (epoll's mod falls back to add). */
+START_TEST(close_reopen_then_mod_watches_new_file)
+{
+	pollux_t *p = ct_new(_i);
+	int a[2], b[2], fd, t;
+
+	ct_pair(a);
+	fd = a[0];
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &t), 0);
+	close(fd);
+	ct_expect_none(p);
+	ct_pair(b);
+	ct_move_fd(b[0], fd);
+	ck_assert_int_eq(pollux_mod(p, fd, POLLUX_IN, &t), 0);
+	ct_expect_none(p);
+	ct_put(b[1], 1);
+	ct_expect_one(p, fd, POLLUX_IN, &t);
+	ck_assert_int_eq(pollux_del(p, fd), 0);
+	pollux_free(p);
+	close(fd);
+	close(a[1]);
+	close(b[1]);
+}
+END_TEST
+
 START_TEST(close_then_del_among_others)
 {
 	pollux_t *p = ct_new(_i);
@@ -386,4 +413,6 @@ void ct_add_modes(TCase *tc, int idx)
 	tcase_add_loop_test(tc, close_then_del_dup_alive_keeps_others, idx,
 	                    idx + 1);
 	tcase_add_loop_test(tc, close_then_del_among_others, idx, idx + 1);
+	tcase_add_loop_test(tc, close_reopen_then_mod_watches_new_file, idx,
+	                    idx + 1);
 }
