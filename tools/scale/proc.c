@@ -123,6 +123,11 @@ static void child_exec(const char *const argv[], int out, int err,
 	}
 	dup2(out, 1);
 	dup2(err, 2);
+	/* The originals would be two stray descriptors in the child. */
+	if (out > 2)
+		close(out);
+	if (err > 2)
+		close(err);
 	execv(argv[0], (char *const *)argv);
 	dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
