@@ -378,6 +378,44 @@ START_TEST(random_input)
 }
 END_TEST
 
+/* Connections that have finished their requests hold no buffers: after
+ * traffic (pipelined requests, a partial request completed later), the
+ * server's buffered bytes fall back to zero with every connection open. */
+START_TEST(idle_holds_no_buffers)
+{
+	enum { N = 300 };
+	struct srv s;
+	ck_assert_int_eq(srv_start(&s, backend_at(_i), 1, 0, NULL), 0);
+	int fds[N];
+	for (int i = 0; i < N; i++) {
+		fds[i] = tcp_connect(s.port);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(probe(fds[i]), 200);
+		/* Half a request now (the server must keep it)... */
+		ck_assert_int_eq(send_all(fds[i], "GET / HTTP/1.1\r\nHo", 18), 0);
+	}
+	ck_assert_msg(stats_value(s.port, "buffered_bytes") > 0,
+	              "partial requests are held somewhere");
+	struct reader rd;
+	struct resp r;
+	for (int i = 0; i < N; i++) {
+		/* ...the rest later. */
+		ck_assert_int_eq(send_all(fds[i], "st: t\r\n\r\n", 9), 0);
+		reader_init(&rd, fds[i]);
+		ck_assert_int_eq(read_resp(&rd, &r, 0), 0);
+		ck_assert_int_eq(r.status, 200);
+		resp_free(&r);
+		reader_free(&rd);
+	}
+	ck_assert(stats_value(s.port, "open") == N + 1);
+	ck_assert_msg(stats_value(s.port, "buffered_bytes") == 0,
+	              "idle connections still hold buffers");
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	ck_assert(exited(srv_stop(&s, SIGTERM, NULL, 0), 0));
+}
+END_TEST
+
 void add_misc_tests(Suite *su, int nb);
 void add_misc_tests(Suite *su, int nb)
 {
@@ -391,5 +429,6 @@ void add_misc_tests(Suite *su, int nb)
 	tcase_add_loop_test(tc, sigterm_statistics, 0, nb);
 	tcase_add_loop_test(tc, workers_two, 0, nb);
 	tcase_add_loop_test(tc, random_input, 0, nb);
+	tcase_add_loop_test(tc, idle_holds_no_buffers, 0, nb);
 	suite_add_tcase(su, tc);
 }

@@ -15,6 +15,10 @@
 #include <sys/sendfile.h>
 #endif
 
+/* The 512-byte budget of an idle connection: the struct (plus malloc's
+ * header) is all it holds, with room to spare for the poller's slot. */
+_Static_assert(sizeof(struct conn) <= 256, "struct conn outgrew the idle budget");
+
 /* How much file data one connection may send per wakeup, so a big
  * download cannot starve the other clients of this worker. */
 #define FILE_BUDGET (4u << 20)

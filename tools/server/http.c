@@ -95,6 +95,32 @@ static int respond_error(struct worker *w, struct conn *c, int status,
 	               (uint64_t)n, head, keep, extra);
 }
 
+/* GET or HEAD / from the per-second cache (keep: as in respond). */
+static int respond_hello(struct worker *w, struct conn *c, int head, int keep)
+{
+	const char *date = http_date(w);
+	if (w->hello_t != w->date_t || !w->hello_len[0]) {
+		for (int k = 0; k < 3; k++) {
+			int n = snprintf(w->hello[k], sizeof w->hello[k],
+			                 "HTTP/1.1 200 OK\r\nServer: pollux\r\nDate: %s\r\n"
+			                 "Content-Type: text/plain; charset=utf-8\r\n"
+			                 "Content-Length: %zu\r\n%s\r\n%s", date, sizeof hello - 1,
+			                 k == 0 ? "Connection: close\r\n" :
+			                 k == 2 ? "Connection: keep-alive\r\n" : "", hello);
+			if (n < 0 || (size_t)n >= sizeof w->hello[k])
+				return -1;
+			w->hello_len[k] = (uint16_t)n;
+			w->hello_head[k] = (uint16_t)(n - (int)(sizeof hello - 1));
+		}
+		w->hello_t = w->date_t;
+	}
+	if (out_append(w, c, w->hello[keep], head ? w->hello_head[keep] : w->hello_len[keep]) < 0)
+		return -1;
+	if (!keep)
+		c->flags |= C_CLOSE_AFTER;
+	return 0;
+}
+
 static int respond_stats(struct worker *w, struct conn *c, int head, int keep)
 {
 	char *buf = NULL;
@@ -194,8 +220,7 @@ static int serve(struct worker *w, struct conn *c, const struct http_req *r)
 		}
 	}
 	if (eq(t, pl, "/"))
-		return respond(w, c, 200, "text/plain; charset=utf-8", hello,
-		               sizeof hello - 1, head, keep, NULL);
+		return respond_hello(w, c, head, keep);
 	return respond_error(w, c, 404, head, keep, NULL);
 }
 

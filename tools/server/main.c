@@ -123,7 +123,7 @@ static int unix_stale(const struct listen_spec *ls)
 	struct stat st;
 	if (lstat(un->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0)
 		return 0;
 	int alive = connect(fd, (const struct sockaddr *)&ls->ss, ls->len) == 0 ||
@@ -135,9 +135,11 @@ static int unix_stale(const struct listen_spec *ls)
 static int make_listener(struct listen_spec *ls, int reuseport, char *err, size_t errlen)
 {
 	int fam = ls->ss.ss_family;
-	int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
+	int fd = socket(fam, SOCK_STREAM, 0);
+	if (fd < 0 || px_set_nonblock(fd) < 0 || px_set_cloexec(fd) < 0) {
 		snprintf(err, errlen, "cannot create a socket for %s: %s", ls->arg, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	if (fam == AF_INET || fam == AF_INET6) {
@@ -310,8 +312,16 @@ int main(int argc, char **argv)
 	/* Room for many connections: a server limited to 1024 descriptors
 	 * by default would fail long before the pollers do. */
 	(void)px_raise_nofile();
+#ifdef HAVE_PIPE2
 	if (pipe2(s->sigpipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		die("cannot create the signal pipe");
+#else
+	if (pipe(s->sigpipe) < 0)
+		die("cannot create the signal pipe");
+	for (int i = 0; i < 2; i++)
+		if (px_set_nonblock(s->sigpipe[i]) < 0 || px_set_cloexec(s->sigpipe[i]) < 0)
+			die("cannot set up the signal pipe");
+#endif
 	server_signals(s);
 	s->start_ns = px_now_ns();
 

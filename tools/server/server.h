@@ -142,6 +142,11 @@ struct worker {
 	struct { int kind; } sigobj;	/* user data of the signal pipe */
 	time_t date_t;
 	char date[40];			/* cached HTTP Date header value */
+	/* The whole answer to GET / for each keep-alive form, rebuilt when
+	 * the Date changes: the benchmark path is one copy, no formatting. */
+	time_t hello_t;
+	char hello[3][256];
+	uint16_t hello_len[3], hello_head[3];
 	pthread_t thread;
 	int failed;
 	struct wstats st;
