@@ -229,18 +229,25 @@ else
 	fail "JSON after a killed server (see above)"
 fi
 
-# ---- 3. --plot without gnuplot: said at once, measured anyway, exit 1 ----
+# ---- 3. --plot without gnuplot: said at once, measured anyway, exit 1;
+# and --json - leaves stdout to the JSON alone (the report goes to stderr) --
 GNUPLOT=/nonexistent/gnuplot
 export GNUPLOT
 sweep noplot --backends "$b2" --fds 0 --active 5 --duration 0.3 --warmup 0 \
-	--plot "$tmp/none.svg"
+	--plot "$tmp/none.svg" --json -
 rc=$?
 unset GNUPLOT
 if [ $rc -eq 1 ] && grep -q "no plot will be drawn" "$tmp/noplot.err" &&
-   grep -q '^      0 |' "$tmp/noplot.out" && [ ! -e "$tmp/none.svg" ]; then
+   grep -q '^      0 |' "$tmp/noplot.err" && [ ! -e "$tmp/none.svg" ]; then
 	pass "--plot without gnuplot: one clear line, table still printed, exit 1"
 else
 	fail "--plot without gnuplot: exit $rc, stderr: $(cat "$tmp/noplot.err")"
+fi
+if "$PYTHON3" -c 'import json, sys; d = json.load(sys.stdin)
+assert [p["fds"] for p in d["points"]] == [0]' < "$tmp/noplot.out"; then
+	pass "--json - writes one JSON document alone on stdout"
+else
+	fail "--json -: stdout is not the JSON alone: $(cat "$tmp/noplot.out")"
 fi
 check_no_leftovers "sweep without gnuplot"
 

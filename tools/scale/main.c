@@ -41,8 +41,10 @@ static void usage(FILE *f)
 "  -d, --duration SECS   measured seconds per point (default 5)\n"
 "  -w, --warmup SECS     seconds of load before measuring (default 1)\n"
 "  -q, --quick           about 30 s in all: fds 0,1000,5000,10000, 1 s runs\n"
-"      --csv FILE        write every point as CSV ('-': stdout)\n"
-"      --json FILE       write machine, points and fit as JSON ('-': stdout)\n"
+"      --csv FILE        write every point as CSV ('-': stdout, and the\n"
+"                        report for people goes to stderr)\n"
+"      --json FILE       write machine, points and fit as JSON ('-': the\n"
+"                        same)\n"
 "      --plot FILE.svg   draw requests/s and us/wait against fds (gnuplot)\n"
 "      --server-cmd PATH pollux-server to run (env POLLUX_SERVER)\n"
 "      --load-cmd PATH   pollux-load to run (env POLLUX_LOAD)\n"
@@ -376,6 +378,9 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (o.csv && o.json && strcmp(o.csv, "-") == 0 && strcmp(o.json, "-") == 0)
+		return bad_usage("--csv - and --json - cannot both write to "
+		                 "standard output; give one a file name");
 
 	if (backends_arg) {
 		if (parse_backends(&o, backends_arg) < 0)
@@ -519,15 +524,18 @@ int main(int argc, char **argv)
 		scale_fit(pts, done, o.backends[b], &fits[b]);
 
 	int bad = failed > 0;
-	printf("pollux-scale: %lu active connections, %.3g s runs after %.3g s "
-	       "warm-up; server on each backend, pollux-load on %s\n",
-	       o.active, o.duration, o.warmup, pollux_backends()[0]);
-	scale_machine_line(stdout, &o);
-	putchar('\n');
-	scale_print_table(stdout, &o, pts, done);
-	scale_print_fit(stdout, &o, fits);
-	scale_print_bars(stdout, &o, pts, done);
-	fflush(stdout);
+	/* With CSV or JSON on stdout, the report for people goes to stderr
+	 * so that stdout stays one parseable document. */
+	FILE *rep = csv == stdout || json == stdout ? stderr : stdout;
+	fprintf(rep, "pollux-scale: %lu active connections, %.3g s runs after "
+	        "%.3g s warm-up; server on each backend, pollux-load on %s\n",
+	        o.active, o.duration, o.warmup, pollux_backends()[0]);
+	scale_machine_line(rep, &o);
+	fputc('\n', rep);
+	scale_print_table(rep, &o, pts, done);
+	scale_print_fit(rep, &o, fits);
+	scale_print_bars(rep, &o, pts, done);
+	fflush(rep);
 	if (csv && scale_write_csv(csv, o.csv, pts, done) < 0)
 		bad = 1;
 	if (json && scale_write_json(json, o.json, &o, pts, done, fits) < 0)
