@@ -382,8 +382,13 @@ int main(int argc, char **argv)
 		return bad_usage("--csv - and --json - cannot both write to "
 		                 "standard output; give one a file name");
 
+	/* strtok_r cuts its string: work on copies, so that ps still shows
+	 * the command line as given. */
 	if (backends_arg) {
-		if (parse_backends(&o, backends_arg) < 0)
+		char *copy = strdup(backends_arg);
+		int rc = copy ? parse_backends(&o, copy) : -1;
+		free(copy);
+		if (rc < 0)
 			return 2;
 	} else {
 		const char *const *b = pollux_backends();
@@ -395,7 +400,10 @@ int main(int argc, char **argv)
 			o.backends[o.nbackends++] = b[i];
 	}
 	if (fds_arg) {
-		if (parse_fds(&o, fds_arg) < 0)
+		char *copy = strdup(fds_arg);
+		int rc = copy ? parse_fds(&o, copy) : -1;
+		free(copy);
+		if (rc < 0)
 			return 2;
 	} else {
 		const unsigned long *d = quick ? quick_fds : default_fds;
