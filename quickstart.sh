@@ -54,11 +54,7 @@ make -s -j"$jobs"
 
 case "$1" in
 demo)
-	if [ -x tools/pollux-scale ]; then
-		exec tools/pollux-scale --quick
-	else
-		exec tools/pollux-bench --sweep
-	fi
+	exec tools/pollux-scale --quick --plot scale-quick.svg
 	;;
 test)
 	make -j"$jobs" check
