@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,66 @@ START_TEST(idle_holds_no_buffers)
 }
 END_TEST
 
+/* --stats-interval: statistics lines arrive on stdout while serving. */
+START_TEST(stats_interval_lines)
+{
+	const char *args[] = { "--stats-interval", "0.2", "--json", NULL };
+	struct srv s;
+	ck_assert_int_eq(srv_start(&s, backend_at(_i), 1, 0, args), 0);
+	int fd = tcp_connect(s.port);
+	ck_assert_int_eq(probe(fd), 200);
+	/* Read stdout until two periodic objects came (bounded wait). */
+	char buf[16384];
+	size_t len = 0;
+	int objs = 0;
+	struct pollfd pf = { s.out, POLLIN, 0 };
+	while (objs < 2 && len < sizeof buf - 1 && poll(&pf, 1, T_WAIT_MS) == 1) {
+		ssize_t k = read(s.out, buf + len, sizeof buf - 1 - len);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+		buf[len] = '\0';
+		objs = 0;
+		for (char *p = buf; (p = strstr(p, "{\"backend\":")); p++)
+			objs++;
+	}
+	ck_assert_msg(objs >= 2, "periodic statistics missing: %s", buf);
+	ck_assert_msg(json_value(strstr(buf, "{\"backend\":"), "requests") >= 0, "%s", buf);
+	close(fd);
+	ck_assert(exited(srv_stop(&s, SIGTERM, NULL, 0), 0));
+}
+END_TEST
+
+/* A client that never reads its 32 MiB answer cannot hold the stop: the
+ * server gives pending output one second, then closes and exits 0. */
+START_TEST(stop_deadline_stuck_client)
+{
+	char *tmp = make_tempdir();
+	char path[4200];
+	snprintf(path, sizeof path, "%s/big", tmp);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(ftruncate(fileno(f), 32 << 20), 0);
+	fclose(f);
+	const char *args[] = { "--root", tmp, NULL };
+	struct srv s;
+	ck_assert_int_eq(srv_start(&s, backend_at(_i), 1, 0, args), 0);
+	int fd = tcp_connect(s.port);
+	const char *req = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
+	ck_assert_int_eq(send_all(fd, req, strlen(req)), 0);
+	/* Wait until the answer has started (its first bytes are readable). */
+	struct pollfd pf = { fd, POLLIN, 0 };
+	ck_assert_int_eq(poll(&pf, 1, T_WAIT_MS), 1);
+	static char out[8192];
+	int st = srv_stop(&s, SIGTERM, out, sizeof out);
+	ck_assert_msg(exited(st, 0), "status %d with a stuck client", st);
+	ck_assert_msg(strstr(out, "\naccepted 1\n"), "stats: %s", out);
+	close(fd);
+	remove_tree(tmp);
+	free(tmp);
+}
+END_TEST
+
 void add_misc_tests(Suite *su, int nb);
 void add_misc_tests(Suite *su, int nb)
 {
@@ -430,5 +491,7 @@ void add_misc_tests(Suite *su, int nb)
 	tcase_add_loop_test(tc, workers_two, 0, nb);
 	tcase_add_loop_test(tc, random_input, 0, nb);
 	tcase_add_loop_test(tc, idle_holds_no_buffers, 0, nb);
+	tcase_add_loop_test(tc, stats_interval_lines, 0, nb);
+	tcase_add_loop_test(tc, stop_deadline_stuck_client, 0, nb);
 	suite_add_tcase(su, tc);
 }
