@@ -351,14 +351,19 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 	uint64_t now = px_now_ns();
 	struct worker *w = L->w;
 	L->busy--;
-	if (!ok)
+	if (!ok) {
 		count_error(L, c, E_HTTP_STATUS);
-	else if (c->intended_ns >= g_run.measure_ns && now < g_run.end_ns) {
-		w->last_done_ns = now;
+	} else if (c->intended_ns >= g_run.measure_ns && c->intended_ns < g_run.end_ns) {
+		/* Every answer to a request of the measured time is a latency,
+		 * also one that came after the end (see drain()); only those
+		 * inside it count as requests, which are per second of it. */
 		hist_record(w->lat, (now - c->intended_ns) / 1000);
 		if (w->lat_unc)
 			hist_record(w->lat_unc, (now - c->sent_ns) / 1000);
-		L->requests++;
+		if (now < g_run.end_ns) {
+			w->last_done_ns = now;
+			L->requests++;
+		}
 	}
 	if (!keep_alive) {
 		/* The server ends the connection after this answer (nginx does
@@ -619,6 +624,25 @@ static void connect_phase(struct loop *L, struct pollux_event *ev)
 	}
 }
 
+/* The clock ran out with requests still waiting for their answer: wait
+ * for them, each until its --timeout deadline, so that a server that has
+ * stopped answering is counted as failing, not hidden by the end of the
+ * run (a run shorter than --timeout against a silent server would
+ * otherwise report no error at all). Nothing new is sent meanwhile. */
+static void drain(struct loop *L, struct pollux_event *ev)
+{
+	while (L->busy > 0 && !atomic_load(&g_run.stop)) {
+		if (wait_events(L, ev, px_now_ns(), UINT64_MAX) < 0)
+			break;
+		uint64_t now = px_now_ns();
+		if (now >= L->last_scan + SCAN_NS) {
+			scan_deadlines(L, now);
+			L->last_scan = now;
+			publish(L);
+		}
+	}
+}
+
 static void run_phase(struct loop *L, struct pollux_event *ev)
 {
 	struct worker *w = L->w;
@@ -686,6 +710,7 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 	 * connection were never sent; say how many, not just drop them. */
 	if (cfg->rate > 0 && L->next_due <= w->stopped_ns && L->next_due >= g_run.measure_ns)
 		w->unsent = (w->stopped_ns - L->next_due) / L->interval_ns + 1;
+	drain(L, ev);
 }
 
 void *worker_main(void *arg)
