@@ -395,6 +395,13 @@ START_TEST(open_loop_rate_gives_count)
 		ck_assert_msg(jnum(r->out, "latency_us", p[i]) >=
 		              jnum(r->out, "latency_uncorrected_us", p[i]),
 		              "%s corrected < uncorrected: %s", p[i], r->out);
+	/* The run ends on a due time (20/s for 0.5 s); with 8 connections and
+	 * answers in microseconds a connection is free for it, so it is not
+	 * "due but found no free connection" (that said 1 on every run). */
+	run_load(r, "-b", backend_at(_i), "-c", "8", "-R", "20", "-d", "0.5", "--json",
+	         s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_msg(jnum(r->out, "", "unsent") == 0, "unsent: %s", r->out);
 	srv_stop(&s);
 	free(r);
 }

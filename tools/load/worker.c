@@ -707,9 +707,13 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 	}
 	w->stopped_ns = now < g_run.end_ns ? now : g_run.end_ns;
 	/* Open loop: requests whose time came but that found no free
-	 * connection were never sent; say how many, not just drop them. */
-	if (cfg->rate > 0 && L->next_due <= w->stopped_ns && L->next_due >= g_run.measure_ns)
-		w->unsent = (w->stopped_ns - L->next_due) / L->interval_ns + 1;
+	 * connection were never sent; say how many, not just drop them.
+	 * Those a free connection was there for were due only because the
+	 * loop woke after the end: they were not refused a connection. */
+	if (cfg->rate > 0 && L->next_due <= w->stopped_ns && L->next_due >= g_run.measure_ns) {
+		uint64_t due = (w->stopped_ns - L->next_due) / L->interval_ns + 1;
+		w->unsent = due > w->nfree ? due - w->nfree : 0;
+	}
 	drain(L, ev);
 }
 
