@@ -605,6 +605,18 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_msg(strstr(r->err, "RLIMIT_NOFILE"), "stderr: %s", r->err);
 	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line");
+	/* one line naming the option, not getopt's extra line with the path */
+	run_load(r, "-Z", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "'-Z'"), "stderr: %s", r->err);
+	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line: %s", r->err);
+	run_load(r, "127.0.0.1:9", "--connections", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "'--connections' needs a value"), "stderr: %s", r->err);
+	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line: %s", r->err);
+	run_load(r, "--json=yes", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line: %s", r->err);
 	run_load(r, "--version", NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_msg(strncmp(r->out, "pollux-load (pollux) ", 21) == 0, "%s", r->out);

@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -187,6 +188,19 @@ static void on_signal(int sig)
 	atomic_store(&g_run.stop, 1);
 }
 
+/* getopt's own message would be a second line naming the program by its
+ * path (libtool's .libs one, even); say it once, our way. */
+static void die_bad_option(char **argv)
+{
+	const char *word = argv[optind - 1];
+	if (strncmp(word, "--", 2) != 0)
+		die_usage("unknown option '-%c'",
+		          optopt > 0 && optopt < 128 && isprint(optopt) ? optopt : '?');
+	if (optopt)
+		die_usage("option '%s' takes no value", word);
+	die_usage("unknown or ambiguous option '%s'", word);
+}
+
 static void parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { O_PROTO = 256, O_SIZE, O_WARMUP, O_TIMEOUT, O_SOURCE, O_CRATE,
@@ -215,7 +229,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	const char *source = NULL;
 	unsigned long v;
 	int o;
-	while ((o = getopt_long(argc, argv, "c:a:d:n:R:t:b:hV", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":c:a:d:n:R:t:b:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case O_PROTO:
 			if (strcmp(optarg, "echo") == 0)
@@ -288,9 +303,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		case 'V':
 			printf(PROG " (pollux) %s\n", pollux_version());
 			exit(0);
+		case ':':
+			die_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
-			fprintf(stderr, PROG ": bad usage (see " PROG " --help)\n");
-			exit(2);
+			die_bad_option(argv);
 		}
 	}
 	if (optind != argc - 1)
