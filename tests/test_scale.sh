@@ -304,5 +304,37 @@ else
 fi
 check_no_leftovers "sweep stopped by SIGTERM"
 
+# ---- 6. bad usage and impossible settings: one line, at once ----
+# (An unknown option was two lines, getopt's with the program's path; an
+# --active beyond the descriptor limit ran every point to its failure.)
+sweep badopt --backends "$b2" -Z
+rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l < "$tmp/badopt.err")" -eq 1 ] &&
+   grep -q "'-Z'" "$tmp/badopt.err"; then
+	pass "unknown option: one line naming it, exit 2"
+else
+	fail "unknown option: exit $rc, stderr: $(cat "$tmp/badopt.err")"
+fi
+sweep noval --backends "$b2" --csv
+rc=$?
+if [ $rc -eq 2 ] && [ "$(wc -l < "$tmp/noval.err")" -eq 1 ] &&
+   grep -q "'--csv' needs a value" "$tmp/noval.err"; then
+	pass "option without its value: one line naming it, exit 2"
+else
+	fail "option without its value: exit $rc, stderr: $(cat "$tmp/noval.err")"
+fi
+(ulimit -n 100 && sweep toomany --backends "$b2" --fds 0 --active 40 \
+	--duration 0.3 --warmup 0 --csv "$tmp/toomany.csv")
+rc=$?
+sanitizer_check toomany
+if [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/toomany.err")" -eq 1 ] &&
+   grep -q "RLIMIT_NOFILE is 100" "$tmp/toomany.err" &&
+   [ ! -e "$tmp/toomany.csv" ]; then
+	pass "--active beyond RLIMIT_NOFILE: refused at once, one line, no output file"
+else
+	fail "--active beyond RLIMIT_NOFILE: exit $rc, stderr: $(cat "$tmp/toomany.err")"
+fi
+check_no_leftovers "refused sweeps"
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 exit 0

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "pollux.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -75,6 +76,18 @@ static int bad_usage(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see pollux-scale --help)\n");
 	return 2;
+}
+
+/* An option getopt did not accept, named in one line; exit status 2. */
+static int bad_option(char **argv)
+{
+	const char *word = argv[optind - 1];
+	if (strncmp(word, "--", 2) != 0)
+		return bad_usage("unknown option '-%c'", optopt > 0 &&
+		                 optopt < 128 && isprint(optopt) ? optopt : '?');
+	if (optopt)
+		return bad_usage("option '%s' takes no value", word);
+	return bad_usage("unknown or ambiguous option '%s'", word);
 }
 
 static int parse_backends(struct scale_opts *o, char *list)
@@ -160,8 +173,9 @@ static int parse_fds(struct scale_opts *o, char *list)
 
 /* Caps the fd counts to what the server and pollux-load can each hold
  * (both inherit our raised RLIMIT_NOFILE) and what one source address's
- * ports allow; says so when it binds. */
-static void cap_fds(struct scale_opts *o)
+ * ports allow; says so when it binds. -1 (after a message) when not even
+ * the active connections fit: every point would fail, one by one. */
+static int cap_fds(struct scale_opts *o)
 {
 	long nofile = px_raise_nofile();
 	long cap = -1;
@@ -171,14 +185,27 @@ static void cap_fds(struct scale_opts *o)
 		why = "nofile";
 	}
 	long lo, hi, ports = scale_port_range(&lo, &hi) == 0 ? hi - lo + 1 : -1;
-	if (ports > 0 && (cap < 0 || ports - (long)o->active - FD_RESERVE < cap)) {
+	if (ports > 0 && (!why || ports - (long)o->active - FD_RESERVE < cap)) {
 		cap = ports - (long)o->active - FD_RESERVE;
 		why = "ports";
 	}
-	if (cap < 0)
-		cap = 0;
+	if (why && cap < 0) {
+		if (strcmp(why, "nofile") == 0)
+			fprintf(stderr, "pollux-scale: --active %lu cannot fit: "
+			        "RLIMIT_NOFILE is %ld and the server and pollux-load "
+			        "each need the active connections plus %d; lower "
+			        "--active or raise the hard limit (ulimit -Hn)\n",
+			        o->active, nofile, FD_RESERVE);
+		else
+			fprintf(stderr, "pollux-scale: --active %lu cannot fit: "
+			        "the local port range holds %ld ports and one client "
+			        "address needs the active connections plus %d; lower "
+			        "--active or widen net.ipv4.ip_local_port_range\n",
+			        o->active, ports, FD_RESERVE);
+		return -1;
+	}
 	if (!why || o->fds[o->nfds - 1] <= (unsigned long)cap)
-		return;
+		return 0;
 	int k = 0, capped = 0;
 	for (int i = 0; i < o->nfds; i++) {
 		if (o->fds[i] > (unsigned long)cap) {
@@ -191,7 +218,7 @@ static void cap_fds(struct scale_opts *o)
 	o->nfds = k;
 	tidy_fds(o);
 	if (!capped)
-		return;
+		return 0;
 	if (strcmp(why, "nofile") == 0)
 		fprintf(stderr, "pollux-scale: note: RLIMIT_NOFILE is %ld, so "
 		        "the server and pollux-load can each hold %ld idle "
@@ -205,6 +232,7 @@ static void cap_fds(struct scale_opts *o)
 		        "connections beside %lu active: larger --fds counts "
 		        "capped to %ld (widen net.ipv4.ip_local_port_range)\n",
 		        ports, cap, o->active, cap);
+	return 0;
 }
 
 /* ---- progress ---- */
@@ -332,7 +360,8 @@ int main(int argc, char **argv)
 	o.server_cmd = getenv("POLLUX_SERVER");
 	o.load_cmd = getenv("POLLUX_LOAD");
 
-	while ((c = getopt_long(argc, argv, "b:f:a:d:w:qvhV", longopts, NULL)) != -1) {
+	opterr = 0;	/* its message would be a second line, with our path */
+	while ((c = getopt_long(argc, argv, ":b:f:a:d:w:qvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': backends_arg = optarg; break;
 		case 'f': fds_arg = optarg; break;
@@ -371,9 +400,11 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("pollux-scale (pollux) %s\n", pollux_version());
 			return 0;
+		case ':':
+			return bad_usage("option '%s' needs a value",
+			                 argv[optind - 1]);
 		default:
-			fprintf(stderr, "pollux-scale: see pollux-scale --help\n");
-			return 2;
+			return bad_option(argv);
 		}
 	}
 	if (optind < argc)
@@ -448,6 +479,13 @@ int main(int argc, char **argv)
 		free(gnuplot);
 		return 1;
 	}
+	/* Before the outputs are created: a refusal leaves no empty file. */
+	if (cap_fds(&o) < 0) {
+		free(server);
+		free(load);
+		free(gnuplot);
+		return 1;
+	}
 	FILE *csv = NULL, *json = NULL;
 	if ((o.csv && !(csv = scale_open_out(o.csv))) ||
 	    (o.json && !(json = scale_open_out(o.json)))) {
@@ -458,7 +496,6 @@ int main(int argc, char **argv)
 		free(gnuplot);
 		return 1;
 	}
-	cap_fds(&o);
 	if (scale_signals_init() < 0) {
 		fprintf(stderr, "pollux-scale: cannot set up signal handling: %s\n",
 		        strerror(errno));
