@@ -387,8 +387,11 @@ static unsigned long share(unsigned long total, unsigned long wsum,
 {
 	if (wsum == 0)
 		return 0;
-	unsigned long long a = (unsigned long long)total * before / wsum;
-	unsigned long long b = (unsigned long long)total * (before + mine) / wsum;
+	/* floor(total * x / wsum) without the product: -n goes to 1e15 and
+	 * connections to 1e7, whose product overflows 64 bits. */
+	unsigned long long q = total / wsum, r = total % wsum;
+	unsigned long long a = q * before + r * before / wsum;
+	unsigned long long b = q * (before + mine) + r * (before + mine) / wsum;
 	return (unsigned long)(b - a);
 }
 
