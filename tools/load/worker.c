@@ -568,6 +568,18 @@ static void publish(struct loop *L)
 	atomic_store_explicit(&w->live_errors, (unsigned long)e, memory_order_relaxed);
 }
 
+/* Deadlines are checked (and the progress figures published) every
+ * SCAN_NS, not on every wake-up: a scan walks every connection. */
+static void scan_if_due(struct loop *L)
+{
+	uint64_t now = px_now_ns();
+	if (now >= L->last_scan + SCAN_NS) {
+		scan_deadlines(L, now);
+		L->last_scan = now;
+		publish(L);
+	}
+}
+
 /* Connects that met a full unix backlog, once their pause is over. */
 static void retry_connects(struct loop *L, uint64_t now)
 {
@@ -615,12 +627,7 @@ static void connect_phase(struct loop *L, struct pollux_event *ev)
 			until = min_u64(until, L->retry_at);
 		if (wait_events(L, ev, now, until) < 0)
 			return;
-		now = px_now_ns();
-		if (now >= L->last_scan + SCAN_NS) {
-			scan_deadlines(L, now);
-			L->last_scan = now;
-		}
-		publish(L);
+		scan_if_due(L);
 	}
 }
 
@@ -634,12 +641,7 @@ static void drain(struct loop *L, struct pollux_event *ev)
 	while (L->busy > 0 && !atomic_load(&g_run.stop)) {
 		if (wait_events(L, ev, px_now_ns(), UINT64_MAX) < 0)
 			break;
-		uint64_t now = px_now_ns();
-		if (now >= L->last_scan + SCAN_NS) {
-			scan_deadlines(L, now);
-			L->last_scan = now;
-			publish(L);
-		}
+		scan_if_due(L);
 	}
 }
 
@@ -692,12 +694,7 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 			until = min_u64(until, L->retry_at);
 		if (wait_events(L, ev, now, until) < 0)
 			break;
-		now = px_now_ns();
-		if (now >= L->last_scan + SCAN_NS) {
-			scan_deadlines(L, now);
-			L->last_scan = now;
-			publish(L);
-		}
+		scan_if_due(L);
 	}
 	if (!done)
 		atomic_fetch_sub(&g_run.undone, 1);
