@@ -225,7 +225,9 @@ static void start_connect(struct loop *L, struct conn *c)
 			return;
 		}
 	}
-	if (rc < 0 && errno != EINPROGRESS) {
+	/* POSIX: a connect interrupted by a signal goes on asynchronously,
+	 * like one in progress (SIGINT/SIGTERM have no SA_RESTART here). */
+	if (rc < 0 && errno != EINPROGRESS && errno != EINTR) {
 		int e = errno;
 		c->retry_until = 0;
 		warn_errno_once(e);
