@@ -134,6 +134,7 @@ struct worker {
 	uint64_t last_done_ns;   /* when the last of them completed */
 	uint64_t stopped_ns;     /* when this thread stopped measuring */
 	uint64_t unsent;         /* open loop: due but never sent by the end */
+	unsigned long unanswered; /* still waiting when a signal cut the drain */
 	unsigned long connected; /* connections made in the connect phase */
 
 	/* seen by the progress display */

@@ -558,6 +558,17 @@ int main(int argc, char **argv)
 	for (int k = 0; k < E_NKINDS; k++)
 		if (tot.errors[k] || tot.idle_errors[k])
 			failed = 1;
+	/* Stopped by a signal while answers were still owed: those requests
+	 * did not pass their check, so this is no clean run either. */
+	unsigned long unanswered = 0;
+	for (unsigned long i = 0; i < cfg.threads; i++)
+		unanswered += w[i].unanswered;
+	if (unanswered) {
+		fprintf(stderr, PROG ": stopped by a signal with %lu request%s still "
+		        "waiting for an answer; they are in no figure\n", unanswered,
+		        unanswered == 1 ? "" : "s");
+		failed = 1;
+	}
 
 	for (unsigned long i = 0; i < cfg.threads; i++) {
 		free(w[i].lat);

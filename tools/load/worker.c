@@ -46,6 +46,8 @@ struct conn {
 #define MAX_PENDING 256
 /* How often deadlines are checked. */
 #define SCAN_NS 20000000ull
+/* How long answers still owed are awaited after a stop signal. */
+#define STOP_GRACE_NS 250000000ull
 
 struct run g_run;
 
@@ -640,11 +642,22 @@ static void connect_phase(struct loop *L, struct pollux_event *ev)
  * otherwise report no error at all). Nothing new is sent meanwhile. */
 static void drain(struct loop *L, struct pollux_event *ev)
 {
-	while (L->busy > 0 && !atomic_load(&g_run.stop)) {
+	/* After SIGINT/SIGTERM the answers still get a short grace, so that
+	 * stopping a healthy run does not leave the few in flight unanswered;
+	 * those still owed after it make the run fail (see main). */
+	uint64_t cut = UINT64_MAX;
+	while (L->busy > 0) {
+		if (atomic_load(&g_run.stop)) {
+			if (cut == UINT64_MAX)
+				cut = px_now_ns() + STOP_GRACE_NS;
+			else if (px_now_ns() >= cut)
+				break;
+		}
 		if (wait_events(L, ev, px_now_ns(), UINT64_MAX) < 0)
 			break;
 		scan_if_due(L);
 	}
+	L->w->unanswered = L->busy;
 }
 
 static void run_phase(struct loop *L, struct pollux_event *ev)
