@@ -155,10 +155,15 @@ else
 	fail "JSON check (see above); file: $(cat "$tmp/short.json")"
 fi
 
-"$PYTHON3" - "$tmp/short.csv" "$b1" "$b2" <<'EOF'
-import csv, sys
-path, b1, b2 = sys.argv[1:4]
+"$PYTHON3" - "$tmp/short.csv" "$b1" "$b2" "$tmp/short.json" <<'EOF'
+import csv, json, sys
+path, b1, b2, jpath = sys.argv[1:5]
 rows = list(csv.DictReader(open(path)))
+# The same names as the JSON's point keys ("error" there only on failure).
+jkeys = set(json.load(open(jpath))["points"][0]) | {"error"}
+if rows and set(rows[0]) != jkeys:
+    print("CSV columns %r differ from JSON point keys %r" % (sorted(rows[0]), sorted(jkeys)))
+    sys.exit(1)
 want = {(b, f) for b in {b1, b2} for f in ("0", "100")}
 got = {(r["backend"], r["fds"]) for r in rows}
 cols = ["backend", "fds", "active", "rps", "p50_us", "p99_us",

@@ -221,7 +221,8 @@ int scale_write_csv(FILE *f, const char *path,
                     const struct scale_point *pts, int n)
 {
 	fprintf(f, "backend,fds,active,rps,p50_us,p99_us,us_per_wait,"
-	        "events_per_wait,errors,registered,waits,window_s,error\n");
+	        "events_per_wait,errors,registered,waits,window_s,"
+	        "server_window,error\n");
 	for (int i = 0; i < n; i++) {
 		const struct scale_point *p = &pts[i];
 		fprintf(f, "%s,%lu,%lu,", p->backend, p->fds, p->active);
@@ -234,6 +235,7 @@ int scale_write_csv(FILE *f, const char *path,
 		csv_num(f, p->registered); fputc(',', f);
 		csv_num(f, p->waits); fputc(',', f);
 		csv_num(f, p->window_s); fputc(',', f);
+		fputs(p->whole_run ? "whole_run," : "steady,", f);
 		if (p->error[0]) {
 			/* RFC 4180: quote, and double any quote inside. */
 			fputc('"', f);
