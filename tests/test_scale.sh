@@ -339,6 +339,18 @@ if [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/toomany.err")" -eq 1 ] &&
 else
 	fail "--active beyond RLIMIT_NOFILE: exit $rc, stderr: $(cat "$tmp/toomany.err")"
 fi
+# A --plot path that cannot be written is told before measuring, as for
+# --csv and --json (it used to fail after the whole sweep).
+sweep badplot --backends "$b2" --fds 0 --active 5 --duration 0.3 \
+	--warmup 0 --plot "$tmp/no/such/dir/x.svg" --csv "$tmp/badplot.csv"
+rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/badplot.err")" -eq 1 ] &&
+   grep -q "cannot create $tmp/no/such/dir/x.svg" "$tmp/badplot.err" &&
+   [ ! -e "$tmp/badplot.csv" ]; then
+	pass "unwritable --plot path: refused before measuring, one line"
+else
+	fail "unwritable --plot path: exit $rc, stderr: $(cat "$tmp/badplot.err")"
+fi
 check_no_leftovers "refused sweeps"
 
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }

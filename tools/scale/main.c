@@ -327,6 +327,31 @@ static int wait_for_ports(const struct scale_opts *o)
 	return 0;
 }
 
+/* A --plot file that cannot be written is told now, like --csv and
+ * --json, not after minutes of measuring. It is not created yet (an
+ * interrupted sweep would leave an empty SVG): its directory is checked. */
+static int plot_dir_unwritable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (slash && slash[1] == '\0') {
+		fprintf(stderr, "pollux-scale: --plot '%s': give a file name, "
+		        "not a directory\n", path);
+		return 1;
+	}
+	if (access(dir, W_OK | X_OK) == 0)
+		return 0;
+	fprintf(stderr, "pollux-scale: --plot: cannot create %s: %s; check the "
+	        "directory exists and is writable\n", path, strerror(errno));
+	return 1;
+}
+
 /* ---- main ---- */
 
 enum { OPT_CSV = 256, OPT_JSON, OPT_PLOT, OPT_SERVER, OPT_LOAD, OPT_NOPROG };
@@ -449,6 +474,8 @@ int main(int argc, char **argv)
 		o.warmup = quick ? 0.5 : 1.0;
 
 	char *gnuplot = NULL;
+	if (o.plot && plot_dir_unwritable(o.plot))
+		return 1;
 	if (o.plot) {
 		gnuplot = scale_find_gnuplot();
 		const char *env = getenv("GNUPLOT");
