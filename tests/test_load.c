@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -503,6 +504,41 @@ START_TEST(unix_socket_target)
 }
 END_TEST
 
+/* A report that cannot be written (stdout on a full disk) is a failure
+ * the user is told about, not exit 0 with nothing written. */
+START_TEST(unwritable_report_fails)
+{
+	struct srv s;
+	srv_start(&s, "--mode", "echo", NULL);
+	int err[2];
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int full = open("/dev/full", O_WRONLY);
+		if (full < 0)
+			_exit(126);
+		dup2(full, 1);
+		dup2(err[1], 2);
+		close(err[0]);
+		execl(load_bin, load_bin, "-b", backend_at(_i), "-c", "2", "-n", "10",
+		      "--json", s.addr, (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	char msg[1024];
+	int n = read_line(err[0], msg, sizeof msg, 60000);
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 126, "no /dev/full here");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status %d", WEXITSTATUS(st));
+	ck_assert_msg(n > 0 && strstr(msg, "cannot write the report"), "stderr: %s",
+	              n > 0 ? msg : "(nothing)");
+	srv_stop(&s);
+}
+END_TEST
+
 /* ---- JSON checked by python3's json module ------------------------------ */
 
 static void python_check(const char *json, int with_rate)
@@ -647,6 +683,7 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, threads_spread_the_remainder, 0, nb);
 	tcase_add_loop_test(tc, unix_socket_target, 0, nb);
 	tcase_add_loop_test(tc, json_parses_with_every_key, 0, nb);
+	tcase_add_loop_test(tc, unwritable_report_fails, 0, 1);
 	suite_add_tcase(s, tc);
 	TCase *tu = tcase_create("usage");
 	tcase_set_timeout(tu, 120);

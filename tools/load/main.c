@@ -554,7 +554,13 @@ int main(int argc, char **argv)
 		report_json(stdout, &cfg, &tot);
 	else
 		report_text(stdout, &cfg, &tot);
-	fflush(stdout);
+	/* A report that did not reach its reader is no success (a full
+	 * disk, a closed pipe): say so instead of exiting 0 with nothing. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, PROG ": cannot write the report to standard output: %s\n",
+		        strerror(errno));
+		failed = 1;
+	}
 	for (int k = 0; k < E_NKINDS; k++)
 		if (tot.errors[k] || tot.idle_errors[k])
 			failed = 1;
