@@ -353,5 +353,23 @@ else
 fi
 check_no_leftovers "refused sweeps"
 
+# ---- 7. a report that cannot be written is an error, not exit 0 ----
+if [ -w /dev/full ]; then
+	env POLLUX_SCALE_TEST_TAG="$tag" "$scale" --no-progress --backends "$b2" \
+		--fds 0 --active 5 --duration 0.3 --warmup 0 \
+		> /dev/full 2> "$tmp/full.err"
+	rc=$?
+	sanitizer_check full
+	if [ $rc -eq 1 ] && grep -q "cannot write the report" "$tmp/full.err"; then
+		pass "report to a full disk: told on stderr, exit 1"
+	else
+		fail "report to a full disk: exit $rc, stderr: $(cat "$tmp/full.err")"
+	fi
+	check_no_leftovers "sweep with stdout on a full disk"
+else
+	# Not a pass: said, and not counted either way (no /dev/full on BSD).
+	echo "note: no /dev/full here, the failed-write check did not run"
+fi
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 exit 0

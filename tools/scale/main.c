@@ -607,7 +607,11 @@ int main(int argc, char **argv)
 	scale_print_table(rep, &o, pts, done);
 	scale_print_fit(rep, &o, fits);
 	scale_print_bars(rep, &o, pts, done);
-	fflush(rep);
+	if ((fflush(rep) != 0 || ferror(rep)) && rep == stdout) {
+		fprintf(stderr, "pollux-scale: cannot write the report to "
+		        "standard output: %s\n", strerror(errno));
+		bad = 1;
+	}
 	if (csv && scale_write_csv(csv, o.csv, pts, done) < 0)
 		bad = 1;
 	if (json && scale_write_json(json, o.json, &o, pts, done, fits) < 0)
