@@ -633,6 +633,11 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(r->status, 2);
 	run_load(r, "--percentiles", "0", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
+	/* 9.99 would be "p999" in the JSON, the key of 99.9: refused, not
+	 * one silently standing for the other */
+	run_load(r, "--percentiles", "9.99", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "p999"), "stderr: %s", r->err);
 	run_load(r, "--size", "10", "http://127.0.0.1:9/", NULL);
 	ck_assert_int_eq(r->status, 2);
 	/* more connections than any descriptor limit here allows: refused

@@ -171,6 +171,12 @@ struct totals {
 	const char *backend;
 };
 
+/* The percentiles every JSON latency object has (p50 ... p9999). */
+#define N_STD_PCT 5
+extern const double std_pct[N_STD_PCT];
+/* The JSON key of percentile p: 99.9 -> "p999". */
+void pct_key(double p, char *buf, size_t n);
+
 void report_text(FILE *f, const struct config *cfg, const struct totals *t);
 void report_json(FILE *f, const struct config *cfg, const struct totals *t);
 

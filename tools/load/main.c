@@ -168,6 +168,17 @@ static void parse_percentiles(struct config *cfg, const char *arg)
 			die_usage("--percentiles '%s': at most 32 values", arg);
 		if (px_parse_double(t, 100.0, &v) < 0 || v <= 0)
 			die_usage("--percentiles '%s': each value must be above 0 and at most 100", arg);
+		/* The JSON key drops the point: 9.99 and 99.9 would both be
+		 * "p999", and one would silently stand for the other. */
+		char key[40], other[40];
+		pct_key(v, key, sizeof key);
+		for (int i = 0; i < N_STD_PCT + cfg->npct; i++) {
+			double w = i < N_STD_PCT ? std_pct[i] : cfg->pct[i - N_STD_PCT];
+			pct_key(w, other, sizeof other);
+			if (w != v && strcmp(key, other) == 0)
+				die_usage("--percentiles: %g and %g would both be reported as "
+				          "\"%s\"; give only one", v, w, key);
+		}
 		cfg->pct[cfg->npct++] = v;
 	}
 	if (cfg->npct == 0)

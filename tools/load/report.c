@@ -36,7 +36,7 @@ enum err_kind err_from_errno(int e)
 }
 
 /* "99.9" -> "p999", "50" -> "p50": the JSON key of a percentile. */
-static void pct_key(double p, char *buf, size_t n)
+void pct_key(double p, char *buf, size_t n)
 {
 	char num[32];
 	snprintf(num, sizeof num, "%.6g", p);
@@ -48,12 +48,12 @@ static void pct_key(double p, char *buf, size_t n)
 	buf[j] = '\0';
 }
 
-static const double std_pct[] = { 50, 90, 99, 99.9, 99.99 };
+const double std_pct[N_STD_PCT] = { 50, 90, 99, 99.9, 99.99 };
 
 static void json_latency(FILE *f, const struct config *cfg, const struct hist *h)
 {
 	fprintf(f, "{\"mean\": %.1f, \"stdev\": %.1f", hist_mean(h), hist_stdev(h));
-	for (size_t i = 0; i < sizeof std_pct / sizeof std_pct[0]; i++) {
+	for (size_t i = 0; i < N_STD_PCT; i++) {
 		char k[40];
 		pct_key(std_pct[i], k, sizeof k);
 		fprintf(f, ", \"%s\": %llu", k,
@@ -62,7 +62,7 @@ static void json_latency(FILE *f, const struct config *cfg, const struct hist *h
 	/* extra ones asked for with --percentiles */
 	for (int i = 0; i < cfg->npct; i++) {
 		int dup = 0;
-		for (size_t j = 0; j < sizeof std_pct / sizeof std_pct[0]; j++)
+		for (size_t j = 0; j < N_STD_PCT; j++)
 			dup |= cfg->pct[i] == std_pct[j];
 		for (int j = 0; j < i; j++)
 			dup |= cfg->pct[i] == cfg->pct[j];
