@@ -27,9 +27,11 @@ static long ms_now(void)
 
 static int connect_nb(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	struct sockaddr_in a = { 0 };
 	a.sin_family = AF_INET;
 	a.sin_port = htons((unsigned short)port);

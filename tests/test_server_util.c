@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -89,8 +91,10 @@ int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+#ifdef __linux__
 		/* Die with the test process, whatever way it ends. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		close(pfd[1]);
@@ -165,9 +169,10 @@ int srv_stop(struct srv *s, int sig, char *out, size_t cap)
 
 int tcp_connect(int port)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return -1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	struct sockaddr_in a = { 0 };
 	a.sin_family = AF_INET;
 	a.sin_port = htons((unsigned short)port);
@@ -423,7 +428,9 @@ int run_capture(const char *const *args, char *out, size_t ocap, char *err, size
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
+#ifdef __linux__
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		close(po[0]); close(po[1]); close(pe[0]); close(pe[1]);

@@ -11,8 +11,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef HAVE_SYS_SENDFILE_H
+/* Linux's sendfile(2); other systems' differ in signature, and there the
+ * server always uses read/write. */
+#if defined(HAVE_SENDFILE) && defined(HAVE_SYS_SENDFILE_H)
 #include <sys/sendfile.h>
+#define USE_SENDFILE 1
 #endif
 
 /* The 512-byte budget of an idle connection: the struct (plus malloc's
@@ -225,7 +228,7 @@ static int send_file(struct worker *w, struct conn *c)
 	while (c->file_left > 0 && budget > 0) {
 		size_t want = (size_t)c->file_left < budget ? (size_t)c->file_left : budget;
 		ssize_t k;
-#ifdef HAVE_SENDFILE
+#ifdef USE_SENDFILE
 		if (w->srv->opt.use_sendfile) {
 			off_t off = c->file_off;
 			k = sendfile(c->fd, c->file_fd, &off, want);
