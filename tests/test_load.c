@@ -337,14 +337,14 @@ START_TEST(silent_server_times_out)
 	/* A run shorter than --timeout: the unanswered requests are still
 	 * failures, not lost when the clock runs out (it used to say "no
 	 * errors" and exit 0 after 0 requests). */
-	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.2", "--timeout", "0.5",
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.1", "--timeout", "0.3",
 	         "--json", s.addr, NULL);
 	ck_assert_msg(r->status == 1, "exit %d: %s", r->status, r->out);
 	ck_assert_int_eq((long)jnum(r->out, "errors", "timeout"), 2);
 	assert_no_errors(r->out, "errors", "timeout");
 	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 0);
-	run_load(r, "-b", backend_at(_i), "-c", "2", "-R", "20", "-d", "0.2", "--timeout",
-	         "0.5", "--json", s.addr, NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-R", "40", "-d", "0.1", "--timeout",
+	         "0.3", "--json", s.addr, NULL);
 	ck_assert_msg(r->status == 1, "exit %d: %s", r->status, r->out);
 	ck_assert_int_eq((long)jnum(r->out, "errors", "timeout"), 2);
 	srv_stop(&s);
