@@ -311,46 +311,35 @@ check_no_leftovers "sweep stopped by SIGTERM"
 
 # ---- 6. bad usage and impossible settings: one line, at once ----
 # (An unknown option was two lines, getopt's with the program's path; an
-# --active beyond the descriptor limit ran every point to its failure.)
+# --active beyond the descriptor limit ran every point to its failure; an
+# unwritable --plot path failed only after the whole sweep.)
+
+# refused NAME RC WANT_RC PATTERN WHAT [FILE]: the sweep NAME exited WANT_RC
+# with one stderr line matching PATTERN, and FILE (an output) was not made.
+refused() {
+	if [ "$2" -eq "$3" ] && [ "$(wc -l < "$tmp/$1.err")" -eq 1 ] &&
+	   grep -q -- "$4" "$tmp/$1.err" && { [ -z "${6:-}" ] || [ ! -e "$6" ]; }; then
+		pass "$5"
+	else
+		fail "$5: exit $2, stderr: $(cat "$tmp/$1.err")"
+	fi
+}
 sweep badopt --backends "$b2" -Z
-rc=$?
-if [ $rc -eq 2 ] && [ "$(wc -l < "$tmp/badopt.err")" -eq 1 ] &&
-   grep -q "'-Z'" "$tmp/badopt.err"; then
-	pass "unknown option: one line naming it, exit 2"
-else
-	fail "unknown option: exit $rc, stderr: $(cat "$tmp/badopt.err")"
-fi
+refused badopt $? 2 "'-Z'" "unknown option: one line naming it, exit 2"
 sweep noval --backends "$b2" --csv
-rc=$?
-if [ $rc -eq 2 ] && [ "$(wc -l < "$tmp/noval.err")" -eq 1 ] &&
-   grep -q "'--csv' needs a value" "$tmp/noval.err"; then
-	pass "option without its value: one line naming it, exit 2"
-else
-	fail "option without its value: exit $rc, stderr: $(cat "$tmp/noval.err")"
-fi
+refused noval $? 2 "'--csv' needs a value" \
+	"option without its value: one line naming it, exit 2"
 (ulimit -n 100 && sweep toomany --backends "$b2" --fds 0 --active 40 \
 	--duration 0.3 --warmup 0 --csv "$tmp/toomany.csv")
 rc=$?
 sanitizer_check toomany
-if [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/toomany.err")" -eq 1 ] &&
-   grep -q "RLIMIT_NOFILE is 100" "$tmp/toomany.err" &&
-   [ ! -e "$tmp/toomany.csv" ]; then
-	pass "--active beyond RLIMIT_NOFILE: refused at once, one line, no output file"
-else
-	fail "--active beyond RLIMIT_NOFILE: exit $rc, stderr: $(cat "$tmp/toomany.err")"
-fi
-# A --plot path that cannot be written is told before measuring, as for
-# --csv and --json (it used to fail after the whole sweep).
+refused toomany $rc 1 "RLIMIT_NOFILE is 100" \
+	"--active beyond RLIMIT_NOFILE: refused at once, no output file" \
+	"$tmp/toomany.csv"
 sweep badplot --backends "$b2" --fds 0 --active 5 --duration 0.3 \
 	--warmup 0 --plot "$tmp/no/such/dir/x.svg" --csv "$tmp/badplot.csv"
-rc=$?
-if [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/badplot.err")" -eq 1 ] &&
-   grep -q "cannot create $tmp/no/such/dir/x.svg" "$tmp/badplot.err" &&
-   [ ! -e "$tmp/badplot.csv" ]; then
-	pass "unwritable --plot path: refused before measuring, one line"
-else
-	fail "unwritable --plot path: exit $rc, stderr: $(cat "$tmp/badplot.err")"
-fi
+refused badplot $? 1 "cannot create $tmp/no/such/dir/x.svg" \
+	"unwritable --plot path: refused before measuring" "$tmp/badplot.csv"
 check_no_leftovers "refused sweeps"
 
 # ---- 7. a report that cannot be written is an error, not exit 0 ----
