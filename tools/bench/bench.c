@@ -30,6 +30,7 @@ struct opts {
 
 struct result {
 	double median_us, min_us, ns_per_event;
+	double ratio;		/* lib only, with --raw: median of paired ratios */
 };
 
 /* Prints the usage text, naming the backends this libpollux has. */
@@ -57,7 +58,8 @@ static void help(void)
 "                          this long; the runs column says how many ran\n"
 "      --sweep             n over 10, 100, 1000, 10000 (capped by RLIMIT_NOFILE)\n"
 "      --raw               also run select/poll/epoll_wait directly, no library,\n"
-"                          and print the ratio lib/raw of the medians\n"
+"                          and print lib/raw: the median of each library run's\n"
+"                          time over the raw run next to it\n"
 "      --csv               comma-separated output with a header line\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n"
@@ -223,6 +225,29 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The median of lib[i] / raw[i]: each library run against the raw run
+ * next to it in time, so that a burst of load from elsewhere on the machine
+ * weighs on both sides of a ratio rather than on one median. */
+static double paired_ratio(const uint64_t *lib, const uint64_t *raw,
+                           unsigned long runs)
+{
+	double *r = malloc(runs * sizeof *r);
+	if (!r)
+		return (double)lib[0] / (double)raw[0];
+	for (unsigned long i = 0; i < runs; i++)
+		r[i] = (double)lib[i] / (double)(raw[i] ? raw[i] : 1);
+	qsort(r, runs, sizeof *r, cmp_double);
+	double m = runs % 2 ? r[runs / 2] : (r[runs / 2 - 1] + r[runs / 2]) / 2;
+	free(r);
+	return m;
+}
+
 static struct result summarize(uint64_t *ns, unsigned long runs, long events)
 {
 	struct result r;
@@ -232,6 +257,7 @@ static struct result summarize(uint64_t *ns, unsigned long runs, long events)
 	r.median_us = med / 1e3;
 	r.min_us = (double)ns[0] / 1e3;
 	r.ns_per_event = med / (double)events;
+	r.ratio = 0;
 	return r;
 }
 
@@ -262,14 +288,14 @@ static void print_row(const struct opts *o, const char *name, const struct bench
 		       lib->ns_per_event);
 		if (raw)
 			printf(",%.2f,%.2f,%.1f,%.3f", raw->median_us, raw->min_us,
-			       raw->ns_per_event, lib->median_us / raw->median_us);
+			       raw->ns_per_event, lib->ratio);
 	} else {
 		printf("%-7s %6d %6d %6ld %4lu %7ld %11.1f %11.1f %9.1f", name, b->n,
 		       b->active, b->wbudget, runs, events, lib->median_us,
 		       lib->min_us, lib->ns_per_event);
 		if (raw)
 			printf(" %11.1f %11.1f %9.1f %7.3f", raw->median_us, raw->min_us,
-			       raw->ns_per_event, lib->median_us / raw->median_us);
+			       raw->ns_per_event, lib->ratio);
 	}
 	printf("\n");
 	fflush(stdout);
@@ -327,8 +353,10 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 		    (double)(px_now_ns() - t0) / 1e9 >= o->max_s)
 			break;
 	}
+	double ratio = raw ? paired_ratio(lib_ns, raw_ns, done) : 0;
 	struct result lr = summarize(lib_ns, done, events);
 	struct result rr;
+	lr.ratio = ratio;
 	if (raw)
 		rr = summarize(raw_ns, done, events);
 	print_row(o, name, b, done, events, &lr, raw ? &rr : NULL);
