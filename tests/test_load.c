@@ -631,6 +631,12 @@ START_TEST(usage_errors)
 	ck_assert(strstr(r->err, "nosuch"));
 	run_load(r, "--source", "127.0.0.9-127.0.0.2", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
+	/* 192.0.2.0/24 is for documentation: no machine has it. Said at once,
+	 * not as "no free local port" after every connect failed. */
+	run_load(r, "--source", "192.0.2.1-192.0.2.3", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "192.0.2.1 is not an address of this machine"),
+	              "stderr: %s", r->err);
 	run_load(r, "--percentiles", "0", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	/* 9.99 would be "p999" in the JSON, the key of 99.9: refused, not

@@ -154,6 +154,34 @@ static void parse_sources(struct config *cfg, const char *arg)
 	}
 }
 
+/* An address that is not this machine's fails every connect with
+ * EADDRNOTAVAIL, which would read as "ports exhausted": try the ends of the
+ * range now (a range lies on one interface, or in 127.0.0.0/8). */
+static void check_source(const char *arg, const struct sockaddr_storage *ss)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return; /* out of descriptors or the like: the run will tell */
+#if HAVE_DECL_IP_BIND_ADDRESS_NO_PORT
+	int one = 1; /* no port taken: only the address is checked */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+	socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+	                                         : sizeof(struct sockaddr_in6);
+	int rc = bind(fd, (const struct sockaddr *)ss, len);
+	int e = errno;
+	close(fd);
+	if (rc == 0 || e != EADDRNOTAVAIL)
+		return;
+	char host[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(ss->ss_family, ss->ss_family == AF_INET
+	          ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+	          : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
+	          host, sizeof host);
+	die_usage("--source '%s': %s is not an address of this machine "
+	          "(on Linux all of 127.0.0.0/8 is)", arg, host);
+}
+
 static void parse_percentiles(struct config *cfg, const char *arg)
 {
 	char buf[512];
@@ -374,6 +402,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		parse_sources(cfg, source);
 		if (cfg->sources[0].ss_family != cfg->addr.ss_family)
 			die_usage("--source '%s': not the target's address family", source);
+		check_source(source, &cfg->sources[0]);
+		check_source(source, &cfg->sources[cfg->nsources - 1]);
 	}
 }
 

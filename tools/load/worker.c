@@ -201,7 +201,16 @@ static void start_connect(struct loop *L, struct conn *c)
 		if (bind(fd, (const struct sockaddr *)src, sl) < 0) {
 			int e = errno;
 			close(fd);
-			warn_errno_once(e);
+			/* From bind, EADDRNOTAVAIL means the address is not this
+			 * machine's (ports run out in connect, or as EADDRINUSE). */
+			if (e == EADDRNOTAVAIL) {
+				if (!atomic_exchange(&g_run.warned_addrnotavail, 1))
+					fprintf(stderr, "pollux-load: cannot bind a --source "
+					        "address (EADDRNOTAVAIL): not an address of "
+					        "this machine\n");
+			} else {
+				warn_errno_once(e);
+			}
 			count_error(L, c, err_from_errno(e));
 			if (c->active)
 				L->alive_active--;
