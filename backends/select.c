@@ -43,6 +43,8 @@ static int lowest_bit(word_t m)
 struct select_state {
 	word_t *rd, *wr;	/* what is registered */
 	word_t *rout, *wout;	/* what select is handed and writes back */
+	int nrd, nwr;		/* bits set in rd and wr: an empty set is
+				   passed as NULL, sparing the kernel a scan */
 	int words;		/* length of each of the four arrays */
 	int maxfd;		/* no registered fd above it; -1: none */
 	int dirty;		/* maxfd may be too high after a del */
@@ -102,12 +104,18 @@ static int ensure(struct select_state *st, int fd)
 	return 0;
 }
 
-static void set_bits(struct select_state *st, int fd, unsigned events)
+static void set_bit(word_t *a, int *count, int fd, int on)
 {
 	word_t bit = (word_t)1 << (fd % WBITS);
-	int w = fd / WBITS;
-	st->rd[w] = (events & POLLUX_IN) ? st->rd[w] | bit : st->rd[w] & ~bit;
-	st->wr[w] = (events & POLLUX_OUT) ? st->wr[w] | bit : st->wr[w] & ~bit;
+	int w = fd / WBITS, was = (a[w] & bit) != 0;
+	a[w] = on ? a[w] | bit : a[w] & ~bit;
+	*count += on - was;
+}
+
+static void set_bits(struct select_state *st, int fd, unsigned events)
+{
+	set_bit(st->rd, &st->nrd, fd, (events & POLLUX_IN) != 0);
+	set_bit(st->wr, &st->nwr, fd, (events & POLLUX_OUT) != 0);
 }
 
 static int select_add(struct pollux *p, int fd, unsigned events)
@@ -164,10 +172,8 @@ static void drop_closed(struct select_state *st)
 		word_t bit = (word_t)1 << (fd % WBITS);
 		int w = fd / WBITS;
 		if (((st->rd[w] | st->wr[w]) & bit) && fcntl(fd, F_GETFD) < 0 &&
-		    errno == EBADF) {
-			st->rd[w] &= ~bit;
-			st->wr[w] &= ~bit;
-		}
+		    errno == EBADF)
+			set_bits(st, fd, 0);
 	}
 	st->dirty = 1;
 }
@@ -180,18 +186,20 @@ static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 		fix_maxfd(st);
 	int nfds = st->maxfd + 1;
 	int words = nfds ? (st->maxfd / WBITS + 1) : 0;
-	if (words) {
-		memcpy(st->rout, st->rd, (size_t)words * sizeof(word_t));
-		memcpy(st->wout, st->wr, (size_t)words * sizeof(word_t));
-	}
+	word_t *rset = words && st->nrd ? st->rout : NULL;
+	word_t *wset = words && st->nwr ? st->wout : NULL;
+	if (rset)
+		memcpy(rset, st->rd, (size_t)words * sizeof(word_t));
+	if (wset)
+		memcpy(wset, st->wr, (size_t)words * sizeof(word_t));
 	struct timeval tv, *tvp = NULL;
 	if (timeout_ms >= 0) {
 		tv.tv_sec = timeout_ms / 1000;
 		tv.tv_usec = (timeout_ms % 1000) * 1000;
 		tvp = &tv;
 	}
-	int n = select(nfds, words ? (fd_set *)(void *)st->rout : NULL,
-	               words ? (fd_set *)(void *)st->wout : NULL, NULL, tvp);
+	int n = select(nfds, (fd_set *)(void *)rset, (fd_set *)(void *)wset,
+	               NULL, tvp);
 	if (n < 0) {
 		if (errno == EBADF) {
 			drop_closed(st);
@@ -209,7 +217,7 @@ static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 	int out = 0, seen = 0, next = start;
 	for (int k = 0; k <= words && seen < n && out < maxev; k++) {
 		int w = (w0 + k) % words;
-		word_t r = st->rout[w], x = st->wout[w];
+		word_t r = rset ? rset[w] : 0, x = wset ? wset[w] : 0;
 		word_t m = r | x;
 		if (k == 0)
 			m &= ~(word_t)0 << b0;		/* first pass: from the cursor on */
