@@ -20,6 +20,7 @@
 #define FD_RESERVE 4
 
 static const unsigned long sweep_points[] = { 10, 100, 1000, 10000 };
+#define SWEEP_MAX_S	20.0	/* --sweep's default -t */
 
 struct opts {
 	const char *backend;	/* NULL: all built */
@@ -56,7 +57,8 @@ static void help(void)
 "  -r, --runs N            timed runs; median and min are printed (default 25)\n"
 "  -t, --max-time SECONDS  stop a backend's runs (at least 3) once they took\n"
 "                          this long; the runs column says how many ran\n"
-"      --sweep             n over 10, 100, 1000, 10000 (capped by RLIMIT_NOFILE)\n"
+"      --sweep             n over 10, 100, 1000, 10000 (capped by RLIMIT_NOFILE);\n"
+"                          -t defaults to 20 here\n"
 "      --raw               also run select/poll/epoll_wait directly, no library,\n"
 "                          and print lib/raw: the median of each library run's\n"
 "                          time over the raw run next to it\n"
@@ -458,6 +460,10 @@ int main(int argc, char **argv)
 		return bad_usage("unexpected argument", argv[optind]);
 	if (o.sweep && o.have_n)
 		return bad_usage("--sweep chooses n itself; drop -n or --sweep", NULL);
+	/* A select or poll run at n=10000 takes 15-25 s on a small machine:
+	 * without a budget the sweep would take most of an hour. */
+	if (o.sweep && o.max_s == 0)
+		o.max_s = SWEEP_MAX_S;
 	if (o.backend) {
 		int st = check_backend(&o.backend);
 		if (st)
