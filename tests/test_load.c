@@ -639,6 +639,12 @@ START_TEST(usage_errors)
 	              "stderr: %s", r->err);
 	run_load(r, "--percentiles", "0", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
+	/* a rate whose interval does not fit the clock (it was cast from
+	 * infinity: 220 requests sent, 299999777 "never sent") */
+	run_load(r, "-R", "1e-300", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "--connect-rate", "1e-300", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
 	/* 9.99 would be "p999" in the JSON, the key of 99.9: refused, not
 	 * one silently standing for the other */
 	run_load(r, "--percentiles", "9.99", "127.0.0.1:9", NULL);

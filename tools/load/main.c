@@ -313,8 +313,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 				die_usage("--timeout '%s': expected seconds, at least 0.001", optarg);
 			break;
 		case 'R':
-			if (px_parse_double(optarg, 1e9, &cfg->rate) < 0 || cfg->rate <= 0)
-				die_usage("--rate '%s': expected requests per second above 0", optarg);
+			if (px_parse_double(optarg, 1e9, &cfg->rate) < 0 || cfg->rate < 0.001)
+				die_usage("--rate '%s': expected 0.001 to 1e9 requests per second", optarg);
 			break;
 		case 't':
 			if (px_parse_ulong(optarg, 1, 1024, &cfg->threads) < 0)
@@ -324,8 +324,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 			source = optarg;
 			break;
 		case O_CRATE:
-			if (px_parse_double(optarg, 1e9, &cfg->connect_rate) < 0 || cfg->connect_rate <= 0)
-				die_usage("--connect-rate '%s': expected connections per second above 0", optarg);
+			if (px_parse_double(optarg, 1e9, &cfg->connect_rate) < 0 ||
+			    cfg->connect_rate < 0.001)
+				die_usage("--connect-rate '%s': expected 0.001 to 1e9 connections "
+				          "per second", optarg);
 			break;
 		case 'b':
 			cfg->backend = optarg;

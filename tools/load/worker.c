@@ -634,8 +634,11 @@ static void connect_phase(struct loop *L, struct pollux_event *ev)
 		if (next == w->nconn && L->pending == 0 && L->nretry == 0)
 			break;
 		uint64_t until = UINT64_MAX;
-		if (per_thread > 0 && next < w->nconn && L->pending < MAX_PENDING)
-			until = t0 + (uint64_t)((double)allowed / per_thread * 1e9);
+		if (per_thread > 0 && next < w->nconn && L->pending < MAX_PENDING) {
+			/* in double: a slow rate over many connections is past 2^64 ns */
+			double at = (double)t0 + (double)allowed / per_thread * 1e9;
+			until = at < 1.8e19 ? (uint64_t)at : UINT64_MAX;
+		}
 		if (L->nretry)
 			until = min_u64(until, L->retry_at);
 		if (wait_events(L, ev, now, until) < 0)
@@ -675,11 +678,13 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 	const struct config *cfg = L->cfg;
 	uint64_t now = px_now_ns();
 	if (cfg->rate > 0 && w->rate > 0) {
-		L->interval_ns = (uint64_t)(1e9 / w->rate);
-		if (L->interval_ns == 0)
-			L->interval_ns = 1;
+		/* --rate is at least 0.001/s, so this is at most about 1e16 ns
+		 * per thread; the clamp only keeps the conversion defined. */
+		double iv = 1e9 / w->rate;
+		L->interval_ns = iv < 1 ? 1 : iv > 1e17 ? (uint64_t)1e17 : (uint64_t)iv;
 		/* stagger the threads' schedules inside one interval */
-		L->next_due = g_run.start_ns + L->interval_ns * (uint64_t)w->id / cfg->threads;
+		L->next_due = g_run.start_ns +
+		              (uint64_t)((double)L->interval_ns * (double)w->id / (double)cfg->threads);
 #ifdef USE_TIMERFD
 		L->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 		if (L->timer_fd >= 0 &&
