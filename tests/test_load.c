@@ -539,6 +539,55 @@ START_TEST(unwritable_report_fails)
 }
 END_TEST
 
+/* SIGTERM while connecting (--connect-rate leaves the second connection a
+ * thousand seconds away): not every connection was made, so no exit 0,
+ * though no connection failed. */
+START_TEST(stop_while_connecting)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&in, sizeof in), 0);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	socklen_t len = sizeof in;
+	getsockname(lfd, (struct sockaddr *)&in, &len);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%u", (unsigned)ntohs(in.sin_port));
+	int err[2];
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(err[1], 2);
+		close(err[0]);
+		close(lfd);
+		execl(load_bin, load_bin, "-b", backend_at(_i), "-c", "2", "-a", "0",
+		      "--connect-rate", "0.001", "-d", "1", addr, (char *)NULL);
+		_exit(127);
+	}
+	close(err[1]);
+	/* The first connection arrives once the tool runs its connect phase,
+	 * long after its signal handlers are in place. */
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	ck_assert_msg(poll(&p, 1, 30000) == 1, "pollux-load never connected");
+	int c = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	kill(pid, SIGTERM);
+	char msg[1024];
+	int n = read_line(err[0], msg, sizeof msg, 30000);
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	ck_assert_msg(n > 0 && strstr(msg, "1 of 2 connections made"), "stderr: %s",
+	              n > 0 ? msg : "(nothing)");
+	close(c);
+	close(lfd);
+}
+END_TEST
+
 /* ---- JSON checked by python3's json module ------------------------------ */
 
 static void python_check(const char *json, int with_rate)
@@ -701,6 +750,7 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, unix_socket_target, 0, nb);
 	tcase_add_loop_test(tc, json_parses_with_every_key, 0, nb);
 	tcase_add_loop_test(tc, unwritable_report_fails, 0, 1);
+	tcase_add_loop_test(tc, stop_while_connecting, 0, 1);
 	suite_add_tcase(s, tc);
 	TCase *tu = tcase_create("usage");
 	tcase_set_timeout(tu, 120);

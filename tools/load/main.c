@@ -607,6 +607,13 @@ int main(int argc, char **argv)
 	for (int k = 0; k < E_NKINDS; k++)
 		if (tot.errors[k] || tot.idle_errors[k])
 			failed = 1;
+	/* Stopped by a signal before every connection was even tried: "every
+	 * connection was made" does not hold, though no error was counted. */
+	if (!failed && tot.connected < cfg.connections) {
+		fprintf(stderr, PROG ": stopped while connecting: %lu of %lu "
+		        "connections made\n", tot.connected, cfg.connections);
+		failed = 1;
+	}
 	/* Stopped by a signal while answers were still owed: those requests
 	 * did not pass their check, so this is no clean run either. */
 	unsigned long unanswered = 0;
