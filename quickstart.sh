@@ -54,7 +54,10 @@ make -s -j"$jobs"
 
 case "$1" in
 demo)
-	exec tools/pollux-scale --quick --plot scale-quick.svg
+	if command -v gnuplot >/dev/null 2>&1; then
+		exec tools/pollux-scale --quick --plot scale-quick.svg
+	fi
+	exec tools/pollux-scale --quick
 	;;
 test)
 	make -j"$jobs" check
