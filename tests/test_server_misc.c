@@ -297,6 +297,31 @@ START_TEST(workers_two)
 }
 END_TEST
 
+/* A port another server listens on is refused also with --workers, whose
+ * per-worker sockets use SO_REUSEPORT (which let the second server bind the
+ * same port and silently take half of its connections). */
+START_TEST(port_in_use_workers)
+{
+	static char out[4096], err[4096];
+	const char *args[] = { "--workers", "2", NULL };
+	struct srv s;
+	ck_assert_int_eq(srv_start(&s, backend_at(0), 1, 0, args), 0);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", s.port);
+	const char *again[] = { "--workers", "2", "--listen", addr, NULL };
+	int st = run_capture(again, out, sizeof out, err, sizeof err);
+	ck_assert_msg(exited(st, 1), "second server on %s: status %d, stderr '%s'", addr, st, err);
+	ck_assert_msg(strstr(err, "in use") && strchr(err, '\n') == err + strlen(err) - 1,
+	              "want one line saying the port is in use, got '%s'", err);
+	ck_assert_str_eq(out, "");
+	/* The first server still answers. */
+	int fd = tcp_connect(s.port);
+	ck_assert_int_eq(probe(fd), 200);
+	close(fd);
+	ck_assert(exited(srv_stop(&s, SIGTERM, NULL, 0), 0));
+}
+END_TEST
+
 static int count_fds(pid_t pid)
 {
 	char p[64];
@@ -489,6 +514,7 @@ void add_misc_tests(Suite *su, int nb)
 	tcase_add_loop_test(tc, max_conns, 0, nb);
 	tcase_add_loop_test(tc, sigterm_statistics, 0, nb);
 	tcase_add_loop_test(tc, workers_two, 0, nb);
+	tcase_add_test(tc, port_in_use_workers);
 	tcase_add_loop_test(tc, random_input, 0, nb);
 	tcase_add_loop_test(tc, idle_holds_no_buffers, 0, nb);
 	tcase_add_loop_test(tc, stats_interval_lines, 0, nb);

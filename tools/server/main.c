@@ -132,6 +132,36 @@ static int unix_stale(const struct listen_spec *ls)
 	return !alive && unlink(un->sun_path) == 0;
 }
 
+#if HAVE_DECL_SO_REUSEPORT
+/* SO_REUSEPORT lets any socket of the same user that also asked for it bind
+ * a port already listening, so workers binding with it would silently share
+ * a port another server holds. Bind it once without the option first: a
+ * port in use fails here, and port 0 is resolved to the one all use. */
+static int probe_port(struct listen_spec *ls, char *err, size_t errlen)
+{
+	int fd = socket(ls->ss.ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket for %s: %s", ls->arg, strerror(errno));
+		return -1;
+	}
+	(void)set_flag(fd, SOL_SOCKET, SO_REUSEADDR);
+	if (ls->ss.ss_family == AF_INET6)
+		(void)set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY);
+	socklen_t len = sizeof ls->ss;
+	if (bind(fd, (const struct sockaddr *)&ls->ss, ls->len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ls->ss, &len) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot listen on %s: %s%s", ls->arg, strerror(e),
+		         e == EADDRINUSE ? " (use another port, or port 0 for any free one)" : "");
+		close(fd);
+		return -1;
+	}
+	ls->len = len;
+	close(fd);
+	return 0;
+}
+#endif
+
 static int make_listener(struct listen_spec *ls, int reuseport, char *err, size_t errlen)
 {
 	int fam = ls->ss.ss_family;
@@ -340,6 +370,10 @@ int main(int argc, char **argv)
 		struct listen_spec *ls = &s->ls[i];
 		int tcp = ls->ss.ss_family != AF_UNIX;
 		int each = tcp && s->nworkers > 1 && HAVE_DECL_SO_REUSEPORT;
+#if HAVE_DECL_SO_REUSEPORT
+		if (each && probe_port(ls, err, sizeof err) < 0)
+			die(err);
+#endif
 		int fd = make_listener(ls, each, err, sizeof err);
 		if (fd < 0)
 			die(err);
