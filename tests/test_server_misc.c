@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OKREQ "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -202,6 +204,70 @@ START_TEST(nofile_exhaustion)
 	}
 	ck_assert(stats_value(s.port, "emfile") >= 1);
 	ck_assert(exited(srv_stop(&s, SIGTERM, NULL, 0), 0));
+}
+END_TEST
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The "out of file descriptors" line comes at most once a second for the
+ * whole server: each of several workers printing its own flooded stderr
+ * with one line per worker per second. */
+START_TEST(emfile_message_rate)
+{
+	int pe[2];
+	ck_assert_int_eq(pipe(pe), 0);
+	fcntl(pe[0], F_SETFD, FD_CLOEXEC);
+	fcntl(pe[1], F_SETFD, FD_CLOEXEC);
+	int saved = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	ck_assert_int_ge(saved, 0);
+	fflush(stderr);
+	dup2(pe[1], 2);		/* the server inherits it as its stderr */
+	const char *args[] = { "--workers", "4", NULL };
+	struct srv s;
+	double t0 = mono_s();
+	int rc = srv_start(&s, backend_at(0), 1, 64, args);
+	dup2(saved, 2);
+	close(saved);
+	close(pe[1]);
+	ck_assert_int_eq(rc, 0);
+	/* Hold more clients than 64 descriptors allow, then keep arriving
+	 * for two seconds, so every worker meets EMFILE again and again. */
+	enum { HOLD = 80 };
+	int held[HOLD];
+	for (int i = 0; i < HOLD; i++)
+		held[i] = tcp_connect(s.port);
+	for (int burst = 0; burst < 20 || mono_s() - t0 < 2.0; burst++) {
+		ck_assert_int_lt(burst, 200);
+		for (int i = 0; i < 50; i++) {
+			int fd = tcp_connect(s.port);
+			if (fd >= 0)
+				close(fd);
+		}
+		poll(NULL, 0, 100);	/* pacing the arrivals, not waiting */
+	}
+	for (int i = 0; i < HOLD; i++)
+		if (held[i] >= 0)
+			close(held[i]);
+	ck_assert(stats_value(s.port, "emfile") >= 1);
+	ck_assert(exited(srv_stop(&s, SIGTERM, NULL, 0), 0));
+	double life = mono_s() - t0;
+	static char err[65536];
+	size_t len = 0;
+	ssize_t k;
+	while (len < sizeof err - 1 && (k = read(pe[0], err + len, sizeof err - 1 - len)) > 0)
+		len += (size_t)k;
+	err[len] = '\0';
+	close(pe[0]);
+	int lines = 0;
+	for (char *p = err; (p = strstr(p, "out of file descriptors")); p++)
+		lines++;
+	ck_assert_msg(lines >= 1, "no EMFILE message: '%s'", err);
+	ck_assert_msg(lines <= (int)life + 1, "%d EMFILE lines in %.1f s of server life", lines, life);
 }
 END_TEST
 
@@ -512,6 +578,7 @@ void add_misc_tests(Suite *su, int nb)
 	tcase_add_loop_test(tc, idle_timeout_closes, 0, nb);
 	tcase_add_loop_test(tc, nofile_exhaustion, 0, nb);
 	tcase_add_loop_test(tc, max_conns, 0, nb);
+	tcase_add_test(tc, emfile_message_rate);
 	tcase_add_loop_test(tc, sigterm_statistics, 0, nb);
 	tcase_add_loop_test(tc, workers_two, 0, nb);
 	tcase_add_test(tc, port_in_use_workers);

@@ -129,8 +129,11 @@ static void listeners_pause(struct worker *w, int pause)
 static void accept_emfile(struct worker *w, struct listener *l, int err)
 {
 	STAT_ADD(&w->st, err[ERR_EMFILE], 1);
-	if (!w->srv->opt.quiet && w->now_ns - w->emfile_msg_ns >= 1000000000ull) {
-		w->emfile_msg_ns = w->now_ns;
+	struct server *s = w->srv;
+	uint64_t last = atomic_load_explicit(&s->emfile_msg_ns, memory_order_relaxed);
+	if (!s->opt.quiet && (last == 0 || (w->now_ns > last &&
+	                                    w->now_ns - last >= 1000000000ull)) &&
+	    atomic_compare_exchange_strong(&s->emfile_msg_ns, &last, w->now_ns)) {
 		fprintf(stderr, SERVER_NAME ": out of file descriptors (%s): closing "
 		        "new connections at once; raise 'ulimit -n' or lower --max-conns\n",
 		        strerror(err));

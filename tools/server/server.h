@@ -129,7 +129,6 @@ struct worker {
 	size_t nls;
 	uint64_t accept_resume_ns;	/* listeners paused until then; 0: not paused */
 	int spare_fd;			/* kept open to accept-and-close on EMFILE */
-	uint64_t emfile_msg_ns;
 	struct conn_list active;	/* ordered by last_ns */
 	struct conn_list linger;
 	char *rbuf;			/* scratch for reads */
@@ -173,6 +172,9 @@ struct server {
 	_Atomic long open;
 	_Atomic long peak;
 	_Atomic int failed;
+	/* When the last "out of file descriptors" line was printed: shared,
+	 * so the message stays at one a second whatever --workers says. */
+	_Atomic uint64_t emfile_msg_ns;
 };
 
 /* loop.c */
