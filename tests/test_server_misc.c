@@ -69,6 +69,20 @@ START_TEST(cli_options)
 	const char *noroot[] = { "--root", "/nonexistent/dir", "--listen", "127.0.0.1:0", NULL };
 	ck_assert(exited(run_capture(noroot, out, sizeof out, err, sizeof err), 1));
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/dir"));
+	/* A --root that is a file: said so, not a leftover errno's text. */
+	char *tmp = make_tempdir();
+	char file[4096];
+	snprintf(file, sizeof file, "%s/plain", tmp);
+	FILE *f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	const char *fileroot[] = { "--root", file, "--listen", "127.0.0.1:0", NULL };
+	ck_assert(exited(run_capture(fileroot, out, sizeof out, err, sizeof err), 1));
+	ck_assert_msg(strstr(err, file) && strstr(err, strerror(ENOTDIR)) &&
+	              strchr(err, '\n') == err + strlen(err) - 1,
+	              "--root on a file: want one line saying '%s', got '%s'", strerror(ENOTDIR), err);
+	remove_tree(tmp);
+	free(tmp);
 }
 END_TEST
 

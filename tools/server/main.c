@@ -317,9 +317,13 @@ int main(int argc, char **argv)
 	if (o->root) {
 		struct stat st;
 		o->root_real = realpath(o->root, NULL);
-		if (!o->root_real || stat(o->root_real, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr, SERVER_NAME ": --root '%s' is not a readable directory%s%s\n",
-			        o->root, errno ? ": " : "", errno ? strerror(errno) : "");
+		/* errno only means something when a call failed: a file that
+		 * exists but is no directory is said so, not a stale errno. */
+		int e = !o->root_real || stat(o->root_real, &st) < 0 ? errno :
+		        !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+		if (e) {
+			fprintf(stderr, SERVER_NAME ": --root '%s' is not a readable directory: %s\n",
+			        o->root, strerror(e));
 			return 1;
 		}
 		o->root_len = strlen(o->root_real);
