@@ -265,7 +265,13 @@ int main(int argc, char **argv)
 	opterr = 0;	/* our own one-line messages below */
 	while ((ch = getopt_long(argc, argv, ":b:l:qhV", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'b': o->backend = optarg; break;
+		case 'b':
+			/* "" would pass the check below as "the default" and
+			 * then fail in the library with EINVAL. */
+			if (!*optarg)
+				usage_error("--backend needs a name (see --list-backends), not", optarg);
+			o->backend = optarg;
+			break;
 		case OPT_LIST:
 			list_backends(stdout, "\n");
 			putchar('\n');
