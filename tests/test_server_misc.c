@@ -59,7 +59,8 @@ START_TEST(cli_options)
 		{ "--workers", "x", NULL }, { "--idle-timeout", "-1", NULL },
 		{ "--listen", "nonsense", NULL }, { "--bogus", NULL },
 		{ "--max-header", "1e9", NULL }, { "extra-arg", NULL },
-		{ "--backend", "", NULL },
+		{ "--backend", "", NULL }, { "--idle-timeout", "1e-12", NULL },
+		{ "--stats-interval", "0.0001", NULL },
 	};
 	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
 		int st = run_capture(bad[k], out, sizeof out, err, sizeof err);

@@ -89,9 +89,11 @@ static void usage_error(const char *msg, const char *arg)
 static double parse_seconds(const char *opt, const char *arg)
 {
 	double v;
-	if (px_parse_double(arg, 1e9, &v) < 0) {
-		fprintf(stderr, SERVER_NAME ": %s needs seconds (a number >= 0), not '%s'\n",
-		        opt, arg);
+	/* The loop's clock is in milliseconds; a smaller positive value
+	 * used to round to 0 and silently turn the feature off. */
+	if (px_parse_double(arg, 1e9, &v) < 0 || (v > 0 && v < 0.001)) {
+		fprintf(stderr, SERVER_NAME ": %s needs seconds: 0 (off) or from 0.001 to 1e9, "
+		        "not '%s'\n", opt, arg);
 		exit(2);
 	}
 	return v;
