@@ -83,6 +83,15 @@ START_TEST(cli_options)
 	ck_assert_msg(strstr(err, file) && strstr(err, strerror(ENOTDIR)) &&
 	              strchr(err, '\n') == err + strlen(err) - 1,
 	              "--root on a file: want one line saying '%s', got '%s'", strerror(ENOTDIR), err);
+	/* unix:PATH on an existing file: kept, and the hint is about paths. */
+	char uarg[4200];
+	snprintf(uarg, sizeof uarg, "unix:%s", file);
+	const char *onfile[] = { "--listen", uarg, NULL };
+	ck_assert(exited(run_capture(onfile, out, sizeof out, err, sizeof err), 1));
+	ck_assert_msg(strstr(err, "path") && !strstr(err, "port") &&
+	              strchr(err, '\n') == err + strlen(err) - 1,
+	              "unix path in use: want one line about the path, got '%s'", err);
+	ck_assert_int_eq(access(file, F_OK), 0);
 	remove_tree(tmp);
 	free(tmp);
 }

@@ -192,8 +192,12 @@ static int make_listener(struct listen_spec *ls, int reuseport, char *err, size_
 	if (rc < 0 && errno == EADDRINUSE && fam == AF_UNIX && unix_stale(ls))
 		rc = bind(fd, (const struct sockaddr *)&ls->ss, ls->len);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s%s", ls->arg, strerror(errno),
-		         errno == EADDRINUSE ? " (use another port, or port 0 for any free one)" : "");
+		/* The fix for a path in use is not the one for a port. */
+		const char *hint = errno != EADDRINUSE ? "" :
+		        fam != AF_UNIX ? " (use another port, or port 0 for any free one)" :
+		        " (a server answers there, or a file is in the way: "
+		        "remove it or use another path)";
+		snprintf(err, errlen, "cannot listen on %s: %s%s", ls->arg, strerror(errno), hint);
 		close(fd);
 		return -1;
 	}
