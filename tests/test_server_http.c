@@ -304,6 +304,24 @@ START_TEST(http_traversal)
 	ck_assert_int_eq(http_once(s.port, "HEAD /sub/b.html HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
 	ck_assert_int_eq(r.clen, 9);
 	resp_free(&r);
+	/* absolute-form: the path is served, the scheme is any case, and an
+	 * empty path is "/" (the index page here, none in root: the hello). */
+	static const char *const absform[][2] = {
+		{ "http://t/a.txt", "alpha\n" }, { "HTTP://t/a.txt?x=1", "alpha\n" },
+		{ "https://t/sub/b.html", "<p>b</p>\n" }, { "http://t", HELLO },
+		{ "Http://t?q=1", HELLO },
+	};
+	for (size_t k = 0; k < sizeof absform / sizeof absform[0]; k++) {
+		char req[512];
+		snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", absform[k][0]);
+		int st = http_once(s.port, req, &r);
+		ck_assert_msg(st == 200, "%s answered %d", absform[k][0], st);
+		ck_assert_msg(r.body && strcmp(r.body, absform[k][1]) == 0, "%s gave '%s'",
+		              absform[k][0], r.body ? r.body : "");
+		resp_free(&r);
+	}
+	ck_assert_int_eq(http_once(s.port, "GET http:///a.txt HTTP/1.1\r\nHost: t\r\n\r\n", &r), 400);
+	resp_free(&r);
 
 	static const char *const evil[] = {
 		"/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt",

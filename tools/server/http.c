@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Bodies of requests we do not serve (GET with a body, POST answered 405)
@@ -162,6 +163,13 @@ static int respond_file(struct worker *w, struct conn *c, const char *path,
 	return 0;
 }
 
+/* Does p[0..n) start with lit, ignoring ASCII case? */
+static int ieq_prefix(const char *p, size_t n, const char *lit)
+{
+	size_t m = strlen(lit);
+	return n >= m && strncasecmp(p, lit, m) == 0;
+}
+
 static int eq(const char *p, size_t n, const char *lit)
 {
 	return strlen(lit) == n && memcmp(p, lit, n) == 0;
@@ -190,13 +198,23 @@ static int serve(struct worker *w, struct conn *c, const struct http_req *r)
 
 	const char *t = r->target;
 	size_t tl = r->target_len;
-	/* absolute-form (RFC 9112 3.2.2): keep only the path. */
-	if (tl > 7 && (memcmp(t, "http://", 7) == 0 || memcmp(t, "https://", 8) == 0)) {
-		const char *slash = memchr(t + 8, '/', tl - 8);
-		if (!slash)
+	/* absolute-form (RFC 9112 3.2.2): keep only the path. The scheme is
+	 * case-insensitive and an empty path is "/" (RFC 9110 4.2.3), so
+	 * "GET HTTP://h HTTP/1.1" asks for "/", not for a 400. */
+	size_t sl = ieq_prefix(t, tl, "http://") ? 7 : ieq_prefix(t, tl, "https://") ? 8 : 0;
+	if (sl) {
+		size_t i = sl;
+		while (i < tl && t[i] != '/' && t[i] != '?' && t[i] != '#')
+			i++;
+		if (i == sl)	/* no host */
 			return respond_error(w, c, 400, head, 0, NULL);
-		tl -= (size_t)(slash - t);
-		t = slash;
+		if (i < tl && t[i] == '/') {
+			t += i;
+			tl -= i;
+		} else {
+			t = "/";
+			tl = 1;
+		}
 	}
 	if (t[0] != '/')
 		return respond_error(w, c, 400, head, 0, NULL);
