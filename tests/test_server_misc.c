@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -298,6 +299,74 @@ START_TEST(emfile_message_rate)
 		lines++;
 	ck_assert_msg(lines >= 1, "no EMFILE message: '%s'", err);
 	ck_assert_msg(lines <= (int)life + 1, "%d EMFILE lines in %.1f s of server life", lines, life);
+}
+END_TEST
+
+/* Started with stdout and stderr closed: the first line for stderr (the
+ * EMFILE notice) went into the signal pipe, which took those numbers, and
+ * stopped the server. It must keep serving. */
+START_TEST(closed_stdio)
+{
+	char *tmp = make_tempdir();
+	struct sockaddr_un un = { 0 };
+	un.sun_family = AF_UNIX;
+	snprintf(un.sun_path, sizeof un.sun_path, "%s/s", tmp);
+	char arg[200], bin[4096];
+	snprintf(arg, sizeof arg, "unix:%s", un.sun_path);
+	const char *top = getenv("top_builddir");
+	snprintf(bin, sizeof bin, "%s/tools/pollux-server", top ? top : "..");
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 64, 64 };
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(126);
+		close(1);
+		close(2);
+		execl(bin, bin, "--backend", backend_at(_i), "--listen", arg, (char *)NULL);
+		_exit(127);
+	}
+	/* No "listening" line to read: wait (bounded) until it answers. */
+	int ok = 0;
+	for (int k = 0; k < T_WAIT_MS / 10 && !ok; k++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&un, sizeof un) == 0)
+			ok = probe(fd) == 200;
+		close(fd);
+		if (!ok)
+			poll(NULL, 0, 10);
+	}
+	ck_assert_msg(ok, "server on %s never answered", un.sun_path);
+	enum { N = 100 };	/* more than 64 descriptors hold */
+	int fds[N];
+	for (int i = 0; i < N; i++) {
+		fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&un, sizeof un), 0);
+	}
+	int answered = 0;
+	for (int i = 0; i < N; i++)
+		answered += probe(fds[i]) == 200;
+	ck_assert_msg(answered > 0 && answered < N, "%d of %d answered", answered, N);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	/* Still serving once the flood is gone (retry: the closes are seen
+	 * in the server's own time; each try is a round trip). */
+	ok = 0;
+	for (int k = 0; k < 200 && !ok; k++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ok = connect(fd, (struct sockaddr *)&un, sizeof un) == 0 && probe(fd) == 200;
+		close(fd);
+		if (!ok)
+			poll(NULL, 0, 10);
+	}
+	ck_assert_msg(ok, "the server stopped serving after the descriptor flood");
+	kill(pid, SIGTERM);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(exited(st, 0));
+	remove_tree(tmp);
+	free(tmp);
 }
 END_TEST
 
@@ -609,6 +678,7 @@ void add_misc_tests(Suite *su, int nb)
 	tcase_add_loop_test(tc, nofile_exhaustion, 0, nb);
 	tcase_add_loop_test(tc, max_conns, 0, nb);
 	tcase_add_test(tc, emfile_message_rate);
+	tcase_add_loop_test(tc, closed_stdio, 0, nb);
 	tcase_add_loop_test(tc, sigterm_statistics, 0, nb);
 	tcase_add_loop_test(tc, workers_two, 0, nb);
 	tcase_add_test(tc, port_in_use_workers);

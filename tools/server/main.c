@@ -248,9 +248,24 @@ static void *thread_main(void *arg)
 	return worker_run(arg);
 }
 
+/* Started with stdin, stdout or stderr closed, the server would hand those
+ * numbers to the signal pipe or to clients, and a line meant for stderr
+ * would land there: in the signal pipe it stopped the server, in a socket
+ * it went to a client. Keep them taken by /dev/null. */
+static int stdio_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)	/* the lowest free: fd */
+			return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
+	if (stdio_open() < 0)
+		return 1;
 	struct server *s = &srv;
 	struct options *o = &s->opt;
 	/* static: reachable until exit, also when --help returns early */
