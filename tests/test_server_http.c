@@ -229,8 +229,20 @@ START_TEST(http_limits)
 	expect_close_status(s.port, big, 431);
 	free(big);
 	expect_close_status(s.port, "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\n", 413);
-	/* Just under the default limit is fine. */
+	/* The limit is the whole head, blank line included: 8192 bytes pass,
+	 * 8193 do not. */
 	struct resp r;
+	const char *pre = "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ";
+	size_t fill = 8192 - strlen(pre) - 4;
+	big = repeat(pre, 'x', fill, "\r\n\r\n");
+	ck_assert_uint_eq(strlen(big), 8192);
+	ck_assert_int_eq(http_once(s.port, big, &r), 200);
+	resp_free(&r);
+	free(big);
+	big = repeat(pre, 'y', fill + 1, "\r\n\r\n");
+	expect_close_status(s.port, big, 431);
+	free(big);
+	/* Just under the default limit is fine. */
 	big = repeat("GET / HTTP/1.1\r\nHost: t\r\nX-Big: ", 'c', 8000, "\r\n\r\n");
 	ck_assert_int_eq(http_once(s.port, big, &r), 200);
 	resp_free(&r);
