@@ -327,6 +327,41 @@ END_TEST
 /* A registered fd is closed without del, a wait drops it, its number is
  * reopened for a new file and pollux_mod is called: the new file is
  * watched, on every backend (epoll's mod falls back to add). */
+/* The stale registration is met by a wait with room for one event while
+ * an EDGE fd has an unreported edge queued behind it: the rebuild must
+ * keep that edge (it is reported next, once) rather than lose it, which
+ * would stall an edge-triggered reader for good. */
+START_TEST(close_then_del_dup_alive_keeps_queued_edge)
+{
+	pollux_t *p = ct_new(_i);
+	int x[2], e[2], keep, te;
+	struct pollux_event ev[4];
+
+	ct_pair(x);
+	ct_pair(e);
+	ck_assert_int_eq(pollux_add(p, x[0], POLLUX_IN, NULL), 0);
+	ck_assert_int_eq(pollux_add(p, e[0], POLLUX_IN | POLLUX_EDGE, &te), 0);
+	keep = dup(x[0]);
+	ck_assert_int_ge(keep, 0);
+	close(x[0]);
+	ck_assert_int_eq(pollux_del(p, x[0]), 0);
+	ct_put(x[1], 1);	/* the stale registration fires first */
+	ct_put(e[1], 1);	/* then an edge, queued behind it */
+	ck_assert_int_eq(ct_wait(p, ev, 1, CT_WAIT_MS), 1);
+	ck_assert_int_eq(ev[0].fd, e[0]);
+	ck_assert_uint_eq(ev[0].events, POLLUX_IN);
+	ck_assert_ptr_eq(ev[0].data, &te);
+	ct_expect_none(p);	/* once: no edge invented by the rebuild */
+	ct_put(e[1], 1);
+	ct_expect_one(p, e[0], POLLUX_IN, &te);
+	pollux_free(p);
+	close(keep);
+	close(x[1]);
+	close(e[0]);
+	close(e[1]);
+}
+END_TEST
+
 START_TEST(close_reopen_then_mod_watches_new_file)
 {
 	pollux_t *p = ct_new(_i);
@@ -415,4 +450,10 @@ void ct_add_modes(TCase *tc, int idx)
 	tcase_add_loop_test(tc, close_then_del_among_others, idx, idx + 1);
 	tcase_add_loop_test(tc, close_reopen_then_mod_watches_new_file, idx,
 	                    idx + 1);
+	/* Registered only where there is edge triggering to test. */
+	pollux_t *p = pollux_new(ct_name(idx));
+	if (p && (pollux_features(p) & POLLUX_FEAT_EDGE))
+		tcase_add_loop_test(tc, close_then_del_dup_alive_keeps_queued_edge,
+		                    idx, idx + 1);
+	pollux_free(p);
 }
