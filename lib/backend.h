@@ -42,14 +42,13 @@ struct pollux {
  *   handles ONESHOT; a pair with events 0 is skipped. It must rotate where
  *   it starts so that no ready fd starves when more are ready than maxev.
  *   It returns -1 with EAGAIN when it changed its own state and has nothing
- *   to report (a registered fd found closed): the core calls it again with
- *   what is left of the timeout. Registered fds found closed are dropped
+ *   to report (a registered fd found closed, a stale epoll registration
+ *   rebuilt away): the core calls it again with what is left of the
+ *   timeout. Registered fds found closed are dropped
  *   from the kernel set silently, as epoll does.
  * - reinit (may be NULL: no kernel state) rebuilds kernel state in a forked
  *   child; the core then calls add for every armed registration.
  */
-/* Rebuilds a backend's kernel state from the core's table (pollux_reinit);
- * a backend calls it when the kernel holds registrations it cannot remove. */
 struct pollux_backend {
 	const char *name;
 	unsigned features;	/* POLLUX_FEAT_* */
