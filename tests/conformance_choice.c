@@ -242,10 +242,10 @@ START_TEST(features_per_backend)
 		else if (strcmp(b[i], "poll") == 0)
 			want = POLLUX_FEAT_NOLIMIT;
 		else {
-			/* Kernels that take fd_sets past FD_SETSIZE. */
-#if defined(HAVE_SELECT_LARGE) || defined(__linux__) || \
-    defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || \
-    defined(__DragonFly__)
+			/* configure says whether select here takes fd_sets
+			 * past FD_SETSIZE (Linux and the BSDs do, unless
+			 * --disable-large-select). */
+#ifdef HAVE_SELECT_LARGE
 			want = POLLUX_FEAT_NOLIMIT;
 #endif
 		}
