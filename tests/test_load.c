@@ -240,23 +240,49 @@ static void assert_no_errors(const char *json, const char *obj, const char *exce
 
 /* ---- tests, each run once per backend ---------------------------------- */
 
+/* 1 when the backend stops at FD_SETSIZE (select where the kernel does, or
+ * a --disable-large-select build). */
+static int capped(const char *backend)
+{
+	pollux_t *p = pollux_new(backend);
+	ck_assert_msg(p != NULL, "pollux_new(%s)", backend);
+	int c = !(pollux_features(p) & POLLUX_FEAT_NOLIMIT);
+	pollux_free(p);
+	return c;
+}
+
 START_TEST(echo_2000_connections_50_active)
 {
 	struct srv s;
 	struct result *r = malloc(sizeof *r);
 	srv_start(&s, "--mode", "echo", NULL);
-	run_load(r, "-b", backend_at(_i), "-c", "2000", "-a", "50", "-n", "4000",
+	int conns = 2000;
+	char cs[16];
+	if (capped(backend_at(_i))) {
+		/* 2000 cannot fit under FD_SETSIZE: refused before connecting,
+		 * in one line that names the limit and the way out; then the
+		 * same check at a count that fits. */
+		run_load(r, "-b", backend_at(_i), "-c", "2000", "-a", "50", "-n",
+		         "4000", "--json", s.addr, NULL);
+		ck_assert_msg(r->status == 1, "exit %d; stderr: %s", r->status, r->err);
+		ck_assert_msg(strstr(r->err, "FD_SETSIZE") && strstr(r->err, "-b poll") &&
+		              strchr(r->err, '\n') == r->err + strlen(r->err) - 1,
+		              "not one line naming FD_SETSIZE: %s", r->err);
+		conns = 900;
+	}
+	snprintf(cs, sizeof cs, "%d", conns);
+	run_load(r, "-b", backend_at(_i), "-c", cs, "-a", "50", "-n", "4000",
 	         "--size", "100", "--json", s.addr, NULL);
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
 	ck_assert_msg(strstr(r->out, backend_at(_i)), "backend not reported: %s", r->out);
 	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 4000);
-	ck_assert_int_eq((long)jnum(r->out, "", "connections"), 2000);
+	ck_assert_int_eq((long)jnum(r->out, "", "connections"), conns);
 	ck_assert_int_eq((long)jnum(r->out, "", "active"), 50);
 	ck_assert_int_eq((long)jnum(r->out, "", "bytes_received"), 400000);
 	assert_no_errors(r->out, "errors", NULL);
 	assert_no_errors(r->out, "idle_connect_errors", NULL);
 	srv_stop(&s);
-	ck_assert_int_eq(s.accepted, 2000); /* the silent ones were all there */
+	ck_assert_int_eq(s.accepted, conns); /* the silent ones were all there */
 	free(r);
 }
 END_TEST

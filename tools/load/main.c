@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -424,6 +425,29 @@ static int nofile_ok(const struct config *cfg)
 	return 0;
 }
 
+/* A select that stops at FD_SETSIZE (where the kernel does) cannot take
+ * more: say so before connecting rather than fail on the first fd past it. */
+static int backend_fits(const struct config *cfg)
+{
+	pollux_t *p = pollux_new(cfg->backend);
+	if (!p)
+		return 1;	/* the workers report why it cannot be created */
+	int capped = !(pollux_features(p) & POLLUX_FEAT_NOLIMIT);
+	const char *name = pollux_backend(p);
+	unsigned long need = cfg->connections + 2 * cfg->threads + 16;
+	if (capped && need > FD_SETSIZE) {
+		fprintf(stderr, PROG ": the %s backend here takes descriptors below "
+		        "FD_SETSIZE (%d) only, and %lu connections need about %lu; use "
+		        "at most %lu connections or another backend (-b poll)\n",
+		        name, FD_SETSIZE, cfg->connections, need,
+		        (unsigned long)FD_SETSIZE - 2 * cfg->threads - 16);
+		pollux_free(p);
+		return 0;
+	}
+	pollux_free(p);
+	return 1;
+}
+
 /* Splits total over the threads in proportion to weight (remainder spread). */
 static unsigned long share(unsigned long total, unsigned long wsum,
                            unsigned long before, unsigned long mine)
@@ -463,7 +487,7 @@ int main(int argc, char **argv)
 		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5,
 	};
 	parse_args(&cfg, argc, argv);
-	if (!nofile_ok(&cfg))
+	if (!nofile_ok(&cfg) || !backend_fits(&cfg))
 		return 1;
 
 	char *req = NULL;
