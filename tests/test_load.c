@@ -66,19 +66,25 @@ static int read_line(int fd, char *buf, size_t n, int timeout_ms)
 	return -1;
 }
 
+/* Fills argv[1..] from a NULL-terminated list of strings (argv[0] is set). */
+static void collect_args(const char *argv[MAX_ARGS], va_list ap)
+{
+	int argc = 1;
+	const char *a;
+	while ((a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1)
+		argv[argc++] = a;
+	argv[argc] = NULL;
+}
+
 /* Starts load_testsrv with the given NULL-terminated options and waits
  * (bounded) for its "listening ADDR" line. */
 static void srv_start(struct srv *s, ...)
 {
 	const char *argv[MAX_ARGS] = { srv_bin };
-	int argc = 1;
 	va_list ap;
 	va_start(ap, s);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1)
-		argv[argc++] = a;
+	collect_args(argv, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 
 	int in[2], out[2];
 	ck_assert_int_eq(pipe(in), 0);
@@ -131,14 +137,10 @@ struct result {
 static void run_load(struct result *r, ...)
 {
 	const char *argv[MAX_ARGS] = { load_bin };
-	int argc = 1;
 	va_list ap;
 	va_start(ap, r);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) && argc < MAX_ARGS - 1)
-		argv[argc++] = a;
+	collect_args(argv, ap);
 	va_end(ap);
-	argv[argc] = NULL;
 
 	int out[2], err[2];
 	ck_assert_int_eq(pipe(out), 0);
