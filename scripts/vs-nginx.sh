@@ -8,6 +8,17 @@
 # env:   ROUNDS (3), DURATION (10), CONNS (50), IDLE (10000)
 set -euo pipefail
 
+case "${1:-}" in
+-h|--help)
+	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+-*)
+	echo "vs-nginx: unknown option '$1'; usage: $0 [BUILD_DIR]" >&2
+	exit 2
+	;;
+esac
+
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/_build}
 rounds=${ROUNDS:-3}
