@@ -1,0 +1,193 @@
+/* lab.h: what the files of pollux-lab share: the table of lessons, the
+ * options of one run, and the helpers every lesson uses (the JSON result,
+ * the text output, child processes, the servers it starts, gnuplot). */
+#ifndef POLLUX_LAB_H
+#define POLLUX_LAB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "../scale/proc.h"	/* struct proc: children in their own groups */
+
+#define LAB_NAME "pollux-lab"
+
+/* What a lesson returns, and pollux-lab's exit status. */
+enum {
+	LAB_OBSERVED = 0,	/* the effect was measured */
+	LAB_NOT_OBSERVED = 1,	/* measured, but the numbers did not show it,
+				 * or the lesson could not run here (verdict says why) */
+	LAB_USAGE = 2
+};
+
+struct lab_opts {
+	int quick;		/* --quick: the short form (at most 15 s) */
+	const char *json;	/* --json FILE ("-": stdout), or NULL */
+	const char *plot;	/* --plot FILE.svg, or NULL */
+	const char *backend;	/* -b NAME, or NULL: the lesson's choice */
+	double seconds;		/* --seconds S, 0: the lesson's default */
+	int quiet;		/* -q: only the verdict line */
+	int progress;		/* a progress line on stderr (a terminal) */
+	const char *argv0;
+};
+
+/* A JSON object being written: members are added in order, nested objects
+ * opened and closed with jw_open/jw_close. Every value is checked: a NaN
+ * or infinite number is written as null (no figure is made up). */
+struct jw {
+	char *buf;
+	size_t len;
+	FILE *f;		/* memstream over buf */
+	int depth;
+	int first[16];		/* no member written yet at this depth */
+};
+
+struct lab {
+	const struct lab_opts *o;
+	const struct lesson *lesson;
+	FILE *out;		/* the text for people: stdout, or stderr
+				 * when the JSON goes to stdout */
+	struct jw settings, meas;	/* "settings" and "measurements" */
+	char verdict[2048];
+	int observed;		/* set by lab_verdict */
+	struct proc *procs[16];	/* children lab_spawn started, still held */
+	char *tmpdir;		/* lab_tmpdir(): removed at the end */
+	uint64_t start_us;
+};
+
+struct lesson {
+	const char *name;
+	const char *question;
+	int (*run)(struct lab *L);
+	int plots;		/* --plot draws a picture */
+};
+
+/* lessons.c: the table, in the course's order, NULL-ended. Each lesson's
+ * file defines its entry, lab_lesson_NAME. */
+extern const struct lesson *const lab_lessons[];
+const struct lesson *lab_find(const char *name);
+
+/* ---- output (lab.c) ---- */
+
+/* The setup lines: what runs, how many clients, how long. */
+void lab_setup(struct lab *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Free text on stdout (the table); silent with -q. */
+void lab_printf(struct lab *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The verdict: observed or not, with the measured numbers in the text.
+ * Returns LAB_OBSERVED or LAB_NOT_OBSERVED, for `return lab_verdict(...)`. */
+int lab_verdict(struct lab *L, int observed, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A progress line on stderr when it is a terminal ("" clears it). */
+void lab_progress(struct lab *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "1,048,576": n with thousands separators, into buf. */
+const char *lab_commas(char *buf, size_t n, unsigned long long v);
+
+/* ---- the JSON result (json.c) ---- */
+
+void jw_init(struct jw *w);
+void jw_free(struct jw *w);
+/* The text written so far, as one object ("{...}"); closes what is open. */
+const char *jw_text(struct jw *w);
+void jw_open(struct jw *w, const char *key);	/* "key": { */
+void jw_close(struct jw *w);			/* } */
+void jw_num(struct jw *w, const char *key, double v);
+void jw_int(struct jw *w, const char *key, long long v);
+void jw_bool(struct jw *w, const char *key, int v);
+void jw_str(struct jw *w, const char *key, const char *s);
+void jw_null(struct jw *w, const char *key);
+
+/* ---- time, stops and children (run.c) ---- */
+
+/* Set once SIGINT, SIGTERM or SIGHUP arrived: every lesson checks it in
+ * its loops and returns; the lab then stops every child it holds. */
+int lab_stopped(void);
+/* Sleeps ms (or until a stop signal); -1 when stopped. */
+int lab_sleep_ms(int ms);
+double lab_now_s(void);
+/* The lesson's duration: --seconds, else quick_s with --quick, else full_s. */
+double lab_seconds(const struct lab *L, double quick_s, double full_s);
+
+/* Path of a pollux tool ("pollux-server", "pollux-load", ...): beside
+ * pollux-lab, then PATH. Static storage per name; NULL if not found. */
+const char *lab_tool(struct lab *L, const char *name);
+
+/* Starts argv (argv[0] a path) as a child in its own process group, held
+ * by L until lab_stop_proc (or the end of the lesson). NULL and errno. */
+struct proc *lab_spawn(struct lab *L, const char *const argv[]);
+/* Stops one child: sig, up to grace_ms, then SIGKILL; output kept in p. */
+void lab_stop_proc(struct lab *L, struct proc *p, int sig, int grace_ms);
+/* Reads p's output for up to timeout_ms; -1 when stopped by a signal. */
+int lab_pump(struct proc *p, int timeout_ms);
+
+/* pollux-server -q -l 127.0.0.1:0 ARGS...: started, and its port read from
+ * the "listening" line (bounded wait). NULL after a message on stderr. */
+struct proc *lab_server(struct lab *L, int *port, const char *const args[]);
+/* GET path from the server at 127.0.0.1:port; the body (malloc'd, NUL
+ * ended) or NULL. For /stats. */
+char *lab_http_get(int port, const char *path, int timeout_ms);
+/* A number from a flat JSON text ("key": N), or NAN. */
+double lab_json_num(const char *json, const char *key);
+
+/* A private temporary directory, removed with everything in it at the
+ * end of the lesson. NULL after a message. */
+const char *lab_tmpdir(struct lab *L);
+
+/* ---- measuring a process (run.c) ---- */
+
+/* User + system CPU seconds of pid (and of its reaped children), from
+ * /proc/PID/stat; NAN when unknown. */
+double lab_cpu_s(pid_t pid);
+/* Resident set in KiB of pid (VmRSS), NAN when unknown. */
+double lab_rss_kib(pid_t pid);
+/* Threads of pid (/proc/PID/status), -1 when unknown. */
+long lab_threads(pid_t pid);
+/* Live child processes of pid, with their RSS summed into *rss_kib when
+ * not NULL; -1 when unknown. */
+long lab_children(pid_t pid, double *rss_kib);
+
+/* ---- pictures (plot.c) ---- */
+
+/* Runs gnuplot on script (datablocks and plot commands) after a common
+ * preamble that sets the SVG terminal, the output file --plot names, the
+ * title and the colours. 0, or -1 after a message (no gnuplot: said once,
+ * and the lesson still counts). */
+int lab_plot(struct lab *L, const char *title, const char *script);
+/* Writes s as a gnuplot single-quoted string. */
+void lab_gp_string(FILE *f, const char *s);
+
+/* ---- the sweep (scaling.c), shared by the lessons that fit a cost ---- */
+
+#define LAB_SWEEP_MAX 8
+#define LAB_SWEEP_POINTS 64
+struct lab_sweep_backend {
+	char name[16];
+	double ns_per_fd, base_us, r2;	/* NAN when not fitted */
+};
+struct lab_sweep_point {
+	char backend[16];
+	double fds, rps, us_per_wait;
+	int failed;
+};
+struct lab_sweep {
+	struct lab_sweep_backend b[LAB_SWEEP_MAX];
+	int nb;
+	struct lab_sweep_point p[LAB_SWEEP_POINTS];
+	int np;
+};
+/* Runs pollux-scale over backend (NULL: every one built) and the fds list
+ * ("0,1000,4000"), seconds per point; 0, or -1 after a message. */
+int lab_sweep(struct lab *L, const char *backend, const char *fds,
+              double seconds, struct lab_sweep *r);
+
+/* ---- inside the lab (run.c) ---- */
+
+/* Stops and frees every child L holds, removes its temporary directory. */
+void lab_release(struct lab *L);
+int lab_remove_tree(const char *dir);
+
+#endif

@@ -1,0 +1,203 @@
+/* scaling.c: the lesson "scaling", select and poll pay for every descriptor
+ * they hold and epoll only for the ready ones, measured by the sweep of
+ * pollux-scale; and lab_sweep, which other lessons use for the same fit. */
+#include <config.h>
+#include "lab.h"
+#include "common.h"
+#include "pollux.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* Runs pollux-scale over backends (NULL: every built one) and fds, and
+ * reads its JSON into *r. 0, or -1 after a message on stderr. */
+int lab_sweep(struct lab *L, const char *backend, const char *fds,
+              double seconds, struct lab_sweep *r)
+{
+	memset(r, 0, sizeof *r);
+	const char *scale = lab_tool(L, "pollux-scale");
+	const char *dir = lab_tmpdir(L);
+	if (!scale) {
+		fprintf(stderr, LAB_NAME ": cannot find pollux-scale beside pollux-lab or in PATH\n");
+		return -1;
+	}
+	if (!dir)
+		return -1;
+	char json[600], dur[32], warm[32];
+	snprintf(json, sizeof json, "%s/sweep.json", dir);
+	snprintf(dur, sizeof dur, "%.3g", seconds);
+	snprintf(warm, sizeof warm, "%.3g", seconds / 2 < 0.3 ? 0.3 : seconds / 2);
+	const char *argv[24];
+	int n = 0;
+	argv[n++] = scale;
+	argv[n++] = "--no-progress";
+	argv[n++] = "--fds";
+	argv[n++] = fds;
+	argv[n++] = "-d";
+	argv[n++] = dur;
+	argv[n++] = "-w";
+	argv[n++] = warm;
+	argv[n++] = "--json";
+	argv[n++] = json;
+	if (backend) {
+		argv[n++] = "-b";
+		argv[n++] = backend;
+	}
+	if (L->o->plot && strcmp(L->lesson->name, "scaling") == 0) {
+		argv[n++] = "--plot";
+		argv[n++] = L->o->plot;
+	}
+	argv[n] = NULL;
+	struct proc *p = lab_spawn(L, argv);
+	if (!p) {
+		fprintf(stderr, LAB_NAME ": cannot run %s: %m\n", scale);
+		return -1;
+	}
+	double t0 = lab_now_s();
+	while (!p->exited) {
+		if (lab_pump(p, 250) < 0)
+			return -1;
+		lab_progress(L, "sweeping %s over %s descriptors", backend ? backend : "every backend",
+		             fds);
+	}
+	(void)t0;
+	if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
+		char why[256], st[64];
+		proc_last_error(p, why, sizeof why);
+		proc_describe_status(p, st, sizeof st);
+		fprintf(stderr, LAB_NAME ": pollux-scale failed (%s)%s%s\n", st, *why ? ": " : "", why);
+		if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 1)
+			return -1;
+		/* 1: some point failed; the rest is still worth reading. */
+	}
+	FILE *f = fopen(json, "r");
+	char *text = NULL;
+	size_t len = 0;
+	if (f) {
+		text = malloc(1 << 20);
+		if (text)
+			len = fread(text, 1, (1 << 20) - 1, f);
+		fclose(f);
+	}
+	if (!text) {
+		fprintf(stderr, LAB_NAME ": pollux-scale wrote no JSON to %s\n", json);
+		return -1;
+	}
+	text[len] = '\0';
+	char err[128];
+	struct json *j = json_parse(text, err, sizeof err);
+	free(text);
+	if (!j) {
+		fprintf(stderr, LAB_NAME ": cannot read pollux-scale's JSON: %s\n", err);
+		return -1;
+	}
+	const struct json *fit = json_get(j, "fit");
+	for (const struct json *b = fit ? fit->child : NULL; b && r->nb < LAB_SWEEP_MAX; b = b->next) {
+		snprintf(r->b[r->nb].name, sizeof r->b[r->nb].name, "%s", b->key);
+		r->b[r->nb].ns_per_fd = json_num(b, "ns_per_fd_per_wait");
+		r->b[r->nb].base_us = json_num(b, "base_us_per_wait");
+		r->b[r->nb].r2 = json_num(b, "r2");
+		r->nb++;
+	}
+	const struct json *pts = json_get(j, "points");
+	for (const struct json *q = pts ? pts->child : NULL; q && r->np < LAB_SWEEP_POINTS; q = q->next) {
+		const struct json *bn = json_get(q, "backend");
+		if (!bn || bn->type != J_STR)
+			continue;
+		struct lab_sweep_point *sp = &r->p[r->np++];
+		snprintf(sp->backend, sizeof sp->backend, "%s", bn->str);
+		sp->fds = json_num(q, "fds");
+		sp->rps = json_num(q, "rps");
+		sp->us_per_wait = json_num(q, "us_per_wait");
+		sp->failed = json_get(q, "error") != NULL;
+	}
+	json_free(j);
+	return r->nb > 0 ? 0 : -1;
+}
+
+static int run(struct lab *L)
+{
+	/* --quick keeps to 15 s: three counts, short points. */
+	const char *fds = L->o->quick ? "0,1000,4000" : "0,1000,5000,10000";
+	double secs = lab_seconds(L, 0.5, 1.5);
+	const char *bk = L->o->backend;
+	jw_str(&L->settings, "fds", fds);
+	jw_num(&L->settings, "seconds_per_point", secs);
+	jw_str(&L->settings, "backend", bk ? bk : "all");
+	lab_setup(L, "pollux-scale: pollux-server on each backend holds %s idle connections "
+	          "while 50 busy ones send requests; %.3g s per point", fds, secs);
+
+	struct lab_sweep r;
+	if (lab_sweep(L, bk, fds, secs, &r) < 0)
+		return LAB_NOT_OBSERVED;
+
+	lab_printf(L, "\n%-8s %8s %10s %10s\n", "backend", "fds", "req/s", "us/wait");
+	for (int i = 0; i < r.np; i++)
+		lab_printf(L, "%-8s %8.0f %10.0f %10.2f%s\n", r.p[i].backend, r.p[i].fds,
+		           r.p[i].rps, r.p[i].us_per_wait, r.p[i].failed ? "  (failed)" : "");
+	lab_printf(L, "\n%-8s %16s\n", "backend", "ns/fd/wait");
+	for (int b = 0; b < r.nb; b++)
+		lab_printf(L, "%-8s %16.2f\n", r.b[b].name, r.b[b].ns_per_fd);
+	lab_printf(L, "\n");
+
+	jw_open(&L->meas, "ns_per_fd_per_wait");
+	for (int b = 0; b < r.nb; b++)
+		jw_num(&L->meas, r.b[b].name, r.b[b].ns_per_fd);
+	jw_close(&L->meas);
+	jw_open(&L->meas, "rps");
+	for (int b = 0; b < r.nb; b++) {
+		jw_open(&L->meas, r.b[b].name);
+		for (int i = 0; i < r.np; i++) {
+			if (strcmp(r.p[i].backend, r.b[b].name) != 0)
+				continue;
+			char key[32];
+			snprintf(key, sizeof key, "%.0f", r.p[i].fds);
+			jw_num(&L->meas, key, r.p[i].failed ? NAN : r.p[i].rps);
+		}
+		jw_close(&L->meas);
+	}
+	jw_close(&L->meas);
+
+	/* The effect: a scanning backend pays per descriptor held, epoll
+	 * (or any backend that keeps a ready list) does not. */
+	const struct lab_sweep_backend *scan = NULL, *ready = NULL;
+	for (int b = 0; b < r.nb; b++) {
+		const struct lab_sweep_backend *x = &r.b[b];
+		if (!isfinite(x->ns_per_fd))
+			continue;
+		if (strcmp(x->name, "epoll") == 0)
+			ready = x;
+		else if (!scan || x->ns_per_fd > scan->ns_per_fd)
+			scan = x;
+	}
+	if (!scan && !ready)
+		return lab_verdict(L, 0, "no backend gave a fit: every point failed");
+	if (!ready)
+		return lab_verdict(L, scan->ns_per_fd > 10,
+		                   "%s costs %.1f ns per descriptor held per wait (no epoll-class "
+		                   "backend measured to compare: run without -b, on Linux)",
+		                   scan->name, scan->ns_per_fd);
+	if (!scan)
+		return lab_verdict(L, fabs(ready->ns_per_fd) < 10,
+		                   "%s costs %.2f ns per descriptor held per wait: its cost "
+		                   "follows activity, not population (run without -b to compare "
+		                   "select and poll)", ready->name, ready->ns_per_fd);
+	int seen = scan->ns_per_fd > 10 && scan->ns_per_fd > 10 * fabs(ready->ns_per_fd);
+	return lab_verdict(L, seen,
+	                   "%s costs %.1f ns per idle descriptor per wait (about %.1f ms a wait "
+	                   "at 10,000 held), %s %.2f ns: %s",
+	                   scan->name, scan->ns_per_fd, scan->ns_per_fd * 10000 / 1e6,
+	                   ready->name, ready->ns_per_fd,
+	                   seen ? "scanning backends pay for every descriptor they hold, "
+	                          "epoll only for the ready ones"
+	                        : "the sweep did not separate them (a busy machine? rerun "
+	                          "without --quick)");
+}
+
+const struct lesson lab_lesson_scaling = {
+	"scaling",
+	"How does each backend's cost per wait grow with the descriptors it holds?",
+	run, 1
+};
