@@ -119,6 +119,11 @@ const char *lab_tool(struct lab *L, const char *name);
 /* Starts argv (argv[0] a path) as a child in its own process group, held
  * by L until lab_stop_proc (or the end of the lesson). NULL and errno. */
 struct proc *lab_spawn(struct lab *L, const char *const argv[]);
+/* Forks a child (held like lab_spawn's) that runs fn(arg) and exits with
+ * its return value: for the lessons' deliberately wrong programs, which
+ * must never run inside the lab itself. stdout and stderr go to p->out and
+ * p->err. NULL and errno. */
+struct proc *lab_fork(struct lab *L, const char *name, int (*fn)(void *), void *arg);
 /* Stops one child: sig, up to grace_ms, then SIGKILL; output kept in p. */
 void lab_stop_proc(struct lab *L, struct proc *p, int sig, int grace_ms);
 /* Reads p's output for up to timeout_ms; -1 when stopped by a signal. */

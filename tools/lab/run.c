@@ -69,7 +69,8 @@ const char *lab_tool(struct lab *L, const char *name)
 	return NULL;
 }
 
-struct proc *lab_spawn(struct lab *L, const char *const argv[])
+static struct proc *hold(struct lab *L, const char *const argv[], const char *name,
+                         int (*fn)(void *), void *arg)
 {
 	size_t slot = 0;
 	while (slot < sizeof L->procs / sizeof L->procs[0] && L->procs[slot])
@@ -81,7 +82,7 @@ struct proc *lab_spawn(struct lab *L, const char *const argv[])
 	struct proc *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
-	if (proc_spawn(p, argv) < 0) {
+	if ((fn ? proc_fork(p, name, fn, arg) : proc_spawn(p, argv)) < 0) {
 		int e = errno;
 		free(p);
 		errno = e;
@@ -89,6 +90,18 @@ struct proc *lab_spawn(struct lab *L, const char *const argv[])
 	}
 	L->procs[slot] = p;
 	return p;
+}
+
+struct proc *lab_spawn(struct lab *L, const char *const argv[])
+{
+	return hold(L, argv, argv[0], NULL, NULL);
+}
+
+struct proc *lab_fork(struct lab *L, const char *name, int (*fn)(void *), void *arg)
+{
+	/* What the lab buffered must not be written twice, by both. */
+	fflush(NULL);
+	return hold(L, NULL, name, fn, arg);
 }
 
 void lab_stop_proc(struct lab *L, struct proc *p, int sig, int grace_ms)

@@ -91,14 +91,16 @@ static void drain_wake(void)
 
 /* ---- spawning ---- */
 
-static void child_exec(const char *const argv[], int out, int err,
-                       pid_t parent)
+/* What every child does first: a process group of its own, death with its
+ * parent, default signals, stdin from /dev/null, stdout and stderr into
+ * the pipes. */
+static void child_setup(int out, int err, pid_t parent)
 {
-	/* Own process group: the terminal's ^C reaches only pollux-scale,
+	/* Own process group: the terminal's ^C reaches only the parent,
 	 * which then stops the whole group (and any grandchild) itself. */
 	setpgid(0, 0);
 #ifdef __linux__
-	/* And if pollux-scale is killed outright, the kernel stops us. */
+	/* And if the parent is killed outright, the kernel stops us. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)	/* it died before prctl took hold */
 		_exit(127);
@@ -128,12 +130,10 @@ static void child_exec(const char *const argv[], int out, int err,
 		close(out);
 	if (err > 2)
 		close(err);
-	execv(argv[0], (char *const *)argv);
-	dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
 }
 
-int proc_spawn(struct proc *p, const char *const argv[])
+static int start(struct proc *p, const char *const argv[], int (*fn)(void *), void *arg,
+                 const char *name)
 {
 	int out[2], err[2];
 	memset(p, 0, sizeof *p);
@@ -157,8 +157,17 @@ int proc_spawn(struct proc *p, const char *const argv[])
 		errno = e;
 		return -1;
 	}
-	if (pid == 0)
-		child_exec(argv, out[1], err[1], parent);
+	if (pid == 0) {
+		child_setup(out[1], err[1], parent);
+		if (fn) {
+			int rc = fn(arg);
+			fflush(NULL);
+			_exit(rc);
+		}
+		execv(argv[0], (char *const *)argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
 	/* Also here, so that a kill(-pid) right after fork cannot miss. */
 	setpgid(pid, pid);
 	close(out[1]);
@@ -168,8 +177,18 @@ int proc_spawn(struct proc *p, const char *const argv[])
 	p->pid = pid;
 	p->out_fd = out[0];
 	p->err_fd = err[0];
-	p->name = argv[0];
+	p->name = name;
 	return 0;
+}
+
+int proc_spawn(struct proc *p, const char *const argv[])
+{
+	return start(p, argv, NULL, NULL, argv[0]);
+}
+
+int proc_fork(struct proc *p, const char *name, int (*fn)(void *), void *arg)
+{
+	return start(p, NULL, fn, arg, name);
 }
 
 /* Keeps the last lines of a child's stderr, for the failure message. */

@@ -21,6 +21,8 @@ struct proc {
 
 /* Starts argv[0] (a path) with stdin from /dev/null. 0 or -1 (errno). */
 int proc_spawn(struct proc *p, const char *const argv[]);
+/* The same, but the child runs fn(arg) and exits with what it returns. */
+int proc_fork(struct proc *p, const char *name, int (*fn)(void *), void *arg);
 /* Waits up to timeout_ms for output, an exit or a signal; reads output
  * and reaps children. -1 when a stop signal has arrived, else 0. */
 int proc_pump(struct proc *ps[], int n, int timeout_ms);
