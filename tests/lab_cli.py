@@ -1,0 +1,46 @@
+"""lab_cli.py: pollux-lab's command line as a user meets it: list, --help,
+--version, and every kind of bad usage answered in one line with exit 2."""
+import os
+import subprocess
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labtest as t
+
+
+def lab(*args):
+    p = subprocess.run([t.LAB] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+rc, out, err = lab("list")
+names = [l.split()[0] for l in out.splitlines() if l.strip()]
+t.check(rc == 0 and "scaling" in names, "list names the lessons (%s)" % names)
+t.check(all(len(l.split(None, 1)) == 2 and l.rstrip().endswith("?")
+            for l in out.splitlines()), "each list line is a name and its question")
+
+rc, out, err = lab("--help")
+t.check(rc == 0 and out.startswith("Usage: pollux-lab") and not err, "--help on stdout, exit 0")
+rc, out, err = lab("--version")
+t.check(rc == 0 and out.startswith("pollux-lab (pollux) "), "--version")
+rc, out, err = lab("--list-backends")
+t.check(rc == 0 and out.split() == t.backends() and out.split(), "--list-backends")
+
+for args, what in ((("nope",), "no lesson 'nope'"),
+                   ((), "name a lesson"),
+                   (("scaling", "--seconds", "abc"), "--seconds needs seconds"),
+                   (("scaling", "--seconds", "0"), "--seconds needs seconds"),
+                   (("scaling", "-b", "nope"), "backend 'nope' is not built"),
+                   (("scaling", "-b", ""), "--backend needs a name"),
+                   (("scaling", "--frob"), "unknown option '--frob'"),
+                   (("scaling", "-x"), "unknown option '-x'"),
+                   (("scaling", "--json"), "needs a value"),
+                   (("scaling", "blocking"), "one lesson at a time"),
+                   (("all", "--json", "-"), "names a directory")):
+    rc, out, err = lab(*args)
+    lines = err.strip().splitlines()
+    t.check(rc == 2 and len(lines) == 1 and what in err and not out,
+            "%s: exit 2 with one line saying %r (got %d: %r)" % (" ".join(args), what, rc, err))
+rc, out, err = lab("nope")
+t.check(all(n in err for n in names), "an unknown lesson's line lists every lesson")
+t.done()
