@@ -1,6 +1,7 @@
 #!/bin/sh
 # man-lint.sh: mandoc -Tlint -W warning finds nothing in the library's
-# pages, pollux-bench(1), pollux-lab(1) and the course, pollux-labs(7). Skipped (77) when mandoc is not installed.
+# pages, pollux-bench(1), pollux-lab(1) and the course, pollux-labs(7).
+# Skipped (77) when mandoc is not installed.
 
 : "${top_srcdir:?run through make check}"
 command -v mandoc >/dev/null 2>&1 || { echo "SKIP: mandoc not installed"; exit 77; }
