@@ -280,7 +280,7 @@ static void table(struct lab *L, size_t bytes)
 	           "from the first send to the\nlast byte read.\n\n", lab_commas(b, sizeof b, bytes));
 }
 
-static void plot(struct lab *L, int nmodes)
+static void plot(struct lab *L, int nmodes, size_t bytes)
 {
 	if (!L->o->plot)
 		return;
@@ -296,9 +296,15 @@ static void plot(struct lab *L, int nmodes)
 			fprintf(f, "%.6f %.3f\n", r->t[i] * 1000, (double)r->b[i] / 1024);
 		fputs("EOD\n", f);
 	}
-	fputs("set xlabel 'time since the first send (ms, log scale)'\n"
-	      "set ylabel 'bytes received (KiB)'\nset logscale x\nset key bottom right\n"
-	      "plot ", f);
+	/* Both axes logarithmic: the stalled run's few KiB and its second of
+	 * silence show beside the others' full MiB in a millisecond. */
+	fprintf(f, "set xlabel 'time since the first send (ms, log scale)'\n"
+	        "set ylabel 'bytes received (KiB, log scale)'\nset logscale xy\n"
+	        "set yrange [0.5:%g]\nset key bottom right\n"
+	        "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lc rgb '#7f7f7f'\n"
+	        "set label 'bytes sent' at graph 0.02, first %g offset 0,0.7\nplot ",
+	        (double)bytes / 1024 * 2, (double)bytes / 1024, (double)bytes / 1024,
+	        (double)bytes / 1024);
 	static const char *const title[NMODES] = {
 		"level-triggered, one 1 KiB read per report",
 		"edge-triggered, one 1 KiB read per report",
@@ -317,7 +323,8 @@ static int run(struct lab *L)
 {
 	const size_t bytes = 1u << 20;
 	double stall_s = lab_seconds(L, 0.5, 1.0);
-	double max_s = 10;
+	/* The bound on a run that neither completes nor stalls (not seen). */
+	double max_s = stall_s + 10;
 	pollux_t *probe = pollux_new(L->o->backend);
 	if (!probe) {
 		fprintf(stderr, LAB_NAME ": cannot create a poller: %s\n", strerror(errno));
@@ -351,7 +358,7 @@ static int run(struct lab *L)
 	for (int m = 0; m < NMODES; m++)
 		write_run(L, (enum mode)m);
 	table(L, bytes);
-	plot(L, nmodes);
+	plot(L, nmodes, bytes);
 
 	const struct run *lv = &runs[LEVEL], *one = &runs[EDGE_ONE_READ],
 	                 *dr = &runs[EDGE_DRAIN];
