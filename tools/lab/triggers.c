@@ -381,18 +381,14 @@ static int run(struct lab *L)
 	lab_commas(dw, sizeof dw, dr->wakeups);
 	int seen = one->stalled && one->received < bytes && !dr->stalled &&
 	           dr->received == bytes && level_ok;
-	char onetext[512];
+	char onetext[512], q[32];
+	lab_commas(q, sizeof q, one->unread_queued > 0 ? (unsigned long long)one->unread_queued : 0);
 	if (one->stalled)
-	{
-		char q[32];
-		lab_commas(q, sizeof q, one->unread_queued > 0 ? (unsigned long long)one->unread_queued : 0);
 		snprintf(onetext, sizeof onetext, "%s of %s bytes arrived in %s wake-ups, then "
 		         "the connection stalled for %.1f s with %s bytes sent but unread (%s "
-		         "in the receive queue, the rest in the sender's send buffer behind the closed window; the sender %s)",
-		         ob, b, ow, one->quiet_s, ou, q,
-		         one->sender_finished ? "had sent everything"
-		                              : "blocked in send");
-	}
+		         "in the receive queue, the rest in the sender's send buffer behind "
+		         "the closed window; the sender %s)", ob, b, ow, one->quiet_s, ou, q,
+		         one->sender_finished ? "had sent everything" : "blocked in send");
 	else
 		snprintf(onetext, sizeof onetext, "%s of %s bytes in %s wake-ups, no stall", ob, b, ow);
 	char drtext[256];
