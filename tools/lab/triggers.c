@@ -366,13 +366,19 @@ static int run(struct lab *L)
 	lab_commas(lb, sizeof lb, lv->received);
 	lab_commas(lw, sizeof lw, lv->wakeups);
 	int level_ok = lv->received == bytes;
+	char lvtext[256];
+	if (level_ok)
+		snprintf(lvtext, sizeof lvtext, "all bytes in %s wake-ups (%.1f ms)", lw,
+		         lv->all_s * 1000);
+	else
+		snprintf(lvtext, sizeof lvtext, "%s of %s bytes in %s wake-ups", lb, b, lw);
 	if (!edge)
-		return lab_verdict(L, 0, "level-triggered, one read per report: %s of %s bytes in "
-		                   "%s wake-ups; edge triggering is not available on %s: it "
+		return lab_verdict(L, 0, "level-triggered, one read per report: %s; edge "
+		                   "triggering is not available on %s: it "
 		                   "asks the kernel each call which descriptors are ready now and "
 		                   "keeps no record of arrivals, so it cannot report a transition "
 		                   "(POLLUX_EDGE needs POLLUX_FEAT_EDGE: run with -b epoll, on Linux)",
-		                   lb, b, lw, backend);
+		                   lvtext, backend);
 	char ob[32], ou[32], ow[32], db[32], dw[32];
 	lab_commas(ob, sizeof ob, one->received);
 	lab_commas(ou, sizeof ou, one->sent > 0 ? (unsigned long long)one->sent - one->received : 0);
@@ -398,12 +404,6 @@ static int run(struct lab *L)
 	else
 		snprintf(drtext, sizeof drtext, "%s of %s bytes in %s wake-ups%s", db, b, dw,
 		         dr->stalled ? ", then it stalled" : "");
-	char lvtext[256];
-	if (level_ok)
-		snprintf(lvtext, sizeof lvtext, "all bytes in %s wake-ups (%.1f ms)", lw,
-		         lv->all_s * 1000);
-	else
-		snprintf(lvtext, sizeof lvtext, "%s of %s bytes in %s wake-ups", lb, b, lw);
 	return lab_verdict(L, seen, "edge-triggered, one read per event: %s; drained to "
 	                   "EAGAIN: %s; level-triggered, one read per report: %s%s", onetext,
 	                   drtext, lvtext,
