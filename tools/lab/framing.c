@@ -361,8 +361,8 @@ static int run(struct lab *L)
 		return LAB_NOT_OBSERVED;
 	}
 	jw_str(&L->settings, "backend", pollux_backend(s->px));
-	lab_setup(L, "a naive client (child process, Nagle on) sends %d messages of %d bytes, "
-	          "one send() each, then one of 1 MiB, over TCP on 127.0.0.1", SMALL_N, SMALL_SIZE);
+	lab_setup(L, "a naive client (child process, Nagle on) sends 1,000 messages of %d bytes, "
+	          "one send() each, then one of 1 MiB, over TCP on 127.0.0.1", SMALL_SIZE);
 	lab_setup(L, "a naive server (pollux, %s) treats each recv() into a 64 KiB buffer as one "
 	          "message; it starts reading once the client has sent the small ones",
 	          pollux_backend(s->px));
@@ -428,21 +428,21 @@ out:
 	jw_close(&L->meas);
 
 	char a[32], b[32], c1[32], d[32], e[32];
-	lab_printf(L, "\n%-30s %7s %11s %7s %15s %14s\n", "stream", "sends", "bytes", "reads",
+	lab_printf(L, "\n%-30s %7s %11s %7s %15s %16s\n", "stream", "sends", "bytes", "reads",
 	           "largest read", "whole messages");
-	lab_printf(L, "%-30s %7s %11s %7s %15s %14s\n", "1,000 x 10 B, unframed",
+	lab_printf(L, "%-30s %7s %11s %7s %15s %16s\n", "1,000 x 10 B, unframed",
 	           lab_commas(a, sizeof a, (unsigned long long)m.small_sends),
 	           lab_commas(b, sizeof b, m.small_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.small_reads),
 	           lab_commas(d, sizeof d, (unsigned long long)m.small_largest),
 	           lab_commas(e, sizeof e, (unsigned long long)m.boundaries_kept));
-	lab_printf(L, "%-30s %7s %11s %7s %15s %14s\n", "1 x 1 MiB, unframed",
+	lab_printf(L, "%-30s %7s %11s %7s %15s %16s\n", "1 x 1 MiB, unframed",
 	           lab_commas(a, sizeof a, (unsigned long long)m.large_sends),
 	           lab_commas(b, sizeof b, m.large_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.large_reads),
 	           lab_commas(d, sizeof d, (unsigned long long)m.large_largest),
 	           lab_commas(e, sizeof e, (unsigned long long)m.large_whole));
-	lab_printf(L, "%-30s %7s %11s %7s %15s %14s\n", "1,001 behind a 4-byte length",
+	lab_printf(L, "%-30s %7s %11s %7s %15s %16s\n", "1,001 behind a 4-byte length",
 	           lab_commas(a, sizeof a, SMALL_N + 1),
 	           lab_commas(b, sizeof b, m.framed_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.framed_reads), "-",

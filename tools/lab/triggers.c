@@ -246,12 +246,12 @@ static void write_run(struct lab *L, enum mode m)
 
 static void table(struct lab *L, size_t bytes)
 {
-	lab_printf(L, "\n%-14s %-22s %12s %14s %9s %8s %11s\n", "run", "handler per report",
+	lab_printf(L, "\n%-14s %-22s %12s %14s %9s %8s %12s\n", "run", "handler per report",
 	           "sent (B)", "received (B)", "wake-ups", "stalled", "all in (ms)");
 	for (int m = 0; m < NMODES; m++) {
 		const struct run *r = &runs[m];
 		if (!r->measured) {
-			lab_printf(L, "%-14s %-22s %12s %14s %9s %8s %11s\n", mode_key[m],
+			lab_printf(L, "%-14s %-22s %12s %14s %9s %8s %12s\n", mode_key[m],
 			           mode_handler[m], "-", "-", "-", "-", "-");
 			continue;
 		}
@@ -271,7 +271,7 @@ static void table(struct lab *L, size_t bytes)
 			snprintf(st, sizeof st, "%.1f s", r->quiet_s);
 		else
 			snprintf(st, sizeof st, "no");
-		lab_printf(L, "%-14s %-22s %12s %14s %9s %8s %11s\n", mode_key[m],
+		lab_printf(L, "%-14s %-22s %12s %14s %9s %8s %12s\n", mode_key[m],
 		           mode_handler[m], s, rcv, w, st, all);
 	}
 	char b[32];
