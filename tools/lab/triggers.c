@@ -24,7 +24,7 @@
 enum mode { LEVEL, EDGE_ONE_READ, EDGE_DRAIN, NMODES };
 static const char *const mode_key[NMODES] = { "level", "edge_one_read", "edge_drain" };
 static const char *const mode_handler[NMODES] = {
-	"one 1 KiB read", "one 1 KiB read", "1 KiB reads to EAGAIN"
+	"one 1 KiB read", "one 1 KiB read", "1 KiB to EAGAIN"
 };
 
 struct run {
@@ -244,14 +244,14 @@ static void write_run(struct lab *L, enum mode m)
 	jw_close(&L->meas);
 }
 
-static void table(struct lab *L, size_t bytes)
+static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 {
-	lab_printf(L, "\n%-14s %-22s %12s %14s %9s %8s %12s\n", "run", "handler per report",
-	           "sent (B)", "received (B)", "wake-ups", "stalled", "all in (ms)");
+	lab_printf(L, "\n%-13s %-15s %10s %12s %8s %7s %8s\n", "run", "per report",
+	           "sent (B)", "received (B)", "wake-ups", "stalled", "all (ms)");
 	for (int m = 0; m < NMODES; m++) {
 		const struct run *r = &runs[m];
 		if (!r->measured) {
-			lab_printf(L, "%-14s %-22s %12s %14s %9s %8s %12s\n", mode_key[m],
+			lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
 			           mode_handler[m], "-", "-", "-", "-", "-");
 			continue;
 		}
@@ -271,13 +271,15 @@ static void table(struct lab *L, size_t bytes)
 			snprintf(st, sizeof st, "%.1f s", r->quiet_s);
 		else
 			snprintf(st, sizeof st, "no");
-		lab_printf(L, "%-14s %-22s %12s %14s %9s %8s %12s\n", mode_key[m],
+		lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
 		           mode_handler[m], s, rcv, w, st, all);
 	}
 	char b[32];
-	lab_printf(L, "\nsent: what the sender's send() calls took of %s bytes; stalled: "
-	           "no report for the\nstall window while bytes were still unread; all in: "
-	           "from the first send to the\nlast byte read.\n\n", lab_commas(b, sizeof b, bytes));
+	lab_printf(L, "\nsent: what the sender's send() calls took of %s bytes; stalled: no\n"
+	           "report for the stall window while bytes were still unread; all: from the\n"
+	           "first send to the last byte read.%s%s%s\n\n",
+	           lab_commas(b, sizeof b, bytes), edge ? "" : "\nThe edge runs: not on ",
+	           edge ? "" : backend, edge ? "" : ", which has no POLLUX_FEAT_EDGE.");
 }
 
 static void plot(struct lab *L, int nmodes, size_t bytes)
@@ -357,7 +359,7 @@ static int run(struct lab *L)
 	lab_progress(L, "%s", "");
 	for (int m = 0; m < NMODES; m++)
 		write_run(L, (enum mode)m);
-	table(L, bytes);
+	table(L, bytes, edge, backend);
 	plot(L, nmodes, bytes);
 
 	const struct run *lv = &runs[LEVEL], *one = &runs[EDGE_ONE_READ],
