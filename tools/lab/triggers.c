@@ -218,6 +218,13 @@ static int one_run(struct lab *L, const char *backend, enum mode mode, size_t by
 	return lab_stopped() ? -1 : rc;
 }
 
+/* "1 wake-up", "1,025 wake-ups". */
+static void wakeups_text(char *buf, size_t n, unsigned long long w)
+{
+	char c[32];
+	snprintf(buf, n, "%s wake-up%s", lab_commas(c, sizeof c, w), w == 1 ? "" : "s");
+}
+
 static void write_run(struct lab *L, enum mode m)
 {
 	const struct run *r = &runs[m];
@@ -364,16 +371,16 @@ static int run(struct lab *L)
 
 	const struct run *lv = &runs[LEVEL], *one = &runs[EDGE_ONE_READ],
 	                 *dr = &runs[EDGE_DRAIN];
-	char lb[32], lw[32];
+	char lb[32], lw[48];
 	lab_commas(lb, sizeof lb, lv->received);
-	lab_commas(lw, sizeof lw, lv->wakeups);
+	wakeups_text(lw, sizeof lw, lv->wakeups);
 	int level_ok = lv->received == bytes;
 	char lvtext[256];
 	if (level_ok)
-		snprintf(lvtext, sizeof lvtext, "all bytes in %s wake-ups (%.1f ms)", lw,
+		snprintf(lvtext, sizeof lvtext, "all bytes in %s (%.1f ms)", lw,
 		         lv->all_s * 1000);
 	else
-		snprintf(lvtext, sizeof lvtext, "%s of %s bytes in %s wake-ups", lb, b, lw);
+		snprintf(lvtext, sizeof lvtext, "%s of %s bytes in %s", lb, b, lw);
 	if (!edge)
 		return lab_verdict(L, 0, "level-triggered, one read per report: %s; edge "
 		                   "triggering is not available on %s: it "
@@ -381,30 +388,30 @@ static int run(struct lab *L)
 		                   "keeps no record of arrivals, so it cannot report a transition "
 		                   "(POLLUX_EDGE needs POLLUX_FEAT_EDGE: run with -b epoll, on Linux)",
 		                   lvtext, backend);
-	char ob[32], ou[32], ow[32], db[32], dw[32];
+	char ob[32], ou[32], ow[48], db[32], dw[48];
 	lab_commas(ob, sizeof ob, one->received);
 	lab_commas(ou, sizeof ou, one->sent > 0 ? (unsigned long long)one->sent - one->received : 0);
-	lab_commas(ow, sizeof ow, one->wakeups);
+	wakeups_text(ow, sizeof ow, one->wakeups);
 	lab_commas(db, sizeof db, dr->received);
-	lab_commas(dw, sizeof dw, dr->wakeups);
+	wakeups_text(dw, sizeof dw, dr->wakeups);
 	int seen = one->stalled && one->received < bytes && !dr->stalled &&
 	           dr->received == bytes && level_ok;
 	char onetext[512], q[32];
 	lab_commas(q, sizeof q, one->unread_queued > 0 ? (unsigned long long)one->unread_queued : 0);
 	if (one->stalled)
-		snprintf(onetext, sizeof onetext, "%s of %s bytes arrived in %s wake-ups, then "
+		snprintf(onetext, sizeof onetext, "%s of %s bytes arrived in %s, then "
 		         "the connection stalled for %.1f s with %s bytes sent but unread (%s "
 		         "in the receive queue, the rest in the sender's send buffer behind "
 		         "the closed window; the sender %s)", ob, b, ow, one->quiet_s, ou, q,
 		         one->sender_finished ? "had sent everything" : "blocked in send");
 	else
-		snprintf(onetext, sizeof onetext, "%s of %s bytes in %s wake-ups, no stall", ob, b, ow);
+		snprintf(onetext, sizeof onetext, "%s of %s bytes in %s, no stall", ob, b, ow);
 	char drtext[256];
 	if (dr->received == bytes && !dr->stalled)
-		snprintf(drtext, sizeof drtext, "all bytes in %s wake-ups (%.1f ms)", dw,
+		snprintf(drtext, sizeof drtext, "all bytes in %s (%.1f ms)", dw,
 		         dr->all_s * 1000);
 	else
-		snprintf(drtext, sizeof drtext, "%s of %s bytes in %s wake-ups%s", db, b, dw,
+		snprintf(drtext, sizeof drtext, "%s of %s bytes in %s%s", db, b, dw,
 		         dr->stalled ? ", then it stalled" : "");
 	return lab_verdict(L, seen, "edge-triggered, one read per event: %s; drained to "
 	                   "EAGAIN: %s; level-triggered, one read per report: %s%s", onetext,
