@@ -309,7 +309,7 @@ static void plot(struct lab *L, int nmodes, size_t bytes)
 	 * silence show beside the others' full MiB in a millisecond. */
 	fprintf(f, "set xlabel 'time since the first send (ms, log scale)'\n"
 	        "set ylabel 'bytes received (KiB, log scale)'\nset logscale xy\n"
-	        "set yrange [0.5:%g]\nset key bottom right\n"
+	        "set yrange [0.5:%g]\nset key right center\n"
 	        "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lc rgb '#7f7f7f'\n"
 	        "set label 'bytes sent' at graph 0.02, first %g offset 0,0.7\nplot ",
 	        (double)bytes / 1024 * 2, (double)bytes / 1024, (double)bytes / 1024,
