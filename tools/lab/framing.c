@@ -150,6 +150,7 @@ fail:
 struct meas {
 	long small_sends, large_sends;
 	long small_reads, boundaries_kept, small_largest;
+	long small_size[8];		/* the first reads' sizes, in order */
 	long large_reads, large_largest, large_whole;
 	unsigned long long small_bytes, large_bytes, framed_bytes;
 	long framed_reads, framed_seen, framed_recovered;
@@ -254,6 +255,8 @@ static int serve(struct lab *L, struct server *s, struct proc *p, struct meas *m
 		if (k == SMALL_SIZE && m->small_bytes % SMALL_SIZE == 0 &&
 		    memcmp(s->buf, msg, SMALL_SIZE) == 0)
 			m->boundaries_kept++;
+		if (m->small_reads < 8)
+			m->small_size[m->small_reads] = k;
 		m->small_reads++;
 		m->small_bytes += (size_t)k;
 		if (k > m->small_largest)
@@ -412,6 +415,7 @@ out:
 	jw_int(&L->meas, "reads", m.small_reads);
 	jw_int(&L->meas, "boundaries_kept", m.boundaries_kept);
 	jw_int(&L->meas, "largest_read", m.small_largest);
+	jw_int(&L->meas, "first_read", m.small_size[0]);
 	jw_close(&L->meas);
 	jw_open(&L->meas, "large");
 	jw_int(&L->meas, "sends", m.large_sends);
@@ -447,6 +451,10 @@ out:
 	           lab_commas(b, sizeof b, m.framed_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.framed_reads), "-",
 	           lab_commas(e, sizeof e, (unsigned long long)m.framed_recovered));
+	lab_printf(L, "\nthe small messages' reads in order (bytes):");
+	for (long i = 0; i < m.small_reads && i < 8; i++)
+		lab_printf(L, " %s", lab_commas(a, sizeof a, (unsigned long long)m.small_size[i]));
+	lab_printf(L, "%s\n", m.small_reads > 8 ? " ..." : "");
 	lab_printf(L, "\nreads: recv() calls that returned data; largest read: in bytes; whole\n"
 	           "messages: reads that held exactly one message (unframed), or messages\n"
 	           "recovered byte for byte (framed).\n\n");
