@@ -301,7 +301,8 @@ static int serve(struct lab *L, struct server *s, struct proc *p, struct meas *m
 		}
 		m->framed_reads++;
 		m->framed_bytes += (size_t)k;
-		if (head && len - head + (size_t)k > cap - len) {
+		/* No room at the end: move the partial message to the front. */
+		if (head && (size_t)k > cap - len) {
 			memmove(cb, cb + head, len - head);
 			len -= head;
 			head = 0;

@@ -178,7 +178,9 @@ static int one_run(struct lab *L, const char *backend, enum mode mode, size_t by
 					r->received += (size_t)k;
 					r->reads++;
 				}
-			} while (mode == EDGE_DRAIN && k > 0);
+				/* A signal must not end a drain short of EAGAIN:
+				 * that would be the one-read bug again. */
+			} while (mode == EDGE_DRAIN && (k > 0 || (k < 0 && errno == EINTR)));
 			last = lab_now_s();
 			sample(r, last - t0);
 			if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
