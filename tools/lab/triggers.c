@@ -143,19 +143,13 @@ static int one_run(struct lab *L, const char *backend, enum mode mode, size_t by
 	int rc = 0;
 	while (!lab_stopped()) {
 		double now = lab_now_s();
-		if (now - last >= stall_s) {
-			/* Bytes are owed and nothing will say so: the stall. */
-			r->stalled = 1;
-			r->quiet_s = now - last;
-			int q;
-			if (ioctl(rx, FIONREAD, &q) == 0)
-				r->unread_queued = q;
-			break;
-		}
 		if (now - t0 >= max_s)
 			break;
+		/* Past the window the wait still runs, with no timeout: a stall
+		 * is a wait that found nothing, never a lab that was descheduled
+		 * while a report was pending. */
 		double left = stall_s - (now - last);
-		int ms = left < 0.1 ? (int)(left * 1000) + 1 : 100;
+		int ms = left <= 0 ? 0 : left < 0.1 ? (int)(left * 1000) + 1 : 100;
 		lab_progress(L, "%s: %llu bytes received", mode_key[mode], r->received);
 		struct pollux_event ev[4];
 		int n = pollux_wait(px, ev, 4, ms);
@@ -165,6 +159,22 @@ static int one_run(struct lab *L, const char *backend, enum mode mode, size_t by
 			fprintf(stderr, LAB_NAME ": pollux_wait: %s\n", strerror(errno));
 			rc = -1;
 			break;
+		}
+		int reported = 0;
+		for (int i = 0; i < n; i++)
+			reported |= ev[i].fd == rx;
+		if (!reported) {
+			now = lab_now_s();
+			if (now - last >= stall_s) {
+				/* Bytes are owed and nothing will say so: the stall. */
+				r->stalled = 1;
+				r->quiet_s = now - last;
+				int q;
+				if (ioctl(rx, FIONREAD, &q) == 0)
+					r->unread_queued = q;
+				break;
+			}
+			continue;
 		}
 		int eof = 0;
 		for (int i = 0; i < n; i++) {
