@@ -23,9 +23,14 @@
 
 enum mode { LEVEL, EDGE_ONE_READ, EDGE_DRAIN, NMODES };
 static const char *const mode_key[NMODES] = { "level", "edge_one_read", "edge_drain" };
-static const char *const mode_handler[NMODES] = {
-	"one 1 KiB read", "one 1 KiB read", "1 KiB to EAGAIN"
-};
+/* What each handler does per report, with READ_SIZE in it. */
+static void handler_text(char *buf, size_t n, enum mode m)
+{
+	if (m == EDGE_DRAIN)
+		snprintf(buf, n, "%d KiB to EAGAIN", READ_SIZE / 1024);
+	else
+		snprintf(buf, n, "one %d KiB read", READ_SIZE / 1024);
+}
 
 struct run {
 	int measured;
@@ -269,9 +274,11 @@ static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 	           "sent (B)", "received (B)", "wake-ups", "stalled", "all (ms)");
 	for (int m = 0; m < NMODES; m++) {
 		const struct run *r = &runs[m];
+		char h[32];
+		handler_text(h, sizeof h, (enum mode)m);
 		if (!r->measured) {
 			lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
-			           mode_handler[m], "-", "-", "-", "-", "-");
+			           h, "-", "-", "-", "-", "-");
 			continue;
 		}
 		char s[32], rcv[32], w[32], all[32];
@@ -291,7 +298,7 @@ static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 		else
 			snprintf(st, sizeof st, "no");
 		lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
-		           mode_handler[m], s, rcv, w, st, all);
+		           h, s, rcv, w, st, all);
 	}
 	char b[32];
 	lab_printf(L, "\nsent: what the sender's send() calls took of %s bytes; stalled: no\n"
@@ -326,14 +333,17 @@ static void plot(struct lab *L, int nmodes, size_t bytes)
 	        "set label 'bytes sent' at graph 0.02, first %g offset 0,0.7\nplot ",
 	        (double)bytes / 1024 * 2, (double)bytes / 1024, (double)bytes / 1024,
 	        (double)bytes / 1024);
-	static const char *const title[NMODES] = {
-		"level-triggered, one 1 KiB read per report",
-		"edge-triggered, one 1 KiB read per report",
-		"edge-triggered, reads until EAGAIN"
-	};
-	for (int m = 0; m < nmodes; m++)
+	for (int m = 0; m < nmodes; m++) {
+		char t[96];
+		if (m == EDGE_DRAIN)
+			snprintf(t, sizeof t, "edge-triggered, %d KiB reads until EAGAIN",
+			         READ_SIZE / 1024);
+		else
+			snprintf(t, sizeof t, "%s-triggered, one %d KiB read per report",
+			         m == LEVEL ? "level" : "edge", READ_SIZE / 1024);
 		fprintf(f, "%s$%s using 1:2 with steps lt %d title '%s'", m ? ", " : "",
-		        mode_key[m], m + 1, title[m]);
+		        mode_key[m], m + 1, t);
+	}
 	fputc('\n', f);
 	if (fclose(f) == 0)
 		(void)lab_plot(L, "bytes received over time, level against edge", script);
@@ -366,8 +376,9 @@ static int run(struct lab *L)
 	char b[32];
 	lab_setup(L, "a sender (child process) pushes %s bytes into a TCP connection over "
 	          "127.0.0.1, then stops sending and keeps it open", lab_commas(b, sizeof b, bytes));
-	lab_setup(L, "the receiver waits with pollux (%s) and reads 1 KiB per report; a run "
-	          "stalls when no report comes for %.3g s while bytes are unread", backend, stall_s);
+	lab_setup(L, "the receiver waits with pollux (%s) and reads %d KiB per recv(); a run "
+	          "stalls when no report comes for %.3g s while bytes are unread", backend,
+	          READ_SIZE / 1024, stall_s);
 
 	int nmodes = edge ? NMODES : 1;
 	for (int m = 0; m < nmodes; m++)
