@@ -74,6 +74,14 @@ def comm(pid):
         return "?"
 
 
+def exe(pid):
+    """The file pid runs (its basename), or "" when it is gone."""
+    try:
+        return os.path.basename(os.readlink("/proc/%d/exe" % pid))
+    except OSError:
+        return ""
+
+
 def wait_session_empty(sid, seconds=15):
     """True once no process of session sid is left (bounded wait: a child
     killed through PR_SET_PDEATHSIG may take a moment to go)."""
@@ -177,6 +185,12 @@ def interrupt(lesson, *args, after=None, seconds=60):
     end = time.monotonic() + seconds
     seen = False
     while time.monotonic() < end and p.poll() is None:
+        # Until the lab has replaced the libtool wrapper (a shell script
+        # whose subshells carry the lab's command line), a process named
+        # like the lab's own children may be the wrapper's.
+        if "pollux-lab" not in exe(p.pid):
+            time.sleep(0.02)
+            continue
         if any(after in comm(x) for x in session_pids(p.pid) if x != p.pid):
             seen = True
             break

@@ -135,6 +135,11 @@ struct proc *lab_server(struct lab *L, int *port, const char *const args[]);
 /* GET path from the server at 127.0.0.1:port; the body (malloc'd, NUL
  * ended) or NULL. For /stats. */
 char *lab_http_get(int port, const char *path, int timeout_ms);
+/* A connected TCP pair over 127.0.0.1 (blocking, close-on-exec): fds[0]
+ * the connecting end, fds[1] the accepted one. 0, or -1 and errno. For
+ * the lessons about what a real TCP connection does (segments, windows,
+ * Nagle), which a socketpair would not show. */
+int lab_tcp_pair(int fds[2]);
 /* A number from a flat JSON text ("key": N), or NAN. */
 double lab_json_num(const char *json, const char *key);
 

@@ -3,9 +3,13 @@
 #include <config.h>
 #include "lab.h"
 
+extern const struct lesson lab_lesson_triggers;
+extern const struct lesson lab_lesson_framing;
 extern const struct lesson lab_lesson_scaling;
 
 const struct lesson *const lab_lessons[] = {
+	&lab_lesson_triggers,
+	&lab_lesson_framing,
 	&lab_lesson_scaling,
 	NULL
 };

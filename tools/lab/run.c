@@ -228,6 +228,35 @@ char *lab_http_get(int port, const char *path, int timeout_ms)
 	return buf;
 }
 
+int lab_tcp_pair(int fds[2])
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), c = -1, a = -1;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof sa;
+	/* Port 0: the kernel picks a free one; backlog 1 is all we connect. */
+	if (lfd < 0 || px_set_cloexec(lfd) < 0 ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0 ||
+	    (c = socket(AF_INET, SOCK_STREAM, 0)) < 0 || px_set_cloexec(c) < 0 ||
+	    connect(c, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    (a = accept(lfd, NULL, NULL)) < 0 || px_set_cloexec(a) < 0) {
+		int e = errno;
+		if (lfd >= 0)
+			close(lfd);
+		if (c >= 0)
+			close(c);
+		if (a >= 0)
+			close(a);
+		errno = e;
+		return -1;
+	}
+	close(lfd);
+	fds[0] = c;
+	fds[1] = a;
+	return 0;
+}
+
 double lab_json_num(const char *json, const char *key)
 {
 	char err[128];
