@@ -154,6 +154,11 @@ long lab_threads(pid_t pid);
 /* Live child processes of pid, with their RSS summed into *rss_kib when
  * not NULL; -1 when unknown. */
 long lab_children(pid_t pid, double *rss_kib);
+/* Proportional set size of pid in KiB (Pss of /proc/PID/smaps_rollup:
+ * pages shared with others count by share), else VmRSS; NAN when unknown. */
+double lab_pss_kib(pid_t pid);
+/* Open descriptors of pid (entries of /proc/PID/fd), -1 when unknown. */
+long lab_fds(pid_t pid);
 
 /* ---- pictures (plot.c) ---- */
 

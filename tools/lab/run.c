@@ -104,11 +104,21 @@ struct proc *lab_fork(struct lab *L, const char *name, int (*fn)(void *), void *
 	return hold(L, NULL, name, fn, arg);
 }
 
+/* A server that forks (a process per connection) leaves its children in
+ * its process group; if they outlive their parent, they must not outlive
+ * the lab. The group's id cannot be reused while one of them is alive. */
+static void end_group(const struct proc *p)
+{
+	if (p->pid > 0 && p->exited)
+		(void)kill(-p->pid, SIGKILL);
+}
+
 void lab_stop_proc(struct lab *L, struct proc *p, int sig, int grace_ms)
 {
 	if (!p)
 		return;
 	proc_stop(p, sig, grace_ms);
+	end_group(p);
 	(void)L;
 }
 
@@ -125,6 +135,7 @@ void lab_release(struct lab *L)
 		if (!L->procs[i])
 			continue;
 		proc_stop(L->procs[i], SIGTERM, 2000);
+		end_group(L->procs[i]);
 		proc_free(L->procs[i]);
 		free(L->procs[i]);
 		L->procs[i] = NULL;
@@ -352,6 +363,30 @@ long lab_threads(pid_t pid)
 	return isnan(v) ? -1 : (long)v;
 }
 
+double lab_pss_kib(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)pid);
+	double v = proc_field(path, "Pss");
+	return isnan(v) ? lab_rss_kib(pid) : v;
+}
+
+long lab_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	long n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 long lab_children(pid_t pid, double *rss_kib)
 {
 	DIR *d = opendir("/proc");
@@ -372,11 +407,7 @@ long lab_children(pid_t pid, double *rss_kib)
 		if (rss_kib) {
 			/* A forked child shares its parent's pages: count only
 			 * its proportional share where the kernel reports it. */
-			char path[64];
-			snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", c);
-			double v = proc_field(path, "Pss");
-			if (isnan(v))
-				v = lab_rss_kib((pid_t)c);
+			double v = lab_pss_kib((pid_t)c);
 			if (!isnan(v))
 				rss += v;
 		}
