@@ -4,10 +4,12 @@
 #include "lab.h"
 
 extern const struct lesson lab_lesson_blocking;
+extern const struct lesson lab_lesson_busy;
 extern const struct lesson lab_lesson_scaling;
 
 const struct lesson *const lab_lessons[] = {
 	&lab_lesson_blocking,
+	&lab_lesson_busy,
 	&lab_lesson_scaling,
 	NULL
 };
