@@ -46,6 +46,9 @@ struct proc *lab_model_server(struct lab *L, const char *model, int *port, char 
 		lab_stop_proc(L, p, SIGTERM, 2000);
 		return NULL;
 	}
+	/* Let it close the /stats connection, so that what the caller counts
+	 * next (descriptors, memory) is the server at rest. */
+	(void)lab_sleep_ms(100);
 	return p;
 }
 
