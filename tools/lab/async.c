@@ -55,7 +55,7 @@ static int cmp_double(const void *a, const void *b)
 static void measure(struct lab *L, struct res *m, int n, int delay_ms, double cap_s)
 {
 	int port;
-	struct proc *srv = lab_model_server(L, m->name, &port, m->why, sizeof m->why);
+	struct proc *srv = lab_model_server(L, m->name, NULL, &port, m->why, sizeof m->why);
 	if (!srv)
 		return;
 	char path[32];

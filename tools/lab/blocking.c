@@ -40,7 +40,7 @@ static int cmp_double(const void *a, const void *b)
 static void burst(struct lab *L, struct res *m, int n, int lead_ms)
 {
 	int port;
-	struct proc *srv = lab_model_server(L, m->name, &port, m->why, sizeof m->why);
+	struct proc *srv = lab_model_server(L, m->name, NULL, &port, m->why, sizeof m->why);
 	if (!srv)
 		return;
 	lab_progress(L, "%s: %d clients, the first one slow", m->name, n);
@@ -103,7 +103,12 @@ static long held_now(const struct res *m, pid_t pid, const struct lab_weight *w0
 static void idle(struct lab *L, struct res *m, int k, double timeout_s)
 {
 	int port;
-	struct proc *srv = lab_model_server(L, m->name, &port, m->why, sizeof m->why);
+	/* A forking server keeps a statistics slot per child, 4,096 unless
+	 * --max-conns says more. */
+	char mc[32];
+	snprintf(mc, sizeof mc, "%d", k + 1000);
+	const char *const extra[] = { "--max-conns", mc, NULL };
+	struct proc *srv = lab_model_server(L, m->name, extra, &port, m->why, sizeof m->why);
 	if (!srv)
 		return;
 	if (lab_sleep_ms(200) < 0)

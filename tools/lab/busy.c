@@ -35,7 +35,7 @@ static double pct_since(pid_t pid, double cpu0, double t0, double *wall)
 static void measure(struct lab *L, struct res *m, int idle_n, double secs, int rate)
 {
 	int port;
-	struct proc *srv = lab_model_server(L, m->name, &port, m->why, sizeof m->why);
+	struct proc *srv = lab_model_server(L, m->name, NULL, &port, m->why, sizeof m->why);
 	if (!srv)
 		return;
 	long fds0 = lab_fds(srv->pid);

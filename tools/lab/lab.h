@@ -231,10 +231,11 @@ void lab_idle_close(struct lab_idle *h);
 
 /* ---- the server designs of pollux-server --model (model.c) ---- */
 
-/* pollux-server --model MODEL (with -b for loop when the lab got one),
- * checked through /stats to run that model. NULL with the reason in why. */
-struct proc *lab_model_server(struct lab *L, const char *model, int *port, char *why,
-                              size_t whylen);
+/* pollux-server --model MODEL (with -b for loop when the lab got one, and
+ * the options in extra, NULL-ended, may be NULL), checked through /stats to
+ * run that model. NULL with the reason in why. */
+struct proc *lab_model_server(struct lab *L, const char *model, const char *const extra[],
+                              int *port, char *why, size_t whylen);
 /* What a server weighs: its PSS plus its children's (KiB), its threads,
  * itself plus its children, its open descriptors; NAN or -1 when unknown. */
 struct lab_weight {

@@ -10,13 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct proc *lab_model_server(struct lab *L, const char *model, int *port, char *why,
-                              size_t whylen)
+struct proc *lab_model_server(struct lab *L, const char *model, const char *const extra[],
+                              int *port, char *why, size_t whylen)
 {
-	const char *args[8];
+	const char *args[24];
 	int n = 0;
 	args[n++] = "--model";
 	args[n++] = model;
+	for (int i = 0; extra && extra[i] && n < 18; i++)
+		args[n++] = extra[i];
 	/* -b is the event loop's: the blocking designs use no poller. */
 	if (L->o->backend && strcmp(model, "loop") == 0) {
 		args[n++] = "-b";
