@@ -190,9 +190,11 @@ static int run(struct lab *L)
 			lab_commas(k, sizeof k, (unsigned long long)m->rss_peak);
 		lab_printf(L, "%-10s %9s %10s %12s %13s %12s\n", m->name, a, t, la, th, k);
 	}
-	lab_printf(L, "\ntotal: from the connects to the last answer (- when not every client "
-	           "was answered); last at: the last answer that came; peak KiB: the "
-	           "server's largest VmRSS seen\n\n");
+	lab_printf(L, "\ntotal s     from the connects to the last answer (- when not every\n"
+	           "            client was answered in the time given)\n"
+	           "last at s   when the last answer that came, came\n"
+	           "peak        the most threads, and the largest VmRSS, seen in samples\n"
+	           "            every 5 ms\n\n");
 
 	for (int i = 0; i < NMODELS; i++) {
 		const struct res *m = &ms[i];

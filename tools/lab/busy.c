@@ -147,8 +147,9 @@ static int run(struct lab *L)
 		snprintf(e, sizeof e, isnan(m->errors) ? "-" : "%.0f", m->errors);
 		lab_printf(L, "%-6s %6s %12s %14s %10s %8s\n", m->name, h, a, b, r, e);
 	}
-	lab_printf(L, "\nCPU %%: the server's user + system time over the phase, in percent "
-	           "of one core (100 = a whole core)\n\n");
+	lab_printf(L, "\nCPU %%       the server's user + system time over the phase, in\n"
+	           "            percent of one core (100 = a whole core)\n"
+	           "answers     of pollux-load's steady requests, in the loaded phase\n\n");
 
 	for (int i = 0; i < NMODELS; i++) {
 		const struct res *m = &ms[i];
