@@ -488,10 +488,9 @@ START_TEST(sigterm_clean)
 	pid_t kids[64];
 	int z, nk = fork_ ? proc_children(s.pid, kids, 64, &z) : 0;
 	static char out[16384];
-	long t0 = ms_now();
+	/* A held /delay/60000 outlasting srv_stop's bounded wait fails here. */
 	int st = srv_stop(&s, SIGTERM, out, sizeof out);
 	ck_assert_msg(exited(st, 0), "%s: status %d after SIGTERM", m, st);
-	ck_assert_msg(ms_now() - t0 < 60000, "%s: the held /delay kept the server", m);
 	ck_assert_msg(strstr(out, "\naccepted "), "%s: no statistics: %s", m, out);
 	ck_assert_msg(wait_closed(a, T_WAIT_MS), "%s: client survived the stop", m);
 	close(a);
