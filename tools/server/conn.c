@@ -1,7 +1,6 @@
-/* conn.c: one client connection, the same code in every --model: its lists,
- * buffers (allocated only while there is data), reading, writing with
- * partial-write bookkeeping, file bodies by sendfile or pread+send, /delay
- * holds, and the poller interest that follows (none when w->p is NULL). */
+/* conn.c: one client connection, the same in every --model: lists, buffers,
+ * reading, partial writes, file bodies, /delay holds, and the poller interest
+ * that follows (none when w->p is NULL). */
 #include <config.h>
 #include "server.h"
 

@@ -1,7 +1,6 @@
 /* loop.c: one worker's event loop: the poller, accepting (bounded, with a
- * spare descriptor for EMFILE), idle and linger expiry from ordered lists,
- * /delay timers, the signal pipe, graceful stop and periodic statistics.
- * The busy and blocking models of models.c reuse its pieces without a poller. */
+ * spare descriptor for EMFILE), idle, linger and /delay expiry, the signal
+ * pipe, graceful stop and periodic statistics; models.c reuses the pieces. */
 #include <config.h>
 #include "server.h"
 

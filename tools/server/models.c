@@ -189,15 +189,13 @@ static int admit(struct server *s, struct worker *w, int fd)
 
 /* A thread or process could not be made: the client is closed, counted,
  * and said once a second at most. */
-static void spawn_failed(struct server *s, struct worker *w, int fd, const char *what, int err)
+static void spawn_failed(struct server *s, struct worker *w, int fd, const char *why)
 {
 	atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
-	STAT_ADD(&w->st, accepted, (uint64_t)-1);
+	STAT_ADD(&w->st, accepted, (uint64_t)-1);	/* as the loop: never taken */
 	STAT_ADD(&w->st, err[ERR_SPAWN], 1);
 	close(fd);
-	server_ratelimited(s, &s->spawn_msg_ns, px_now_ns(),
-	                   "cannot create a %s for a connection (%s): closing it",
-	                   what, strerror(err));
+	server_ratelimited(s, &s->spawn_msg_ns, px_now_ns(), "%s: closing the connection", why);
 }
 
 static void threads_reap(struct server *s, int all);
@@ -380,7 +378,7 @@ static int run_threads(struct server *s)
 			if (ses)
 				worker_free(&ses->w);
 			free(ses);
-			spawn_failed(s, w, fd, "thread", ENOMEM);
+			spawn_failed(s, w, fd, "cannot create a thread: out of memory");
 			continue;
 		}
 		ses->s = s;
@@ -410,7 +408,9 @@ static int run_threads(struct server *s)
 			pthread_mutex_unlock(&s->mx);
 			worker_free(&ses->w);
 			free(ses);
-			spawn_failed(s, w, fd, "thread", rc);
+			char why[128];
+			snprintf(why, sizeof why, "cannot create a thread: %s", strerror(rc));
+			spawn_failed(s, w, fd, why);
 		}
 	}
 	/* Stop: wake every thread blocked in recv (it then sees end of
@@ -558,7 +558,10 @@ static int run_fork(struct server *s)
 			continue;
 		struct child_slot *sl = slot_take(fs, &hint);
 		if (!sl) {
-			spawn_failed(s, w, fd, "process (every statistics slot is taken)", EAGAIN);
+			char why[160];
+			snprintf(why, sizeof why, "no statistics slot for another child: at most "
+			         "%zu at once (--max-conns sets how many)", nslots);
+			spawn_failed(s, w, fd, why);
 			continue;
 		}
 		memset(&sl->st, 0, sizeof sl->st);
@@ -577,7 +580,9 @@ static int run_fork(struct server *s)
 		}
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (pid < 0) {
-			spawn_failed(s, w, fd, "process", e);
+			char why[128];
+			snprintf(why, sizeof why, "cannot fork: %s", strerror(e));
+			spawn_failed(s, w, fd, why);
 			continue;
 		}
 		close(fd);
@@ -626,6 +631,7 @@ static int run_fork(struct server *s)
 static int run_busy(struct server *s)
 {
 	struct worker *w = &s->w[0];
+	int slept = 0;
 	for (;;) {
 		w->now_ns = px_now_ns();
 		if (!w->stopping && atomic_load(&stop_requested))
@@ -654,10 +660,16 @@ static int run_busy(struct server *s)
 			conn_event(w, c, POLLUX_IN);
 			c = next;
 		}
-		if (w->heap_n)
+		/* Right after a stall, read what came meanwhile before
+		 * anyone is judged idle. */
+		if (!slept)
+			worker_expire(w);
+		slept = 0;
+		if (w->heap_n && !w->stopping) {
 			delay_sleep(w);
-		w->now_ns = px_now_ns();
-		worker_expire(w);
+			timers_fire(w);
+			slept = 1;
+		}
 		worker_periodic(w);
 	}
 	return 0;
