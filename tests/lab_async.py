@@ -12,7 +12,7 @@ j = r.json
 n = j.get("settings", {}).get("clients")
 for m in ("iterative", "threads", "loop"):
     t.keys(j, *["measurements.%s.%s" % (m, k) for k in (
-        "total_s", "threads_peak", "rss_kib", "answered", "unfinished")])
+        "total_s", "threads_peak", "rss_kib", "answered", "unfinished", "failed")])
 for m in ("threads", "loop"):
     try:
         got = t.get(j, "measurements.%s.answered" % m)
@@ -21,12 +21,12 @@ for m in ("threads", "loop"):
     t.check(got == n, "%s answered every client (%r of %r)" % (m, got, n))
 try:
     it = t.get(j, "measurements.iterative")
-    # Not a timing: the iterative server answers some within its run and
-    # every client is either answered or still waiting at its end.
-    t.check(it["answered"] is not None and it["unfinished"] is not None and
-            it["answered"] > 0 and it["answered"] + it["unfinished"] <= n,
-            "iterative: answered %r, unfinished %r of %r" %
-            (it["answered"], it["unfinished"], n))
+    # Not a timing: every client is answered, failed or still waiting at
+    # the end of the iterative server's run; none fails.
+    t.check(None not in (it["answered"], it["unfinished"], it["failed"]) and
+            it["answered"] + it["unfinished"] + it["failed"] == n and it["failed"] == 0,
+            "iterative: answered %r, unfinished %r, failed %r of %r" %
+            (it["answered"], it["unfinished"], it["failed"], n))
     t.check(it["threads_peak"] == 1, "iterative never ran a second thread")
     t.check(t.get(j, "measurements.loop.threads_peak") == 1,
             "loop held every wait on one thread")

@@ -111,14 +111,17 @@ static void plot(struct lab *L, const struct res *ms, int n)
 		fputs("EOD\n", f);
 	}
 	fprintf(f, "set xlabel 'seconds since the %d clients connected'\n"
-	        "set ylabel 'answers completed'\nset logscale x\nset yrange [0:%d]\n"
+	        "set ylabel 'answers completed'\nset logscale x\nset xrange [0.02:*]\n"
+	        "set yrange [0:%d]\n"
 	        "set key bottom right\nplot ", n, n + n / 10);
 	int first = 1;
 	for (int i = 0; i < NMODELS; i++) {
 		if (ms[i].ndone == 0)
 			continue;
+		/* The colours of blocking's picture: loop is the fourth. */
+		int lt = strcmp(ms[i].name, "loop") == 0 ? 4 : i + 1;
 		fprintf(f, "%s$%s using 1:2 with steps lt %d title '%s'", first ? "" : ", ",
-		        ms[i].name, i + 1, ms[i].name);
+		        ms[i].name, lt, ms[i].name);
 		first = 0;
 	}
 	if (first)
@@ -201,6 +204,7 @@ static int run(struct lab *L)
 		jw_open(&L->meas, m->name);
 		jw_num(&L->meas, "answered", m->ok ? m->answered : NAN);
 		jw_num(&L->meas, "unfinished", m->ok ? m->unfinished : NAN);
+		jw_num(&L->meas, "failed", m->ok ? m->failed : NAN);
 		jw_num(&L->meas, "run_s", m->ok ? m->run_s : NAN);
 		jw_num(&L->meas, "total_s", m->total_s);
 		jw_num(&L->meas, "last_answer_s", m->last_s);
