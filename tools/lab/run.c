@@ -104,12 +104,17 @@ struct proc *lab_fork(struct lab *L, const char *name, int (*fn)(void *), void *
 	return hold(L, NULL, name, fn, arg);
 }
 
-/* A server that forks (a process per connection) leaves its children in
- * its process group; if they outlive their parent, they must not outlive
- * the lab. The group's id cannot be reused while one of them is alive. */
-static void end_group(const struct proc *p)
+/* Stops p; a server that forks (a process per connection) leaves its
+ * children in its process group, and if they outlive their parent they
+ * must not outlive the lab. Only right after the leader was reaped here:
+ * while a member lives the group's id cannot be reused, but once none is
+ * left it can be, and a lesson that starts thousands of threads and
+ * processes may wrap the pid space before a stale kill. */
+static void stop_and_end_group(struct proc *p, int sig, int grace_ms)
 {
-	if (p->pid > 0 && p->exited)
+	int running = p->pid > 0 && !p->exited;
+	proc_stop(p, sig, grace_ms);
+	if (running && p->exited)
 		(void)kill(-p->pid, SIGKILL);
 }
 
@@ -117,8 +122,7 @@ void lab_stop_proc(struct lab *L, struct proc *p, int sig, int grace_ms)
 {
 	if (!p)
 		return;
-	proc_stop(p, sig, grace_ms);
-	end_group(p);
+	stop_and_end_group(p, sig, grace_ms);
 	(void)L;
 }
 
@@ -134,8 +138,7 @@ void lab_release(struct lab *L)
 	for (size_t i = 0; i < sizeof L->procs / sizeof L->procs[0]; i++) {
 		if (!L->procs[i])
 			continue;
-		proc_stop(L->procs[i], SIGTERM, 2000);
-		end_group(L->procs[i]);
+		stop_and_end_group(L->procs[i], SIGTERM, 2000);
 		proc_free(L->procs[i]);
 		free(L->procs[i]);
 		L->procs[i] = NULL;
