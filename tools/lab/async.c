@@ -29,15 +29,21 @@ struct res {
 };
 
 struct sampler {
+	struct lab *L;
+	const char *name;
 	pid_t pid;
 	long threads_peak;
 	double rss_peak;
+	double shown;		/* when the progress line was last drawn */
 };
 
-static void sample(void *arg, double t)
+static void sample(void *arg, double t, const struct lab_clients *r)
 {
 	struct sampler *s = arg;
-	(void)t;
+	if (r && t - s->shown >= 0.5) {
+		lab_progress(s->L, "%s: %d of %d answered", s->name, r->answered, r->n);
+		s->shown = t;
+	}
 	long th = lab_threads(s->pid);
 	double rss = lab_rss_kib(s->pid);
 	if (th > s->threads_peak)
@@ -60,7 +66,7 @@ static void measure(struct lab *L, struct res *m, int n, int delay_ms, double ca
 		return;
 	char path[32];
 	snprintf(path, sizeof path, "/delay/%d", delay_ms);
-	struct sampler s = { srv->pid, -1, NAN };
+	struct sampler s = { L, m->name, srv->pid, -1, NAN, 0 };
 	lab_progress(L, "%s: %d clients ask %s at once (up to %.0f s)", m->name, n, path, cap_s);
 	struct lab_clients_opts o = { .port = port, .n = n, .path = path, .timeout_s = cap_s,
 	                              .tick = sample, .tick_arg = &s, .tick_ms = 5 };
@@ -69,7 +75,7 @@ static void measure(struct lab *L, struct res *m, int n, int delay_ms, double ca
 		lab_clients_free(&r);
 		return;
 	}
-	sample(&s, 0);
+	sample(&s, 0, NULL);
 	m->answered = r.answered;
 	m->failed = r.failed;
 	m->unfinished = r.unfinished;

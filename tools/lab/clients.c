@@ -237,7 +237,7 @@ int lab_clients_run(struct lab *L, const struct lab_clients_opts *o, struct lab_
 		} else if (lead_pending && u.state[0] != C_WAITING && u.state[0] != C_CONNECTING)
 			lead_pending = 0;
 		if (o->tick && (last_tick < 0 || now - last_tick >= o->tick_ms / 1000.0)) {
-			o->tick(o->tick_arg, now);
+			o->tick(o->tick_arg, now, r);
 			last_tick = now;
 		}
 		double wait_s = deadline - now;

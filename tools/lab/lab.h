@@ -184,6 +184,7 @@ struct lab_client {
 	int status;		/* HTTP status, 0: none */
 	int err;		/* errno of a failure (EPROTO: not 2xx), 0 */
 };
+struct lab_clients;
 struct lab_clients_opts {
 	int port;		/* on 127.0.0.1 */
 	int n;			/* clients */
@@ -192,9 +193,9 @@ struct lab_clients_opts {
 	/* > 0: client 0 connects first, then the others; it sends its request
 	 * only lead_ms after they started (a slow client at the head). */
 	int lead_ms;
-	/* Called every tick_ms (and at the start) with the run's time: for
-	 * sampling the server while the clients wait. */
-	void (*tick)(void *arg, double t);
+	/* Called every tick_ms (and at the start) with the run's time and the
+	 * counts so far: for sampling the server while the clients wait. */
+	void (*tick)(void *arg, double t, const struct lab_clients *r);
 	void *tick_arg;
 	int tick_ms;
 	const char *backend;	/* the clients' poller, NULL: the default */
