@@ -168,9 +168,6 @@ static void listeners_pause(struct worker *w, int pause)
 	w->accept_resume_ns = pause ? w->now_ns + ACCEPT_PAUSE_NS : 0;
 }
 
-/* Out of descriptors: free the spare, take the connection at the head of
- * the queue and close it, so the client gets an answer (EOF) and the
- * listener stops being readable instead of waking us forever. */
 /* Prints one line, at most one a second per kind (last), whichever thread
  * or worker asks: trouble that repeats per connection must not flood. */
 void server_ratelimited(struct server *s, _Atomic uint64_t *last_ns, uint64_t now,
@@ -188,6 +185,9 @@ void server_ratelimited(struct server *s, _Atomic uint64_t *last_ns, uint64_t no
 	}
 }
 
+/* Out of descriptors: free the spare, take the connection at the head of
+ * the queue and close it, so the client gets an answer (EOF) and the
+ * listener stops being readable instead of waking us forever. */
 void worker_emfile(struct worker *w, struct listener *l, int err)
 {
 	STAT_ADD(&w->st, err[ERR_EMFILE], 1);
