@@ -206,6 +206,16 @@ static void fmt_long(char *buf, size_t n, long v)
 		lab_commas(buf, n, (unsigned long long)v);
 }
 
+/* "14.4 KiB", or why there is no figure. */
+static const char *kib_text(char *buf, size_t n, const struct res *m)
+{
+	if (!isnan(m->kib_per_conn))
+		snprintf(buf, n, "%.1f KiB", m->kib_per_conn);
+	else
+		snprintf(buf, n, "unweighed (it held %ld connections, fewer than 100)", m->held);
+	return buf;
+}
+
 static int run(struct lab *L)
 {
 	int n = 100;
@@ -340,7 +350,7 @@ static int run(struct lab *L)
 	               fk->kib_per_conn > lp->kib_per_conn;
 	int all = it->answered == n && th->answered == n && fk->answered == n &&
 	          lp->answered == n;
-	char itq[256], q1[32], q2[32], q3[32], tail[96] = "";
+	char itq[256], q1[32], q2[32], q3[32], tail[96] = "", k1[96], k2[96], k3[96];
 	long queued = it->connected - (it->held > 0 ? it->held : 0);
 	if (it->pending > 0)
 		snprintf(tail, sizeof tail, " and %s never finished their handshake",
@@ -352,10 +362,10 @@ static int run(struct lab *L)
 	rc = lab_verdict(L, slow_seen && mem_seen && all,
 	    "behind one slow client the last iterative client waited %.0f ms for its "
 	    "answer, threads %.1f ms, fork %.1f ms, loop %.1f ms; one idle connection "
-	    "costs threads %.1f KiB, fork %.1f KiB, loop %.1f KiB of server memory "
-	    "(%s): %s",
+	    "costs threads %s, fork %s, loop %s of server memory (%s): %s",
 	    it->first_max_ms, th->first_max_ms, fk->first_max_ms, lp->first_max_ms,
-	    th->kib_per_conn, fk->kib_per_conn, lp->kib_per_conn, itq,
+	    kib_text(k1, sizeof k1, th), kib_text(k2, sizeof k2, fk),
+	    kib_text(k3, sizeof k3, lp), itq,
 	    !all ? "not every model answered every client"
 	    : !slow_seen ? "the iterative server was not clearly slower (a busy machine?)"
 	    : !mem_seen ? "a thread or process per connection did not cost more than the "
