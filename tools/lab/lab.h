@@ -159,6 +159,11 @@ long lab_threads(pid_t pid);
 /* Live child processes of pid, with their RSS summed into *rss_kib when
  * not NULL; -1 when unknown. */
 long lab_children(pid_t pid, double *rss_kib);
+/* Proportional set size of pid in KiB (Pss of /proc/PID/smaps_rollup:
+ * pages shared with others count by share), else VmRSS; NAN when unknown. */
+double lab_pss_kib(pid_t pid);
+/* Open descriptors of pid (entries of /proc/PID/fd), -1 when unknown. */
+long lab_fds(pid_t pid);
 
 /* ---- pictures (plot.c) ---- */
 
@@ -169,6 +174,81 @@ long lab_children(pid_t pid, double *rss_kib);
 int lab_plot(struct lab *L, const char *title, const char *script);
 /* Writes s as a gnuplot single-quoted string. */
 void lab_gp_string(FILE *f, const char *s);
+
+/* ---- the lab's own clients (clients.c) ---- */
+
+/* One client of a burst; times in seconds from the start of the run, NAN
+ * when it never got there. */
+struct lab_client {
+	double t_connect;	/* connect() called */
+	double t_connected;	/* handshake done */
+	double t_sent;		/* the whole request written */
+	double t_first;		/* first byte of the answer */
+	double t_done;		/* the answer ended (the server closed) */
+	size_t bytes;		/* of the answer */
+	int status;		/* HTTP status, 0: none */
+	int err;		/* errno of a failure (EPROTO: not 2xx), 0 */
+};
+struct lab_clients;
+struct lab_clients_opts {
+	int port;		/* on 127.0.0.1 */
+	int n;			/* clients */
+	const char *path;	/* GET path HTTP/1.1 with Connection: close */
+	double timeout_s;	/* the whole run, at most (0: 30 s) */
+	/* > 0: client 0 connects first, then the others; it sends its request
+	 * only lead_ms after they started (a slow client at the head). */
+	int lead_ms;
+	/* Called every tick_ms (and at the start) with the run's time and the
+	 * counts so far: for sampling the server while the clients wait. */
+	void (*tick)(void *arg, double t, const struct lab_clients *r);
+	void *tick_arg;
+	int tick_ms;
+	const char *backend;	/* the clients' poller, NULL: the default */
+};
+struct lab_clients {
+	int n;
+	struct lab_client *c;
+	double t0;		/* lab_now_s() at the start */
+	double t_burst;		/* when the n (or n - 1) others began to connect */
+	int answered;		/* a complete 2xx answer */
+	int failed;		/* an error, or not 2xx (c[i].err says) */
+	int unfinished;		/* still waiting at the timeout */
+};
+/* Runs the burst: every client connects at once, sends its request, reads
+ * the answer to the end. 0 (some may have failed: see r), -1 when stopped
+ * or on a local failure (message given). Free r with lab_clients_free. */
+int lab_clients_run(struct lab *L, const struct lab_clients_opts *o, struct lab_clients *r);
+void lab_clients_free(struct lab_clients *r);
+
+/* Idle connections: opened at once and held, silent. */
+struct lab_idle {
+	int *fd;
+	int n;			/* sockets made */
+	int connected;		/* whose handshake completed */
+	int pending;		/* still connecting when the wait ended */
+	int failed, err;	/* connects refused or failed, the last errno */
+};
+/* Opens n connections to 127.0.0.1:port and waits until every handshake
+ * is done, or none finished for stall_s, or timeout_s. 0, or -1 when
+ * stopped or out of memory. The sockets stay open until lab_idle_close. */
+int lab_idle_open(struct lab *L, struct lab_idle *h, int port, int n, double timeout_s,
+                  double stall_s);
+void lab_idle_close(struct lab_idle *h);
+
+/* ---- the server designs of pollux-server --model (model.c) ---- */
+
+/* pollux-server --model MODEL (with -b for loop when the lab got one, and
+ * the options in extra, NULL-ended, may be NULL), checked through /stats to
+ * run that model. NULL with the reason in why. */
+struct proc *lab_model_server(struct lab *L, const char *model, const char *const extra[],
+                              int *port, char *why, size_t whylen);
+/* What a server weighs: its PSS plus its children's (KiB), its threads,
+ * itself plus its children, its open descriptors; NAN or -1 when unknown. */
+struct lab_weight {
+	double kib;
+	long threads, processes, fds;
+};
+void lab_weigh(pid_t pid, struct lab_weight *w);
 
 /* ---- the sweep (scaling.c), shared by the lessons that fit a cost ---- */
 

@@ -3,13 +3,19 @@
 #include <config.h>
 #include "lab.h"
 
+extern const struct lesson lab_lesson_blocking;
+extern const struct lesson lab_lesson_busy;
 extern const struct lesson lab_lesson_triggers;
 extern const struct lesson lab_lesson_framing;
 extern const struct lesson lab_lesson_scaling;
+extern const struct lesson lab_lesson_async;
 
 const struct lesson *const lab_lessons[] = {
+	&lab_lesson_blocking,
+	&lab_lesson_busy,
 	&lab_lesson_triggers,
 	&lab_lesson_framing,
 	&lab_lesson_scaling,
+	&lab_lesson_async,
 	NULL
 };

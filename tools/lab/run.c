@@ -104,11 +104,25 @@ struct proc *lab_fork(struct lab *L, const char *name, int (*fn)(void *), void *
 	return hold(L, NULL, name, fn, arg);
 }
 
+/* Stops p; a server that forks (a process per connection) leaves its
+ * children in its process group, and if they outlive their parent they
+ * must not outlive the lab. Only right after the leader was reaped here:
+ * while a member lives the group's id cannot be reused, but once none is
+ * left it can be, and a lesson that starts thousands of threads and
+ * processes may wrap the pid space before a stale kill. */
+static void stop_and_end_group(struct proc *p, int sig, int grace_ms)
+{
+	int running = p->pid > 0 && !p->exited;
+	proc_stop(p, sig, grace_ms);
+	if (running && p->exited)
+		(void)kill(-p->pid, SIGKILL);
+}
+
 void lab_stop_proc(struct lab *L, struct proc *p, int sig, int grace_ms)
 {
 	if (!p)
 		return;
-	proc_stop(p, sig, grace_ms);
+	stop_and_end_group(p, sig, grace_ms);
 	(void)L;
 }
 
@@ -124,7 +138,7 @@ void lab_release(struct lab *L)
 	for (size_t i = 0; i < sizeof L->procs / sizeof L->procs[0]; i++) {
 		if (!L->procs[i])
 			continue;
-		proc_stop(L->procs[i], SIGTERM, 2000);
+		stop_and_end_group(L->procs[i], SIGTERM, 2000);
 		proc_free(L->procs[i]);
 		free(L->procs[i]);
 		L->procs[i] = NULL;
@@ -381,6 +395,30 @@ long lab_threads(pid_t pid)
 	return isnan(v) ? -1 : (long)v;
 }
 
+double lab_pss_kib(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", (long)pid);
+	double v = proc_field(path, "Pss");
+	return isnan(v) ? lab_rss_kib(pid) : v;
+}
+
+long lab_fds(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/fd", (long)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	long n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 long lab_children(pid_t pid, double *rss_kib)
 {
 	DIR *d = opendir("/proc");
@@ -401,11 +439,7 @@ long lab_children(pid_t pid, double *rss_kib)
 		if (rss_kib) {
 			/* A forked child shares its parent's pages: count only
 			 * its proportional share where the kernel reports it. */
-			char path[64];
-			snprintf(path, sizeof path, "/proc/%ld/smaps_rollup", c);
-			double v = proc_field(path, "Pss");
-			if (isnan(v))
-				v = lab_rss_kib((pid_t)c);
+			double v = lab_pss_kib((pid_t)c);
 			if (!isnan(v))
 				rss += v;
 		}
