@@ -3,9 +3,11 @@
 #include <config.h>
 #include "lab.h"
 
+extern const struct lesson lab_lesson_fdsetsize;
 extern const struct lesson lab_lesson_scaling;
 
 const struct lesson *const lab_lessons[] = {
+	&lab_lesson_fdsetsize,
 	&lab_lesson_scaling,
 	NULL
 };
