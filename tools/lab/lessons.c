@@ -4,11 +4,13 @@
 #include "lab.h"
 
 extern const struct lesson lab_lesson_fdsetsize;
+extern const struct lesson lab_lesson_sendfile;
 extern const struct lesson lab_lesson_partial;
 extern const struct lesson lab_lesson_scaling;
 
 const struct lesson *const lab_lessons[] = {
 	&lab_lesson_fdsetsize,
+	&lab_lesson_sendfile,
 	&lab_lesson_partial,
 	&lab_lesson_scaling,
 	NULL
