@@ -1,6 +1,6 @@
-/* conn.c: one client connection: its lists, buffers (allocated only while
- * there is data), reading, writing with partial-write bookkeeping, file
- * bodies by sendfile or pread+send, and the poller interest that follows. */
+/* conn.c: one client connection, the same in every --model: lists, buffers,
+ * reading, partial writes, file bodies, /delay holds, and the poller interest
+ * that follows (none when w->p is NULL). */
 #include <config.h>
 #include "server.h"
 
@@ -56,7 +56,7 @@ void conn_list_unlink(struct conn_list *l, struct conn *c)
  * stays ordered by last activity and expiry only ever looks at its head. */
 void conn_touch(struct worker *w, struct conn *c)
 {
-	if (c->flags & C_LINGER)
+	if (c->flags & (C_LINGER | C_DELAY))
 		return;
 	c->last_ns = w->now_ns;
 	if (w->active.tail != c) {
@@ -137,7 +137,7 @@ struct conn *conn_new(struct worker *w, int fd, int is_tcp)
 	c->fd = fd;
 	c->file_fd = -1;
 	c->flags = is_tcp ? C_TCP : 0;
-	if (pollux_add(w->p, fd, POLLUX_IN, c) < 0) {
+	if (w->p && pollux_add(w->p, fd, POLLUX_IN, c) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -155,13 +155,19 @@ struct conn *conn_new(struct worker *w, int fd, int is_tcp)
 
 void conn_close(struct worker *w, struct conn *c)
 {
-	(void)pollux_del(w->p, c->fd);
+	if (w->p && c->interest)
+		(void)pollux_del(w->p, c->fd);
+	if (w->before_close)
+		w->before_close(w, c);
 	close(c->fd);
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	free_in(w, c);
 	free_out(w, c);
-	conn_list_unlink((c->flags & C_LINGER) ? &w->linger : &w->active, c);
+	if (c->flags & C_DELAY)
+		timer_del(w, c);
+	else
+		conn_list_unlink((c->flags & C_LINGER) ? &w->linger : &w->active, c);
 	STAT_ADD(&w->st, closed, 1);
 	atomic_fetch_sub_explicit(&w->srv->open, 1, memory_order_relaxed);
 	free(c);
@@ -174,12 +180,20 @@ static void set_interest(struct worker *w, struct conn *c)
 		want = POLLUX_IN;
 	} else {
 		want = 0;
-		if (!(c->flags & (C_RD_EOF | C_CLOSE_AFTER)) && !w->stopping &&
+		if (!(c->flags & (C_RD_EOF | C_CLOSE_AFTER | C_DELAY)) && !w->stopping &&
 		    c->file_fd < 0 && conn_pending(c) <= w->srv->opt.output_cap &&
 		    (size_t)c->in_len < w->rbuf_size)
 			want |= POLLUX_IN;
 		if (has_pending(c))
 			want |= POLLUX_OUT;
+	}
+	if (want == 0 && (c->flags & C_DELAY)) {
+		/* Held by /delay with everything before it sent: off the
+		 * poller until its timer puts it back. */
+		if (w->p && c->interest)
+			(void)pollux_del(w->p, c->fd);
+		c->interest = 0;
+		return;
 	}
 	if (want == 0) {
 		/* Nothing to wait for any more (e.g. stopping with nothing to
@@ -188,7 +202,8 @@ static void set_interest(struct worker *w, struct conn *c)
 		return;
 	}
 	if (want != c->interest) {
-		if (pollux_mod(w->p, c->fd, want, c) < 0) {
+		if (w->p && (c->interest ? pollux_mod(w->p, c->fd, want, c)
+		                         : pollux_add(w->p, c->fd, want, c)) < 0) {
 			STAT_ADD(&w->st, err[ERR_REGISTER], 1);
 			conn_close(w, c);
 			return;
@@ -248,6 +263,7 @@ static int send_file(struct worker *w, struct conn *c)
 				STAT_ADD(&w->st, err[ERR_FILE], 1);
 				return -1;
 			}
+			STAT_ADD(&w->st, file_read, r);
 			k = send(c->fd, w->rbuf, (size_t)r, MSG_NOSIGNAL);
 		}
 		if (k < 0) {
@@ -262,6 +278,7 @@ static int send_file(struct worker *w, struct conn *c)
 		c->file_left -= k;
 		budget -= (size_t)k;
 		STAT_ADD(&w->st, bytes_out, k);
+		STAT_ADD(&w->st, file_sent, k);
 		conn_touch(w, c);
 	}
 	if (c->file_left == 0) {
@@ -317,7 +334,7 @@ void conn_progress(struct worker *w, struct conn *c)
 			conn_close(w, c);
 			return;
 		}
-		if (has_pending(c))
+		if (has_pending(c) || (c->flags & C_DELAY))
 			break;
 		if (c->flags & C_CLOSE_AFTER) {
 			start_linger(w, c);
@@ -415,6 +432,9 @@ static void conn_read(struct worker *w, struct conn *c)
 		room = w->rbuf_size;
 	}
 	ssize_t k = recv(c->fd, dst, room, 0);
+	/* A blocking recv may have waited long: the idle clock needs now. */
+	if (!w->p)
+		w->now_ns = px_now_ns();
 	if (k < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -470,6 +490,21 @@ void conn_event(struct worker *w, struct conn *c, unsigned events)
 	}
 	if (events & POLLUX_OUT)
 		conn_progress(w, c);
+}
+
+/* GET /delay/MS: hold the connection off every list (so it is not idle)
+ * on the timer heap; http_process stops behind it, so requests pipelined
+ * after it are answered after it. timers_fire answers and resumes it. */
+int conn_delay(struct worker *w, struct conn *c, unsigned ms, int head, int keep)
+{
+	c->wake_ns = px_now_ns() + (uint64_t)ms * 1000000u;
+	c->delay_ms = (uint16_t)ms;
+	c->delay_keep = (uint8_t)keep;
+	if (timer_add(w, c) < 0)
+		return -1;
+	conn_list_unlink(&w->active, c);
+	c->flags |= C_DELAY | (head ? C_DELAY_HEAD : 0);
+	return 0;
 }
 
 /* Server stopping: finish what is pending (no more reading), close the rest. */

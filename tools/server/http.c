@@ -1,5 +1,5 @@
 /* http.c: the HTTP side of pollux-server: turning parsed requests into
- * responses (fixed page, /stats, files, errors) in request order. */
+ * responses (fixed page, /stats, /delay, files, errors) in request order. */
 #include <config.h>
 #include "server.h"
 #include "parse.h"
@@ -175,6 +175,30 @@ static int eq(const char *p, size_t n, const char *lit)
 	return strlen(lit) == n && memcmp(p, lit, n) == 0;
 }
 
+/* "/delay/MS" with MS a decimal 0..60000: the milliseconds; -1 otherwise
+ * (answered 404: there is no such resource). */
+static long delay_ms(const char *t, size_t pl)
+{
+	if (pl <= 7 || pl > 7 + 5 || memcmp(t, "/delay/", 7) != 0)
+		return -1;
+	long v = 0;
+	for (size_t i = 7; i < pl; i++) {
+		if (t[i] < '0' || t[i] > '9')
+			return -1;
+		v = v * 10 + (t[i] - '0');
+	}
+	return v <= 60000 ? v : -1;
+}
+
+/* The answer to a /delay request whose time has come. */
+int http_delay_answer(struct worker *w, struct conn *c)
+{
+	char body[48];
+	int n = snprintf(body, sizeof body, "delayed %u ms\n", (unsigned)c->delay_ms);
+	return respond(w, c, 200, "text/plain; charset=utf-8", body, (uint64_t)n,
+	               !!(c->flags & C_DELAY_HEAD), c->delay_keep, NULL);
+}
+
 /* Serves one parsed request. Returns -1 only when the connection must be
  * dropped without an answer (out of memory). */
 static int serve(struct worker *w, struct conn *c, const struct http_req *r)
@@ -228,6 +252,12 @@ static int serve(struct worker *w, struct conn *c, const struct http_req *r)
 
 	if (eq(t, pl, "/stats"))
 		return respond_stats(w, c, head, keep);
+	if (pl > 7 && memcmp(t, "/delay/", 7) == 0) {
+		long ms = delay_ms(t, pl);
+		if (ms < 0)
+			return respond_error(w, c, 404, head, keep, NULL);
+		return conn_delay(w, c, (unsigned)ms, head, keep);
+	}
 	if (w->srv->opt.root) {
 		if (!eq(t, pl, "/"))
 			return respond_file(w, c, t, pl, head, keep);
@@ -254,9 +284,10 @@ size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t le
 			c->body_left -= k;
 			continue;
 		}
-		/* Responses go out in request order: wait for a file body to
-		 * finish, and stop producing once the client falls behind. */
-		if (c->file_fd >= 0 || (c->flags & C_CLOSE_AFTER) ||
+		/* Responses go out in request order: wait for a file body or
+		 * a /delay to finish, and stop producing once the client falls
+		 * behind. */
+		if (c->file_fd >= 0 || (c->flags & (C_CLOSE_AFTER | C_DELAY)) ||
 		    conn_pending(c) > w->srv->opt.output_cap)
 			break;
 		struct http_req r;

@@ -1,6 +1,6 @@
 /* loop.c: one worker's event loop: the poller, accepting (bounded, with a
- * spare descriptor for EMFILE), idle and linger expiry from ordered lists,
- * the signal pipe, graceful stop and periodic statistics. */
+ * spare descriptor for EMFILE), idle, linger and /delay expiry, the signal
+ * pipe, graceful stop and periodic statistics; models.c reuses the pieces. */
 #include <config.h>
 #include "server.h"
 
@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,11 +24,21 @@
 #define STOP_FLUSH_NS (1000000000ull)
 
 static struct server *sig_server;
+_Atomic int stop_requested;
+_Atomic int stop_shutdown_fd = -1;
 
 static void on_signal(int sig)
 {
 	int e = errno;
 	unsigned char b = (unsigned char)sig;
+	if (sig == SIGINT || sig == SIGTERM) {
+		atomic_store(&stop_requested, 1);
+		/* A blocking model's client: wake its recv (shutdown(2) is
+		 * async-signal-safe); what it still has to send goes out. */
+		int fd = atomic_load(&stop_shutdown_fd);
+		if (fd >= 0)
+			(void)shutdown(fd, SHUT_RD);
+	}
 	if (sig_server)
 		(void)!write(sig_server->sigpipe[1], &b, 1);
 	errno = e;
@@ -49,25 +60,54 @@ void server_signals(struct server *s)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* A fork child: signals only stop it; the pipe is the parent's. */
+void server_signals_child(void)
+{
+	sig_server = NULL;
+	signal(SIGCHLD, SIG_DFL);
+}
+
+/* The fork model's parent: a child's end wakes it through the pipe too. */
+void server_signal_chld(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
 static int open_spare(void)
 {
 	return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-int worker_init(struct worker *w, struct server *s, unsigned id)
+/* A worker without poller or listeners: what a connection thread or process
+ * of the blocking models serves its one client with. */
+int worker_init_plain(struct worker *w, struct server *s)
 {
 	memset(w, 0, sizeof *w);
 	w->srv = s;
-	w->id = id;
 	w->spare_fd = -1;
 	w->sigobj.kind = OBJ_SIGNAL;
 	w->rbuf_size = s->opt.header_limit + 1 > 65536 ? s->opt.header_limit + 1 : 65536;
 	w->rbuf = malloc(w->rbuf_size);
-	w->ls = calloc(s->nls, sizeof *w->ls);
-	if (!w->rbuf || !w->ls)
+	w->now_ns = px_now_ns();
+	return w->rbuf ? 0 : -1;
+}
+
+int worker_init(struct worker *w, struct server *s, unsigned id)
+{
+	if (worker_init_plain(w, s) < 0)
 		return -1;
-	w->p = pollux_new(s->opt.backend);
-	if (!w->p)
+	w->id = id;
+	w->ls = calloc(s->nls, sizeof *w->ls);
+	if (!w->ls)
+		return -1;
+	/* Only the event loop has a poller; the other models wait in recv,
+	 * accept or nowhere at all. */
+	if (s->opt.model == MODEL_LOOP && !(w->p = pollux_new(s->opt.backend)))
 		return -1;
 	w->nls = s->nls;
 	for (size_t i = 0; i < w->nls; i++)
@@ -85,6 +125,11 @@ void worker_free(struct worker *w)
 		conn_close(w, w->active.head);
 	while (w->linger.head)
 		conn_close(w, w->linger.head);
+	while (w->heap_n)
+		conn_close(w, w->heap[0]);
+	free(w->heap);
+	w->heap = NULL;
+	w->heap_cap = 0;
 	for (size_t i = 0; w->ls && i < w->nls; i++) {
 		if (w->ls[i].fd >= 0 && w->ls[i].registered)
 			(void)pollux_del(w->p, w->ls[i].fd);
@@ -108,7 +153,7 @@ static void listeners_pause(struct worker *w, int pause)
 {
 	for (size_t i = 0; i < w->nls; i++) {
 		struct listener *l = &w->ls[i];
-		if (l->fd < 0)
+		if (l->fd < 0 || !w->p)
 			continue;
 		if (pause && l->registered) {
 			(void)pollux_del(w->p, l->fd);
@@ -126,18 +171,30 @@ static void listeners_pause(struct worker *w, int pause)
 /* Out of descriptors: free the spare, take the connection at the head of
  * the queue and close it, so the client gets an answer (EOF) and the
  * listener stops being readable instead of waking us forever. */
-static void accept_emfile(struct worker *w, struct listener *l, int err)
+/* Prints one line, at most one a second per kind (last), whichever thread
+ * or worker asks: trouble that repeats per connection must not flood. */
+void server_ratelimited(struct server *s, _Atomic uint64_t *last_ns, uint64_t now,
+                        const char *fmt, ...)
+{
+	uint64_t last = atomic_load_explicit(last_ns, memory_order_relaxed);
+	if (!s->opt.quiet && (last == 0 || (now > last && now - last >= 1000000000ull)) &&
+	    atomic_compare_exchange_strong(last_ns, &last, now)) {
+		va_list ap;
+		va_start(ap, fmt);
+		fputs(SERVER_NAME ": ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+	}
+}
+
+void worker_emfile(struct worker *w, struct listener *l, int err)
 {
 	STAT_ADD(&w->st, err[ERR_EMFILE], 1);
 	struct server *s = w->srv;
-	uint64_t last = atomic_load_explicit(&s->emfile_msg_ns, memory_order_relaxed);
-	if (!s->opt.quiet && (last == 0 || (w->now_ns > last &&
-	                                    w->now_ns - last >= 1000000000ull)) &&
-	    atomic_compare_exchange_strong(&s->emfile_msg_ns, &last, w->now_ns)) {
-		fprintf(stderr, SERVER_NAME ": out of file descriptors (%s): closing "
-		        "new connections at once; raise 'ulimit -n' or lower --max-conns\n",
-		        strerror(err));
-	}
+	server_ratelimited(s, &s->emfile_msg_ns, w->now_ns,
+	                   "out of file descriptors (%s): closing new connections at "
+	                   "once; raise 'ulimit -n' or lower --max-conns", strerror(err));
 	if (w->spare_fd >= 0) {
 		close(w->spare_fd);
 		w->spare_fd = -1;
@@ -150,7 +207,7 @@ static void accept_emfile(struct worker *w, struct listener *l, int err)
 		listeners_pause(w, 1);
 }
 
-static void on_accept(struct worker *w, struct listener *l)
+void worker_accept(struct worker *w, struct listener *l)
 {
 	struct server *s = w->srv;
 	for (int i = 0; i < ACCEPT_BATCH && !w->accept_resume_ns; i++) {
@@ -173,7 +230,7 @@ static void on_accept(struct worker *w, struct listener *l)
 				continue;
 			}
 			if (e == EMFILE || e == ENFILE) {
-				accept_emfile(w, l, e);
+				worker_emfile(w, l, e);
 				continue;
 			}
 			/* ENOBUFS, ENOMEM and the unexpected: back off. */
@@ -203,8 +260,9 @@ static void on_accept(struct worker *w, struct listener *l)
 	}
 }
 
-/* Stop accepting; finish pending output for up to a second. */
-static void worker_stop(struct worker *w)
+/* Stop accepting; answer held /delay requests at once; finish pending
+ * output for up to a second. */
+void worker_stop(struct worker *w)
 {
 	if (w->stopping)
 		return;
@@ -227,10 +285,12 @@ static void worker_stop(struct worker *w)
 		conn_stop(w, c);
 		c = next;
 	}
+	timers_fire(w);
 }
 
-static void expire(struct worker *w)
+void worker_expire(struct worker *w)
 {
+	timers_fire(w);
 	uint64_t idle = w->srv->opt.idle_ns;
 	while (idle && w->active.head && w->active.head->last_ns + idle <= w->now_ns) {
 		STAT_ADD(&w->st, err[ERR_IDLE], 1);
@@ -268,6 +328,7 @@ static int wait_timeout(struct worker *w)
 	if (w->stopping)
 		min_deadline(&d, w->stop_deadline_ns);
 	min_deadline(&d, w->accept_resume_ns);
+	min_deadline(&d, timer_next(w));
 	if (!w->stopping)
 		min_deadline(&d, w->next_stats_ns);
 	if (d == 0)
@@ -278,10 +339,10 @@ static int wait_timeout(struct worker *w)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-static void periodic_stats(struct worker *w)
+void worker_periodic(struct worker *w)
 {
 	struct server *s = w->srv;
-	if (w->id != 0 || !s->opt.stats_ns || w->stopping || w->now_ns < w->next_stats_ns)
+	if (w->id != 0 || !w->next_stats_ns || w->stopping || w->now_ns < w->next_stats_ns)
 		return;
 	w->next_stats_ns = w->now_ns + s->opt.stats_ns;
 	struct stats_sum t;
@@ -308,7 +369,7 @@ void *worker_run(void *arg)
 	listeners_pause(w, 0);
 
 	for (;;) {
-		if (w->stopping && !w->active.head && !w->linger.head)
+		if (w->stopping && !w->active.head && !w->linger.head && !w->heap_n)
 			break;
 		int timeout = wait_timeout(w);
 		uint64_t t0 = px_now_ns();
@@ -338,15 +399,15 @@ void *worker_run(void *arg)
 			if (kind == OBJ_CONN)
 				conn_event(w, ev[i].data, ev[i].events);
 			else if (kind == OBJ_LISTENER)
-				on_accept(w, ev[i].data);
+				worker_accept(w, ev[i].data);
 			else if (kind == OBJ_SIGNAL)
 				stop = 1;	/* after the batch: it closes connections
 						 * that later events may name */
 		}
 		if (stop)
 			worker_stop(w);
-		expire(w);
-		periodic_stats(w);
+		worker_expire(w);
+		worker_periodic(w);
 		atomic_store_explicit(&w->st.registered, (uint64_t)pollux_count(w->p),
 		                      memory_order_relaxed);
 	}

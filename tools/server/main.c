@@ -1,5 +1,5 @@
-/* main.c: pollux-server's command line, listening sockets, worker threads,
- * and the final statistics. */
+/* main.c: pollux-server's command line, listening sockets, worker threads
+ * (or another --model's runner), and the final statistics. */
 #include <config.h>
 #include "server.h"
 
@@ -16,11 +16,13 @@
 
 enum {
 	OPT_LIST = 256, OPT_PROTO, OPT_ROOT, OPT_NOSENDFILE, OPT_WORKERS,
-	OPT_MAXCONNS, OPT_IDLE, OPT_STATS, OPT_JSON, OPT_MAXHEADER, OPT_OUTCAP
+	OPT_MAXCONNS, OPT_IDLE, OPT_STATS, OPT_JSON, OPT_MAXHEADER, OPT_OUTCAP,
+	OPT_MODEL
 };
 
 static const struct option longopts[] = {
 	{ "backend", required_argument, NULL, 'b' },
+	{ "model", required_argument, NULL, OPT_MODEL },
 	{ "list-backends", no_argument, NULL, OPT_LIST },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "proto", required_argument, NULL, OPT_PROTO },
@@ -42,16 +44,22 @@ static const struct option longopts[] = {
 static void usage(FILE *f)
 {
 	fputs("Usage: " SERVER_NAME " [OPTION]...\n"
-	      "An event-loop echo/HTTP server on libpollux (select, poll or epoll).\n\n"
+	      "An echo/HTTP server: an event loop on libpollux (select, poll or epoll),\n"
+	      "or one of the classic designs it is compared with.\n\n"
+	      "      --model NAME         loop (default: event loop on libpollux),\n"
+	      "                           iterative (one client at a time), threads\n"
+	      "                           (a thread per connection), fork (a process\n"
+	      "                           per connection), busy (non-blocking, no\n"
+	      "                           poller: spins)\n"
 	      "  -b, --backend NAME       poller backend (default: library's choice,\n"
-	      "                           POLLUX_BACKEND is honoured)\n"
+	      "                           POLLUX_BACKEND is honoured; --model loop)\n"
 	      "      --list-backends      print the backends built in, one per line\n"
 	      "  -l, --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH; repeatable\n"
 	      "                           (default 127.0.0.1:7000; port 0 picks one)\n"
 	      "      --proto echo|http    protocol (default http)\n"
 	      "      --root DIR           serve files under DIR (http)\n"
 	      "      --no-sendfile        send files with read/write, not sendfile\n"
-	      "      --workers N          event-loop threads (default 1)\n"
+	      "      --workers N          event-loop threads (default 1; --model loop)\n"
 	      "      --max-conns N        close connections beyond N at once (0: none)\n"
 	      "      --idle-timeout SEC   close idle connections (default 60, 0: never)\n"
 	      "      --stats-interval SEC print statistics every SEC seconds\n"
@@ -282,7 +290,7 @@ int main(int argc, char **argv)
 	o->header_limit = 8192;
 	o->output_cap = 256 * 1024;
 
-	int ch;
+	int ch, backend_given = 0;
 	opterr = 0;	/* our own one-line messages below */
 	while ((ch = getopt_long(argc, argv, ":b:l:qhV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -292,7 +300,22 @@ int main(int argc, char **argv)
 			if (!*optarg)
 				usage_error("--backend needs a name (see --list-backends), not", optarg);
 			o->backend = optarg;
+			backend_given = 1;
 			break;
+		case OPT_MODEL: {
+			int m = 0;
+			while (m < MODEL_COUNT && strcmp(model_names[m], optarg) != 0)
+				m++;
+			if (m == MODEL_COUNT) {
+				fprintf(stderr, SERVER_NAME ": unknown model '%s'; use one of: ", optarg);
+				for (m = 0; m < MODEL_COUNT; m++)
+					fprintf(stderr, "%s%s", m ? ", " : "", model_names[m]);
+				fputc('\n', stderr);
+				exit(2);
+			}
+			o->model = (enum model)m;
+			break;
+		}
 		case OPT_LIST:
 			list_backends(stdout, "\n");
 			putchar('\n');
@@ -339,7 +362,13 @@ int main(int argc, char **argv)
 	o->stats_ns = (uint64_t)(stats_iv * 1e9);
 	if (o->root && o->proto != PROTO_HTTP)
 		usage_error("--root needs --proto http; got --root", o->root);
-	check_backend(o->backend);
+	if (o->model != MODEL_LOOP && (o->workers > 1 || backend_given)) {
+		fprintf(stderr, SERVER_NAME ": %s needs --model loop, not --model %s\n",
+		        o->workers > 1 ? "--workers" : "--backend", model_names[o->model]);
+		return 2;
+	}
+	if (o->model == MODEL_LOOP)
+		check_backend(o->backend);
 
 	if (o->root) {
 		struct stat st;
@@ -395,7 +424,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, SERVER_NAME ": cannot set up worker %u: %s\n", i, strerror(errno));
 			return 1;
 		}
-	s->backend_name = pollux_backend(s->w[0].p);
+	s->backend_name = s->w[0].p ? pollux_backend(s->w[0].p) : "none";
 
 	for (size_t i = 0; i < nlisten; i++) {
 		struct listen_spec *ls = &s->ls[i];
@@ -422,16 +451,22 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
-	for (unsigned i = 1; i < s->nworkers; i++) {
-		int rc = pthread_create(&s->w[i].thread, NULL, thread_main, &s->w[i]);
-		if (rc != 0) {
-			fprintf(stderr, SERVER_NAME ": cannot start worker %u: %s\n", i, strerror(rc));
+	if (o->model != MODEL_LOOP) {
+		if (model_run(s) < 0)
 			return 1;
+	} else {
+		for (unsigned i = 1; i < s->nworkers; i++) {
+			int rc = pthread_create(&s->w[i].thread, NULL, thread_main, &s->w[i]);
+			if (rc != 0) {
+				fprintf(stderr, SERVER_NAME ": cannot start worker %u: %s\n", i,
+				        strerror(rc));
+				return 1;
+			}
 		}
+		worker_run(&s->w[0]);
+		for (unsigned i = 1; i < s->nworkers; i++)
+			pthread_join(s->w[i].thread, NULL);
 	}
-	worker_run(&s->w[0]);
-	for (unsigned i = 1; i < s->nworkers; i++)
-		pthread_join(s->w[i].thread, NULL);
 
 	struct stats_sum t;
 	stats_collect(s, &t);

@@ -19,8 +19,14 @@
 
 enum proto { PROTO_HTTP, PROTO_ECHO };
 
+/* The server designs of --model; keep in step with model_names. */
+enum model { MODEL_LOOP, MODEL_ITERATIVE, MODEL_THREADS, MODEL_FORK, MODEL_BUSY,
+	     MODEL_COUNT };
+extern const char *const model_names[MODEL_COUNT];
+
 struct options {
 	const char *backend;		/* NULL: the library's choice */
+	enum model model;
 	enum proto proto;
 	const char *root;		/* --root as given, or NULL */
 	char *root_real;		/* its realpath */
@@ -52,6 +58,7 @@ enum err_kind {
 	ERR_WRITE,		/* send failed */
 	ERR_FILE,		/* sendfile/pread failed or file shrank */
 	ERR_IDLE,		/* closed for idleness */
+	ERR_SPAWN,		/* no thread or process for a connection */
 	ERR_HTTP_400,
 	ERR_HTTP_403,
 	ERR_HTTP_404,
@@ -69,6 +76,7 @@ extern const char *const err_names[ERR_COUNT];
 struct wstats {
 	_Atomic uint64_t accepted, closed, requests, bytes_in, bytes_out;
 	_Atomic uint64_t waits, events, wait_ns, registered, buffered;
+	_Atomic uint64_t file_read, file_sent;	/* pread into user space; file body sent */
 	_Atomic uint64_t err[ERR_COUNT];
 };
 #define STAT_ADD(st, field, n) \
@@ -82,6 +90,8 @@ struct wstats {
 #define C_CLOSE_AFTER	0x02u	/* close once pending output is written */
 #define C_LINGER	0x04u	/* write side shut, draining input before close */
 #define C_TCP		0x08u
+#define C_DELAY		0x10u	/* held by /delay: on the timer heap, in no list */
+#define C_DELAY_HEAD	0x20u	/* the held request was HEAD */
 
 /* How long a closing connection may keep sending us bytes before we give
  * up on a clean FIN and close anyway. */
@@ -104,6 +114,10 @@ struct conn {
 	off_t file_off;
 	off_t file_left;
 	uint64_t body_left;		/* request body bytes still to skip */
+	uint64_t wake_ns;		/* C_DELAY: when to answer */
+	uint32_t heap_idx;		/* C_DELAY: place in the worker's timer heap */
+	uint16_t delay_ms;		/* C_DELAY: what was asked, for the body */
+	uint8_t delay_keep;		/* C_DELAY: keep-alive form, as in respond() */
 };
 
 struct conn_list {
@@ -120,6 +134,8 @@ struct listener {
 };
 
 struct server;
+struct session;
+struct fork_shared;
 
 struct worker {
 	struct server *srv;
@@ -146,6 +162,13 @@ struct worker {
 	time_t hello_t;
 	char hello[3][256];
 	uint16_t hello_len[3], hello_head[3];
+	struct conn **heap;		/* /delay timers: a binary min-heap on wake_ns */
+	uint32_t heap_n, heap_cap;
+	/* Called before a connection's descriptor is closed, so whoever may
+	 * shutdown(2) it from elsewhere (a signal handler, the main thread)
+	 * stops using the number first. NULL in the event loop. */
+	void (*before_close)(struct worker *w, struct conn *c);
+	void *owner;
 	pthread_t thread;
 	int failed;
 	struct wstats st;
@@ -175,13 +198,38 @@ struct server {
 	/* When the last "out of file descriptors" line was printed: shared,
 	 * so the message stays at one a second whatever --workers says. */
 	_Atomic uint64_t emfile_msg_ns;
+	_Atomic uint64_t spawn_msg_ns;	/* the same for "cannot spawn" */
+	/* models.c: the threads model's live connection threads, and the
+	 * fork model's shared statistics; NULL/0 for the other models. */
+	pthread_mutex_t mx;
+	struct session *sessions;	/* threads: live ones, under mx */
+	struct wstats retired;		/* threads: of the ended ones, under mx */
+	_Atomic long nthreads;
+	struct fork_shared *fs;
+	struct worker *self;		/* fork child: its connection's worker */
 };
+
+/* Set by SIGINT/SIGTERM (lock-free, so the handler may store it). */
+extern _Atomic int stop_requested;
+/* A descriptor the SIGINT/SIGTERM handler shuts down for reading, to wake
+ * a blocking model's recv; -1 for none. */
+extern _Atomic int stop_shutdown_fd;
 
 /* loop.c */
 int  worker_init(struct worker *w, struct server *s, unsigned id);
 void *worker_run(void *arg);
 void worker_free(struct worker *w);
 void server_signals(struct server *s);
+void server_signals_child(void);
+void server_signal_chld(void);
+int  worker_init_plain(struct worker *w, struct server *s);
+void worker_accept(struct worker *w, struct listener *l);
+void worker_emfile(struct worker *w, struct listener *l, int err);
+void worker_stop(struct worker *w);
+void worker_expire(struct worker *w);
+void worker_periodic(struct worker *w);
+void server_ratelimited(struct server *s, _Atomic uint64_t *last, uint64_t now,
+                        const char *fmt, ...);
 
 /* conn.c */
 void conn_list_push(struct conn_list *l, struct conn *c);
@@ -194,9 +242,23 @@ void conn_progress(struct worker *w, struct conn *c);
 void conn_stop(struct worker *w, struct conn *c);
 int  out_append(struct worker *w, struct conn *c, const void *p, size_t n);
 size_t conn_pending(const struct conn *c);
+int  conn_delay(struct worker *w, struct conn *c, unsigned ms, int head, int keep);
+
+/* timers.c */
+int  timer_add(struct worker *w, struct conn *c);
+void timer_del(struct worker *w, struct conn *c);
+uint64_t timer_next(const struct worker *w);	/* 0: none */
+void timers_fire(struct worker *w);
+
+/* models.c */
+int  model_run(struct server *s);
+void wstats_add(struct wstats *dst, const struct wstats *src);
+void models_threads_sum(struct server *s, struct wstats *sum);
+uint64_t models_fork_sum(struct server *s, struct wstats *sum, long *peak);
 
 /* http.c */
 size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t len);
+int  http_delay_answer(struct worker *w, struct conn *c);
 
 /* files.c */
 struct file_res {
@@ -211,10 +273,13 @@ const char *files_ctype(const char *name, size_t len);
 /* stats.c */
 struct stats_sum {
 	const char *backend;
+	const char *model;
 	unsigned workers;
+	uint64_t threads, processes;
 	double uptime_s;
 	uint64_t accepted, closed, open, peak, requests, bytes_in, bytes_out;
 	uint64_t waits, events, wait_ns, registered, buffered;
+	uint64_t file_read, file_sent;
 	uint64_t err[ERR_COUNT];
 };
 void stats_collect(struct server *s, struct stats_sum *t);

@@ -1,10 +1,19 @@
-/* stats.c: adding up the workers' counters and printing them as JSON (for
- * /stats and --json), as "key value" lines, or as one line per interval. */
+/* stats.c: adding up the counters of the workers (and of the threads and
+ * processes of the other models) and printing them as JSON (for /stats and
+ * --json), as "key value" lines, or as one line per interval. */
 #include <config.h>
 #include "server.h"
 
 #include <inttypes.h>
 #include <string.h>
+
+const char *const model_names[MODEL_COUNT] = {
+	[MODEL_LOOP] = "loop",
+	[MODEL_ITERATIVE] = "iterative",
+	[MODEL_THREADS] = "threads",
+	[MODEL_FORK] = "fork",
+	[MODEL_BUSY] = "busy",
+};
 
 const char *const err_names[ERR_COUNT] = {
 	[ERR_EMFILE] = "emfile",
@@ -17,6 +26,7 @@ const char *const err_names[ERR_COUNT] = {
 	[ERR_WRITE] = "write",
 	[ERR_FILE] = "file",
 	[ERR_IDLE] = "idle_timeout",
+	[ERR_SPAWN] = "spawn",
 	[ERR_HTTP_400] = "http_400",
 	[ERR_HTTP_403] = "http_403",
 	[ERR_HTTP_404] = "http_404",
@@ -26,31 +36,52 @@ const char *const err_names[ERR_COUNT] = {
 	[ERR_HTTP_505] = "http_505",
 };
 
+static void add_one(struct stats_sum *t, const struct wstats *st)
+{
+	t->accepted += STAT_GET(st, accepted);
+	t->closed += STAT_GET(st, closed);
+	t->requests += STAT_GET(st, requests);
+	t->bytes_in += STAT_GET(st, bytes_in);
+	t->bytes_out += STAT_GET(st, bytes_out);
+	t->waits += STAT_GET(st, waits);
+	t->events += STAT_GET(st, events);
+	t->wait_ns += STAT_GET(st, wait_ns);
+	t->registered += STAT_GET(st, registered);
+	t->buffered += STAT_GET(st, buffered);
+	t->file_read += STAT_GET(st, file_read);
+	t->file_sent += STAT_GET(st, file_sent);
+	for (int k = 0; k < ERR_COUNT; k++)
+		t->err[k] += STAT_GET(st, err[k]);
+}
+
 void stats_collect(struct server *s, struct stats_sum *t)
 {
 	memset(t, 0, sizeof *t);
 	t->backend = s->backend_name;
+	t->model = model_names[s->opt.model];
 	t->workers = s->nworkers;
 	t->uptime_s = (double)(px_now_ns() - s->start_ns) / 1e9;
-	for (unsigned i = 0; i < s->nworkers; i++) {
-		struct wstats *st = &s->w[i].st;
-		t->accepted += STAT_GET(st, accepted);
-		t->closed += STAT_GET(st, closed);
-		t->requests += STAT_GET(st, requests);
-		t->bytes_in += STAT_GET(st, bytes_in);
-		t->bytes_out += STAT_GET(st, bytes_out);
-		t->waits += STAT_GET(st, waits);
-		t->events += STAT_GET(st, events);
-		t->wait_ns += STAT_GET(st, wait_ns);
-		t->registered += STAT_GET(st, registered);
-		t->buffered += STAT_GET(st, buffered);
-		for (int k = 0; k < ERR_COUNT; k++)
-			t->err[k] += STAT_GET(st, err[k]);
+	long peak = atomic_load(&s->peak);
+	/* A fork child's copy of the parent's worker is as old as the fork:
+	 * there the parent's counters come from the shared mapping. */
+	if (!s->fs) {
+		for (unsigned i = 0; i < s->nworkers; i++)
+			add_one(t, &s->w[i].st);
+	}
+	if (s->opt.model == MODEL_THREADS) {
+		struct wstats sum;
+		models_threads_sum(s, &sum);
+		add_one(t, &sum);
+		t->threads = (uint64_t)atomic_load(&s->nthreads);
+	}
+	if (s->fs) {
+		struct wstats sum;
+		t->processes = models_fork_sum(s, &sum, &peak);
+		add_one(t, &sum);
 	}
 	/* Counters of different workers are read at slightly different
 	 * moments; never report more closed than accepted. */
 	t->open = t->accepted > t->closed ? t->accepted - t->closed : 0;
-	long peak = atomic_load(&s->peak);
 	t->peak = peak > 0 ? (uint64_t)peak : 0;
 }
 
@@ -63,16 +94,21 @@ void stats_json(FILE *f, const struct stats_sum *t)
 {
 	fputs("{\"backend\":", f);
 	px_json_string(f, t->backend ? t->backend : "");
+	fputs(",\"model\":", f);
+	px_json_string(f, t->model ? t->model : "");
 	fprintf(f, ",\"workers\":%u,\"uptime_s\":%.3f,\"accepted\":%" PRIu64
 	        ",\"closed\":%" PRIu64 ",\"open\":%" PRIu64 ",\"peak_open\":%" PRIu64
 	        ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64
 	        ",\"bytes_out\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"events\":%" PRIu64
 	        ",\"events_per_wait\":%.3f,\"wait_us_total\":%.0f,\"wait_us_mean\":%.3f"
-	        ",\"registered\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64 ",\"errors\":{",
+	        ",\"registered\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64
+	        ",\"threads\":%" PRIu64 ",\"processes\":%" PRIu64
+	        ",\"file_read_bytes\":%" PRIu64 ",\"file_sent_bytes\":%" PRIu64 ",\"errors\":{",
 	        t->workers, t->uptime_s, t->accepted, t->closed, t->open, t->peak,
 	        t->requests, t->bytes_in, t->bytes_out, t->waits, t->events,
 	        per_wait(t->events, t->waits), (double)t->wait_ns / 1e3,
-	        per_wait(t->wait_ns, t->waits) / 1e3, t->registered, t->buffered);
+	        per_wait(t->wait_ns, t->waits) / 1e3, t->registered, t->buffered,
+	        t->threads, t->processes, t->file_read, t->file_sent);
 	for (int k = 0; k < ERR_COUNT; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], t->err[k]);
 	fputs("}}", f);
@@ -80,17 +116,19 @@ void stats_json(FILE *f, const struct stats_sum *t)
 
 void stats_text(FILE *f, const struct stats_sum *t)
 {
-	fprintf(f, "backend %s\nworkers %u\nuptime_s %.3f\naccepted %" PRIu64
+	fprintf(f, "backend %s\nmodel %s\nworkers %u\nuptime_s %.3f\naccepted %" PRIu64
 	        "\nclosed %" PRIu64 "\nopen %" PRIu64 "\npeak_open %" PRIu64
 	        "\nrequests %" PRIu64 "\nbytes_in %" PRIu64 "\nbytes_out %" PRIu64
 	        "\nwaits %" PRIu64 "\nevents %" PRIu64 "\nevents_per_wait %.3f"
 	        "\nwait_us_total %.0f\nwait_us_mean %.3f\nregistered %" PRIu64
-	        "\nbuffered_bytes %" PRIu64 "\n",
-	        t->backend ? t->backend : "", t->workers, t->uptime_s, t->accepted,
+	        "\nbuffered_bytes %" PRIu64 "\nthreads %" PRIu64 "\nprocesses %" PRIu64
+	        "\nfile_read_bytes %" PRIu64 "\nfile_sent_bytes %" PRIu64 "\n",
+	        t->backend ? t->backend : "", t->model ? t->model : "", t->workers, t->uptime_s, t->accepted,
 	        t->closed, t->open, t->peak, t->requests, t->bytes_in, t->bytes_out,
 	        t->waits, t->events, per_wait(t->events, t->waits),
 	        (double)t->wait_ns / 1e3, per_wait(t->wait_ns, t->waits) / 1e3,
-	        t->registered, t->buffered);
+	        t->registered, t->buffered, t->threads, t->processes, t->file_read,
+	        t->file_sent);
 	for (int k = 0; k < ERR_COUNT; k++)
 		fprintf(f, "errors.%s %" PRIu64 "\n", err_names[k], t->err[k]);
 }
