@@ -418,19 +418,21 @@ static int run(struct lab *L)
 		jw_close(&L->meas);
 	}
 
-	lab_printf(L, "\n%-10s %7s %8s %7s %10s %16s %12s %9s %7s\n", "mode", "MiB/s",
-	           "fetches", "cpu s", "cpu s/GiB", "user-space B", "rd/wr calls", "verified",
-	           "cached");
+	lab_printf(L, "\n%-10s %7s %8s %7s %10s %15s %15s %12s %9s %7s\n", "mode",
+	           "MiB/s", "fetches", "cpu s", "cpu s/GiB", "sent B", "user-space B",
+	           "rd/wr calls", "verified", "cached");
 	for (int i = 0; i < 2; i++) {
 		const struct mode *m = &ms[i];
 		double gib = (double)m->bytes / (1 << 30);
-		lab_printf(L, "%-10s %7.0f %8d %7.2f %10.3f %16s %12s %9d %6.0f%%\n", m->key,
-		           m->mib_per_s, m->rounds * nc, m->cpu_s, gib > 0 ? m->cpu_s / gib : NAN,
+		lab_printf(L, "%-10s %7.0f %8d %7.2f %10.3f %15s %15s %12s %9d %6.0f%%\n",
+		           m->key, m->mib_per_s, m->rounds * nc, m->cpu_s,
+		           gib > 0 ? m->cpu_s / gib : NAN, fmt_num(b3, sizeof b3, m->sent_bytes),
 		           fmt_num(b1, sizeof b1, m->user_bytes), fmt_num(b2, sizeof b2, m->syscalls),
 		           m->ok_clients, m->resident_pct);
 	}
-	lab_printf(L, "(user-space B: file bytes the server read into its own memory, from "
-	           "its /stats file_read_bytes; rd/wr calls: syscr + syscw of /proc/PID/io, "
+	lab_printf(L, "(sent B and user-space B: the server's /stats file_sent_bytes and "
+	           "file_read_bytes, the file bytes it sent and those it read into its own "
+	           "memory to send them; rd/wr calls: syscr + syscw of /proc/PID/io, "
 	           "where a sendfile counts once in each and send(2) and recv(2) do not count; "
 	           "cached: the file's pages in memory before the run)\n\n");
 
