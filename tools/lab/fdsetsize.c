@@ -541,8 +541,9 @@ static int run(struct lab *L)
 		         swept ? "gave no fit for select" : "failed");
 	char pol[400];
 	if (s.ok)
-		snprintf(pol, sizeof pol, "pollux's select served descriptors up to %ld "
-		         "(%d of %d requests answered, %s connections registered)", s.max_fd,
+		snprintf(pol, sizeof pol, "pollux's select served descriptors up to %s "
+		         "(%d of %d requests answered, %s connections registered)",
+		         lab_commas(b1, sizeof b1, (unsigned long long)s.max_fd),
 		         s.answered, s.sent, lab_commas(b2, sizeof b2, (unsigned long long)s.registered));
 	else if (s.why[0])
 		snprintf(pol, sizeof pol, "pollux's select was not shown past 4,096: %s", s.why);
