@@ -492,9 +492,9 @@ static int run(struct lab *L)
 		         n->fortify > 0 || i == 1 ? "" : " (not fortified: no -O)");
 		lab_printf(L, "%-30s %6s  %s\n", label, fdb, n->outcome);
 		if (n->corrupted)
-			lab_printf(L, "%-30s %6s  FD_SET changed %d byte(s) after the fd_set, the "
-			           "first at byte %ld after its end (0x00 -> 0x%02x)\n", "", "",
-			           n->corrupted, n->corrupt_off, n->corrupt_new);
+			lab_printf(L, "%-30s %6s  FD_SET changed %d byte(s) past the fd_set's "
+			           "end:\n%-30s %6s  byte %ld after it went 0x00 -> 0x%02x\n", "", "",
+			           n->corrupted, "", "", n->corrupt_off, n->corrupt_new);
 		if (n->select_rc != -1 && !n->signal)
 			lab_printf(L, "%-30s %6s  then select returned %d%s%s\n", "", "",
 			           n->select_rc, n->select_rc < 0 ? ": " : "",

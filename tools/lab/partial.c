@@ -450,7 +450,8 @@ static int run_buffered(struct lab *L, struct scenario *s, const unsigned char *
 	}
 	/* --no-sendfile: the body passes through the server's own buffer, the
 	 * case this lesson is about (sendfile keeps its offset the same way). */
-	const char *args[] = { "--root", dir, "--no-sendfile", "--idle-timeout", "0", NULL };
+	const char *args[] = { "--root", dir, "--no-sendfile", "--idle-timeout", "0",
+	                       L->o->backend ? "-b" : NULL, L->o->backend, NULL };
 	int port;
 	struct proc *srv = lab_server(L, &port, args);
 	if (!srv)
@@ -532,9 +533,8 @@ static int run(struct lab *L)
 	json_fetch(L, &sc[1], 1);
 	json_fetch(L, &sc[2], 1);
 
-	lab_printf(L, "\n%-9s %11s %11s %11s %11s %7s %7s %12s\n", "server", "claimed B",
-	           "received B", "lost B", "intact B", "time s", "others",
-	           "max wait ms");
+	lab_printf(L, "\n%-9s %10s %10s %10s %10s %6s %6s %11s\n", "server", "claimed",
+	           "received", "lost", "intact", "time s", "others", "max wait ms");
 	for (int i = 0; i < 3; i++) {
 		const struct scenario *s = &sc[i];
 		long long claimed = i == 0 ? s->claimed : s->big.content_length;
@@ -545,16 +545,17 @@ static int run(struct lab *L)
 			snprintf(w, sizeof w, "none answered");
 		if (i > 0)
 			snprintf(n, sizeof n, "%d", s->others_ok);
-		lab_printf(L, "%-9s %11s %11s %11s %11s %7.2f %7s %12s\n", s->key,
+		lab_printf(L, "%-9s %10s %10s %10s %10s %6.2f %6s %11s\n", s->key,
 		           lab_commas(b1, sizeof b1, (unsigned long long)(claimed > 0 ? claimed : 0)),
 		           lab_commas(b2, sizeof b2, (unsigned long long)s->big.body),
 		           lab_commas(b3, sizeof b3, (unsigned long long)lost_of(s)),
 		           lab_commas(b4, sizeof b4, (unsigned long long)s->big.intact),
 		           s->big.seconds, n, w);
 	}
-	lab_printf(L, "(others: the second client's requests answered while the big "
-	           "response was read; max wait: its slowest, connect to last byte)\n");
-	lab_printf(L, "\nnaive: %ld send calls of %d bytes, %ld of them short or failed; "
+	lab_printf(L, "\nclaimed, received, lost, intact: bytes of the big response (intact: "
+	           "before the first wrong one).\nothers: the second client's requests "
+	           "answered meanwhile; max wait: its slowest, connect to last byte.\n");
+	lab_printf(L, "naive: %ld send calls of %d bytes, %ld of them short or failed; "
 	           "they accepted %s bytes in all\n\n", sc[0].calls, NAIVE_CHUNK,
 	           sc[0].short_calls, lab_commas(b1, sizeof b1, (unsigned long long)sc[0].accepted));
 

@@ -357,6 +357,18 @@ static const char *fmt_num(char *buf, size_t n, double v)
 	return buf;
 }
 
+/* MiB with commas; an exact 0 stays "0", anything under 1 MiB says so. */
+static const char *fmt_mib(char *buf, size_t n, double v)
+{
+	if (!isfinite(v))
+		snprintf(buf, n, "n/a");
+	else if (v > 0 && v < (1 << 20))
+		snprintf(buf, n, "<1");
+	else
+		lab_commas(buf, n, (unsigned long long)(v / (1 << 20) + 0.5));
+	return buf;
+}
+
 static int run(struct lab *L)
 {
 	char b1[32], b2[32], b3[32];
@@ -418,23 +430,22 @@ static int run(struct lab *L)
 		jw_close(&L->meas);
 	}
 
-	lab_printf(L, "\n%-10s %7s %8s %7s %10s %15s %15s %12s %9s %7s\n", "mode",
-	           "MiB/s", "fetches", "cpu s", "cpu s/GiB", "sent B", "user-space B",
-	           "rd/wr calls", "verified", "cached");
+	lab_printf(L, "\n%-10s %6s %7s %6s %9s %9s %9s %11s %4s\n", "mode", "MiB/s",
+	           "fetches", "cpu s", "cpu s/GiB", "sent MiB", "user MiB", "rd/wr calls", "ok");
 	for (int i = 0; i < 2; i++) {
 		const struct mode *m = &ms[i];
 		double gib = (double)m->bytes / (1 << 30);
-		lab_printf(L, "%-10s %7.0f %8d %7.2f %10.3f %15s %15s %12s %9d %6.0f%%\n",
-		           m->key, m->mib_per_s, m->rounds * nc, m->cpu_s,
-		           gib > 0 ? m->cpu_s / gib : NAN, fmt_num(b3, sizeof b3, m->sent_bytes),
-		           fmt_num(b1, sizeof b1, m->user_bytes), fmt_num(b2, sizeof b2, m->syscalls),
-		           m->ok_clients, m->resident_pct);
+		lab_printf(L, "%-10s %6.0f %7d %6.2f %9.3f %9s %9s %11s %4d\n", m->key,
+		           m->mib_per_s, m->rounds * nc, m->cpu_s, gib > 0 ? m->cpu_s / gib : NAN,
+		           fmt_mib(b3, sizeof b3, m->sent_bytes), fmt_mib(b1, sizeof b1, m->user_bytes),
+		           fmt_num(b2, sizeof b2, m->syscalls), m->ok_clients);
 	}
-	lab_printf(L, "(sent B and user-space B: the server's /stats file_sent_bytes and "
+	lab_printf(L, "\nsent MiB, user MiB: the server's /stats file_sent_bytes and "
 	           "file_read_bytes, the file bytes it sent and those it read into its own "
-	           "memory to send them; rd/wr calls: syscr + syscw of /proc/PID/io, "
-	           "where a sendfile counts once in each and send(2) and recv(2) do not count; "
-	           "cached: the file's pages in memory before the run)\n\n");
+	           "memory to send them.\nrd/wr calls: syscr + syscw of its /proc/PID/io; a "
+	           "sendfile counts once in each, send(2) and recv(2) not at all.\nok: fetches "
+	           "whose every byte matched the file. Before each run the page cache held "
+	           "%.0f%% (sendfile) and %.0f%% (readwrite) of the file.\n\n", ms[0].resident_pct, ms[1].resident_pct);
 
 	const struct mode *sf = &ms[0], *rw = &ms[1];
 	/* What read+write must have read at least: the file once per fetch. */
