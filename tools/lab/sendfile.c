@@ -97,6 +97,7 @@ static int warm(struct lab *L, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	unsigned char *b = malloc(CHUNK);
 	int rc = fd < 0 || !b ? -1 : 0;
+	lab_progress(L, "reading the file once, into the page cache");
 	while (rc == 0 && !lab_stopped()) {
 		ssize_t k = read(fd, b, CHUNK);
 		if (k < 0 && errno == EINTR)
@@ -106,10 +107,11 @@ static int warm(struct lab *L, const char *path)
 			break;
 		}
 	}
-	(void)L;
 	free(b);
 	if (fd >= 0)
 		close(fd);
+	if (rc < 0 && !lab_stopped())
+		fprintf(stderr, LAB_NAME ": cannot read %s back: %s\n", path, strerror(errno));
 	return lab_stopped() ? -1 : rc;
 }
 
