@@ -138,14 +138,6 @@ static void plot(struct lab *L, const struct res *ms, int n)
 	free(script);
 }
 
-static void fmt(char *buf, size_t n, int decimals, double v)
-{
-	if (isnan(v))
-		snprintf(buf, n, "-");
-	else
-		snprintf(buf, n, "%.*f", decimals, v);
-}
-
 static int run(struct lab *L)
 {
 	int n = L->o->quick ? 100 : 200;
@@ -190,9 +182,9 @@ static int run(struct lab *L)
 			snprintf(a, sizeof a, "%d/%d", m->answered, n);
 		else
 			snprintf(a, sizeof a, "-");
-		fmt(t, sizeof t, 3, m->total_s);
-		fmt(la, sizeof la, 3, m->last_s);
-		fmt(th, sizeof th, 0, m->threads_peak >= 0 ? (double)m->threads_peak : NAN);
+		lab_fmt(t, sizeof t, m->total_s, 3);
+		lab_fmt(la, sizeof la, m->last_s, 3);
+		lab_fmt(th, sizeof th, m->threads_peak >= 0 ? (double)m->threads_peak : NAN, 0);
 		if (isnan(m->rss_peak))
 			snprintf(k, sizeof k, "-");
 		else

@@ -190,14 +190,6 @@ static void plot(struct lab *L, struct res *ms)
 	free(script);
 }
 
-static void fmt_num(char *buf, size_t n, double v, int decimals)
-{
-	if (isnan(v))
-		snprintf(buf, n, "-");
-	else
-		snprintf(buf, n, "%.*f", decimals, v);
-}
-
 static void fmt_long(char *buf, size_t n, long v)
 {
 	if (v < 0)
@@ -265,10 +257,10 @@ static int run(struct lab *L)
 			snprintf(a, sizeof a, "%d/%d", m->answered, n);
 		else
 			snprintf(a, sizeof a, "-");
-		fmt_num(p50, sizeof p50, m->first_p50_ms, 1);
-		fmt_num(mx, sizeof mx, m->first_max_ms, 1);
-		fmt_num(sl, sizeof sl, m->slow_ms, 1);
-		fmt_num(rps, sizeof rps, m->rps, 0);
+		lab_fmt(p50, sizeof p50, m->first_p50_ms, 1);
+		lab_fmt(mx, sizeof mx, m->first_max_ms, 1);
+		lab_fmt(sl, sizeof sl, m->slow_ms, 1);
+		lab_fmt(rps, sizeof rps, m->rps, 0);
 		lab_printf(L, "%-10s %9s %13s %13s %12s %9s\n", m->name, a, p50, mx, sl, rps);
 	}
 	lab_printf(L, "\n%-10s %9s %7s %8s %10s %11s %11s %9s\n", "model", "connected", "held",
@@ -285,7 +277,7 @@ static int run(struct lab *L)
 		fmt_long(p, sizeof p, m->idle_ok ? m->w.processes : -1);
 		fmt_long(k0, sizeof k0, m->idle_ok ? (long)m->w0.kib : -1);
 		fmt_long(k1, sizeof k1, m->idle_ok ? (long)m->w.kib : -1);
-		fmt_num(per, sizeof per, m->kib_per_conn, 1);
+		lab_fmt(per, sizeof per, m->kib_per_conn, 1);
 		lab_printf(L, "%-10s %9s %7s %8s %10s %11s %11s %9s\n", m->name, c, h, t, p, k0,
 		           k1, per);
 	}

@@ -163,6 +163,15 @@ const char *lab_commas(char *buf, size_t n, unsigned long long v)
 	return buf;
 }
 
+const char *lab_fmt(char *buf, size_t n, double v, int decimals)
+{
+	if (isnan(v))
+		snprintf(buf, n, "-");
+	else
+		snprintf(buf, n, "%.*f", decimals, v);
+	return buf;
+}
+
 /* ---- the JSON file ---- */
 
 static double loadavg(void)

@@ -86,6 +86,9 @@ void lab_progress(struct lab *L, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "1,048,576": n with thousands separators, into buf. */
 const char *lab_commas(char *buf, size_t n, unsigned long long v);
+/* v with that many decimals, or "-" when it was not measured (NaN), for
+ * the tables. Returns buf. */
+const char *lab_fmt(char *buf, size_t n, double v, int decimals);
 
 /* ---- the JSON result (json.c) ---- */
 
