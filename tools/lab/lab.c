@@ -149,6 +149,18 @@ int lab_verdict(struct lab *L, int observed, const char *fmt, ...)
 	return observed ? LAB_OBSERVED : LAB_NOT_OBSERVED;
 }
 
+int lab_fail(struct lab *L, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(L->verdict, sizeof L->verdict, fmt, ap);
+	va_end(ap);
+	L->observed = 0;
+	lab_progress(L, "%s", "");
+	fprintf(stderr, LAB_NAME " %s: %s\n", L->lesson->name, L->verdict);
+	return LAB_NOT_OBSERVED;
+}
+
 const char *lab_commas(char *buf, size_t n, unsigned long long v)
 {
 	char digits[32];

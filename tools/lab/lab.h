@@ -52,7 +52,8 @@ struct lab {
 	struct jw settings, meas;	/* "settings" and "measurements" */
 	char verdict[2048];
 	int observed;		/* set by lab_verdict */
-	struct proc *procs[16];	/* children lab_spawn started, still held */
+	struct proc *procs[64];	/* children lab_spawn started, still held
+				 * (until the lesson ends) */
 	char *tmpdir;		/* lab_tmpdir(): removed at the end */
 	uint64_t start_us;
 };
@@ -81,6 +82,11 @@ void lab_printf(struct lab *L, const char *fmt, ...)
  * Returns LAB_OBSERVED or LAB_NOT_OBSERVED, for `return lab_verdict(...)`. */
 int lab_verdict(struct lab *L, int observed, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The lesson cannot run here: prints why on stderr (one line) and makes it
+ * the verdict, not observed. Returns LAB_NOT_OBSERVED. The lesson should
+ * still have written its measurement keys (null where not measured). */
+int lab_fail(struct lab *L, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* A progress line on stderr when it is a terminal ("" clears it). */
 void lab_progress(struct lab *L, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -90,7 +96,7 @@ const char *lab_commas(char *buf, size_t n, unsigned long long v);
  * the tables. Returns buf. */
 const char *lab_fmt(char *buf, size_t n, double v, int decimals);
 
-/* ---- the JSON result (json.c) ---- */
+/* ---- the JSON result (jw.c) ---- */
 
 void jw_init(struct jw *w);
 void jw_free(struct jw *w);
