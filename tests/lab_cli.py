@@ -36,11 +36,34 @@ for args, what in ((("nope",), "no lesson 'nope'"),
                    (("scaling", "-x"), "unknown option '-x'"),
                    (("scaling", "--json"), "needs a value"),
                    (("scaling", "blocking"), "one lesson at a time"),
-                   (("all", "--json", "-"), "names a directory")):
+                   (("all", "--json", "-"), "names a directory"),
+                   (("framing", "--quick=1"), "option '--quick' takes no value")):
     rc, out, err = lab(*args)
     lines = err.strip().splitlines()
     t.check(rc == 2 and len(lines) == 1 and what in err and not out,
             "%s: exit 2 with one line saying %r (got %d: %r)" % (" ".join(args), what, rc, err))
 rc, out, err = lab("nope")
 t.check(all(n in err for n in names), "an unknown lesson's line lists every lesson")
+
+# Results nobody can read are no success: exit 1 with one line saying why.
+# framing is the quickest lesson (well under a second).
+def lab_out(args, stdout):
+    p = subprocess.run([t.LAB] + args, stdout=stdout, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=120)
+    return p.returncode, p.stderr.decode()
+
+
+with open("/dev/full", "w") as full:
+    rc, err = lab_out(["framing", "-q"], full)
+    t.check(rc == 1 and "cannot write to standard output" in err,
+            "stdout on a full disk: exit 1 and says so (got %d: %r)" % (rc, err))
+rc, err = lab_out(["framing", "-q", "--json", "/dev/full"], subprocess.DEVNULL)
+t.check(rc == 1 and "writing --json /dev/full" in err,
+        "--json on a full disk: exit 1 and says so (got %d: %r)" % (rc, err))
+rc, err = lab_out(["triggers", "-q", "--plot", "/nonexistent-dir/x.svg"], subprocess.DEVNULL)
+t.check(rc == 1 and "cannot write --plot /nonexistent-dir/x.svg" in err,
+        "--plot into a missing directory is refused before the run (got %d: %r)" % (rc, err))
+rc, err = lab_out(["framing", "-q", "--plot", os.path.join(t.TMP, "f.svg")], subprocess.DEVNULL)
+t.check("draws no picture" in err and not os.path.exists(os.path.join(t.TMP, "f.svg")),
+        "--plot on a lesson without a picture says so (%r)" % err)
 t.done()

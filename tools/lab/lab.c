@@ -7,6 +7,7 @@
 #include "pollux.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -33,6 +34,16 @@ static const struct option longopts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
+
+/* Is "--name=value" one of our long options (by its name)? */
+static int known_long(const char *arg)
+{
+	size_t n = strcspn(arg + 2, "=");
+	for (const struct option *o = longopts; o->name; o++)
+		if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+			return 1;
+	return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -234,6 +245,47 @@ static void write_json(FILE *f, struct lab *L, double load0, double load1)
 	jw_free(&m);
 }
 
+/* Started with stdout closed: the text and the verdict go nowhere. */
+static int stdout_closed;
+
+/* Descriptors 0-2 stay taken (by /dev/null) when we were started without
+ * them, so that no socket of a lesson becomes "stdout" by accident. */
+static void stdio_keep(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			if (fd == 1)
+				stdout_closed = 1;
+			if (open("/dev/null", O_RDWR) != fd)
+				exit(1);
+		}
+}
+
+/* The same options without --plot, for a lesson that draws nothing. */
+static const struct lab_opts *plot_off(const struct lab_opts *o)
+{
+	static struct lab_opts copy;
+	copy = *o;
+	copy.plot = NULL;
+	return &copy;
+}
+
+/* Can gnuplot write the picture there? Told before the run, like --json;
+ * a file made only to find out is removed again. */
+static int plot_writable(const char *path)
+{
+	int existed = access(path, F_OK) == 0;
+	FILE *f = fopen(path, "a");
+	if (!f) {
+		fprintf(stderr, LAB_NAME ": cannot write --plot %s: %s\n", path, strerror(errno));
+		return 0;
+	}
+	fclose(f);
+	if (!existed)
+		(void)unlink(path);
+	return 1;
+}
+
 /* Runs one lesson; returns its exit status (0 observed, 1 not). */
 static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 {
@@ -250,6 +302,17 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 	/* A path that cannot be written is told now, not after the run. */
 	if (o->json && strcmp(o->json, "-") != 0 && !(jf = fopen(o->json, "w"))) {
 		fprintf(stderr, LAB_NAME ": cannot write --json %s: %s\n", o->json, strerror(errno));
+		jw_free(&L->settings);
+		jw_free(&L->meas);
+		return LAB_NOT_OBSERVED;
+	}
+	if (o->plot && !l->plots) {
+		fprintf(stderr, LAB_NAME ": %s draws no picture (blocking, triggers, scaling and "
+		        "async do); --plot ignored\n", l->name);
+		L->o = o = plot_off(o);
+	} else if (o->plot && !plot_writable(o->plot)) {
+		if (jf)
+			fclose(jf);
 		jw_free(&L->settings);
 		jw_free(&L->meas);
 		return LAB_NOT_OBSERVED;
@@ -282,15 +345,21 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 	if (o->json) {
 		FILE *f = jf ? jf : stdout;
 		write_json(f, L, load0, loadavg());
-		if (jf && fclose(jf) != 0) {
+		if (jf && (ferror(jf) | fclose(jf)) != 0) {
 			fprintf(stderr, LAB_NAME ": writing --json %s: %s\n", o->json, strerror(errno));
 			rc = LAB_NOT_OBSERVED;
 		}
-		fflush(stdout);
+	}
+	/* A result nobody could read is no success (a full disk, a closed
+	 * or broken stdout): say so, exit 1. */
+	if (stdout_closed || fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, LAB_NAME ": cannot write to standard output: %s\n",
+		        strerror(stdout_closed ? EBADF : errno));
+		rc = LAB_NOT_OBSERVED;
 	}
 	jw_free(&L->settings);
 	jw_free(&L->meas);
-	return L->observed ? LAB_OBSERVED : LAB_NOT_OBSERVED;
+	return L->observed && rc == LAB_OBSERVED ? LAB_OBSERVED : LAB_NOT_OBSERVED;
 }
 
 static char *join(const char *dir, const char *name, const char *ext)
@@ -340,12 +409,20 @@ static int run_all(const struct lab_opts *o)
 		free(json);
 		free(plot);
 	}
-	printf("all: %d of %d lessons observed in %.0f s\n", seen, n, lab_now_s() - t0);
+	int total = 0;
+	while (lab_lessons[total])
+		total++;
+	if (lab_stopped())
+		printf("all: stopped by a signal during lesson %d of %d (%s); %d observed before it\n",
+		       n, total, lab_lessons[n - 1]->name, seen);
+	else
+		printf("all: %d of %d lessons observed in %.0f s\n", seen, n, lab_now_s() - t0);
 	return lab_stopped() ? LAB_NOT_OBSERVED : rc;
 }
 
 int main(int argc, char **argv)
 {
+	stdio_keep();
 	struct lab_opts o;
 	memset(&o, 0, sizeof o);
 	o.argv0 = argv[0];
@@ -398,6 +475,13 @@ int main(int argc, char **argv)
 		case 'V': printf(LAB_NAME " (pollux) %s\n", pollux_version()); return 0;
 		case ':': bad_usage("option '%s' needs a value", argv[optind - 1]);
 		default:
+			/* A long option without a value given one ("--quick=1")
+			 * comes back with its code, not a letter, in optopt. */
+			if (optopt >= 256 || (optopt == 0 && strchr(argv[optind - 1], '=') &&
+			                      strncmp(argv[optind - 1], "--", 2) == 0 &&
+			                      known_long(argv[optind - 1])))
+				bad_usage("option '%.*s' takes no value", (int)strcspn(argv[optind - 1], "="),
+				          argv[optind - 1]);
 			if (optopt)
 				bad_usage("unknown option '-%c'", optopt);
 			bad_usage("unknown option '%s'", argv[optind - 1]);

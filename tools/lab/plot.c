@@ -35,9 +35,13 @@ int lab_plot(struct lab *L, const char *title, const char *script)
 	const char *env = getenv("GNUPLOT");
 	char *gnuplot = scale_which(env && *env ? env : "gnuplot");
 	if (!gnuplot) {
-		fprintf(stderr, LAB_NAME ": --plot needs gnuplot, which is not installed "
-		        "(Debian: apt-get install gnuplot-nox); the table and JSON hold "
-		        "the same figures\n");
+		if (env && *env)
+			fprintf(stderr, LAB_NAME ": --plot: GNUPLOT names '%s', which is not an "
+			        "executable; the table and JSON hold the same figures\n", env);
+		else
+			fprintf(stderr, LAB_NAME ": --plot needs gnuplot, which is not installed "
+			        "(Debian: apt-get install gnuplot-nox); the table and JSON hold "
+			        "the same figures\n");
 		return -1;
 	}
 	const char *dir = lab_tmpdir(L);

@@ -7,6 +7,7 @@
 #include "pollux.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -55,14 +56,27 @@ int lab_sweep(struct lab *L, const char *backend, const char *fds,
 		fprintf(stderr, LAB_NAME ": cannot run %s: %m\n", scale);
 		return -1;
 	}
+	/* Bounded like every wait of the lab: each point gets its run, its
+	 * warm-up and pollux-scale's own grace for starting and stopping. */
+	int npoints = 1, nback = 0;
+	for (const char *c = fds; *c; c++)
+		npoints += *c == ',';
+	for (const char *const *b = pollux_backends(); b && b[nback]; nback++)
+		;
+	double budget = 60 + (backend ? 1 : nback) * npoints * (seconds * 1.5 + 20);
 	double t0 = lab_now_s();
 	while (!p->exited) {
 		if (lab_pump(p, 250) < 0)
 			return -1;
+		if (lab_now_s() - t0 > budget) {
+			lab_stop_proc(L, p, SIGTERM, 3000);
+			fprintf(stderr, LAB_NAME ": pollux-scale did not finish in %.0f s; stopped it\n",
+			        budget);
+			return -1;
+		}
 		lab_progress(L, "sweeping %s over %s descriptors", backend ? backend : "every backend",
 		             fds);
 	}
-	(void)t0;
 	if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
 		char why[256], st[64];
 		proc_last_error(p, why, sizeof why);
@@ -155,18 +169,33 @@ static int run(struct lab *L)
 	if (lab_sweep(L, bk, fds, secs, &r) < 0)
 		return LAB_NOT_OBSERVED;
 
+	double maxfds = 0;
+	char c1[32], c2[32], c3[32];
 	lab_printf(L, "\n%-8s %8s %10s %10s\n", "backend", "fds", "req/s", "us/wait");
-	for (int i = 0; i < r.np; i++)
-		lab_printf(L, "%-8s %8.0f %10.0f %10.2f%s\n", r.p[i].backend, r.p[i].fds,
-		           r.p[i].rps, r.p[i].us_per_wait, r.p[i].failed ? "  (failed)" : "");
-	lab_printf(L, "\n%-8s %16s\n", "backend", "ns/fd/wait");
+	for (int i = 0; i < r.np; i++) {
+		lab_printf(L, "%-8s %8.0f %10s %10s%s\n", r.p[i].backend, r.p[i].fds,
+		           lab_fmt(c1, sizeof c1, r.p[i].rps, 0),
+		           lab_fmt(c2, sizeof c2, r.p[i].us_per_wait, 2),
+		           r.p[i].failed ? "  (failed)" : "");
+		if (!r.p[i].failed && r.p[i].fds > maxfds)
+			maxfds = r.p[i].fds;
+	}
+	lab_printf(L, "\n%-8s %16s %6s\n", "backend", "ns/fd/wait", "r^2");
 	for (int b = 0; b < r.nb; b++)
-		lab_printf(L, "%-8s %16.2f\n", r.b[b].name, r.b[b].ns_per_fd);
-	lab_printf(L, "\n");
+		lab_printf(L, "%-8s %16s %6s\n", r.b[b].name,
+		           lab_fmt(c1, sizeof c1, r.b[b].ns_per_fd, 2),
+		           lab_fmt(c3, sizeof c3, r.b[b].r2, 2));
+	lab_printf(L, "\nns/fd/wait: the slope of a straight line through the server's "
+	           "microseconds per\nwait against descriptors held; r^2: how well the "
+	           "points lie on it (1 = exactly)\n\n");
 
 	jw_open(&L->meas, "ns_per_fd_per_wait");
 	for (int b = 0; b < r.nb; b++)
 		jw_num(&L->meas, r.b[b].name, r.b[b].ns_per_fd);
+	jw_close(&L->meas);
+	jw_open(&L->meas, "r2");
+	for (int b = 0; b < r.nb; b++)
+		jw_num(&L->meas, r.b[b].name, r.b[b].r2);
 	jw_close(&L->meas);
 	jw_open(&L->meas, "rps");
 	for (int b = 0; b < r.nb; b++) {
@@ -196,26 +225,40 @@ static int run(struct lab *L)
 	}
 	if (!scan && !ready)
 		return lab_verdict(L, 0, "no backend gave a fit: every point failed");
+	/* A slope is a figure only when the points lie on a line: a sweep of
+	 * very short points on a busy machine scatters, and its slope (even a
+	 * negative one) says nothing. */
+	char again[96];
+	snprintf(again, sizeof again, "rerun with longer points (--seconds %.3g now)", secs);
+	if (scan && !(scan->r2 >= 0.8 && scan->ns_per_fd > 0))
+		return lab_verdict(L, 0, "%s's points do not lie on a line (slope %.1f ns per "
+		                   "descriptor, r^2 %.2f), so its cost per descriptor was not "
+		                   "measured: a busy machine or points too short; %s",
+		                   scan->name, scan->ns_per_fd, scan->r2, again);
 	if (!ready)
 		return lab_verdict(L, scan->ns_per_fd > 10,
-		                   "%s costs %.1f ns per descriptor held per wait (no epoll-class "
-		                   "backend measured to compare: run without -b, on Linux)",
-		                   scan->name, scan->ns_per_fd);
+		                   "%s costs %.1f ns per descriptor held per wait, about %.2f ms "
+		                   "a wait at %s held (no epoll-class backend measured to "
+		                   "compare: run without -b, on Linux)",
+		                   scan->name, scan->ns_per_fd, scan->ns_per_fd * maxfds / 1e6,
+		                   lab_commas(c1, sizeof c1, (unsigned long long)maxfds));
 	if (!scan)
 		return lab_verdict(L, fabs(ready->ns_per_fd) < 10,
 		                   "%s costs %.2f ns per descriptor held per wait: its cost "
 		                   "follows activity, not population (run without -b to compare "
 		                   "select and poll)", ready->name, ready->ns_per_fd);
 	int seen = scan->ns_per_fd > 10 && scan->ns_per_fd > 10 * fabs(ready->ns_per_fd);
+	char why[256] = "scanning backends pay for every descriptor they hold, "
+	                "epoll only for the ready ones";
+	if (!seen)
+		snprintf(why, sizeof why, "%s's slope is not ten times %s's and above 10 ns, as "
+		         "the effect needs; %s", scan->name, ready->name, again);
 	return lab_verdict(L, seen,
-	                   "%s costs %.1f ns per idle descriptor per wait (about %.1f ms a wait "
-	                   "at 10,000 held), %s %.2f ns: %s",
-	                   scan->name, scan->ns_per_fd, scan->ns_per_fd * 10000 / 1e6,
-	                   ready->name, ready->ns_per_fd,
-	                   seen ? "scanning backends pay for every descriptor they hold, "
-	                          "epoll only for the ready ones"
-	                        : "the sweep did not separate them (a busy machine? rerun "
-	                          "without --quick)");
+	                   "%s costs %.1f ns per idle descriptor per wait (about %.2f ms a "
+	                   "wait at %s held), %s %.2f ns: %s",
+	                   scan->name, scan->ns_per_fd, scan->ns_per_fd * maxfds / 1e6,
+	                   lab_commas(c1, sizeof c1, (unsigned long long)maxfds),
+	                   ready->name, ready->ns_per_fd, why);
 }
 
 const struct lesson lab_lesson_scaling = {
