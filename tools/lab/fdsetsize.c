@@ -650,9 +650,9 @@ static int run(struct lab *L)
 		          lab_commas(b1, sizeof b1, (unsigned)want));
 	if (!capped)
 		lab_setup(L, "and answers GET / on 100 of them");
-	lab_setup(L, "then pollux-scale sweeps %s idle descriptors, %.3g s a point,", fds, secs);
-	lab_setup(L, "%s: %s", L->o->backend ? "on the backend of -b" : "on every backend built",
-	          swept);
+	lab_setup(L, "then pollux-scale sweeps %s idle descriptors,", fds);
+	lab_setup(L, "%.3g s a point, %s: %s", secs,
+	          L->o->backend ? "on the backend of -b" : "on every backend built", swept);
 
 	/* (a) the wrong program, both builds */
 	struct naive nv[2];
