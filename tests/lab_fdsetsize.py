@@ -7,15 +7,52 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labtest as t
 
+
+def interrupted_keys(lesson, required, after="pollux-server"):
+    """SIGINT once `after` runs, with --json: the lesson still writes every
+    required key (null where it did not measure), exits 1 and leaves
+    nothing behind. labtest.interrupt() runs without --json, hence this."""
+    import json, signal, time
+    path = os.path.join(t.TMP, lesson + ".interrupted.json")
+    p = t.start(lesson, "--quick", json_path=path)
+    end = time.monotonic() + 60
+    seen = False
+    while time.monotonic() < end and p.poll() is None:
+        if "pollux-lab" in t.exe(p.pid) and any(
+                after in t.comm(x) for x in t.session_pids(p.pid) if x != p.pid):
+            seen = True
+            break
+        time.sleep(0.02)
+    t.check(seen, "%s started %s" % (lesson, after))
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+    p.communicate(timeout=30)
+    t.check(p.returncode == 1, "%s interrupted exits 1 (got %s)" % (lesson, p.returncode))
+    left = t.wait_session_empty(p.pid)
+    t.check(not left, "%s interrupted leaves no process behind" % lesson)
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except (OSError, ValueError) as e:
+        t.check(False, "%s interrupted wrote valid JSON (%s)" % (lesson, e))
+        j = {}
+    t.check(j.get("observed") is False, "%s interrupted is not observed" % lesson)
+    t.keys(j, *required)
+    return j
+
+
+m = "measurements."
+REQUIRED = [m + "naive.fd", m + "naive.outcome", m + "naive.signal",
+            m + "naive_unfortified.fd", m + "naive_unfortified.outcome",
+            m + "naive_unfortified.signal", m + "pollux_select.max_fd",
+            m + "pollux_select.ok", "settings.backend", "settings.sweep_backends",
+            "settings.seconds"] + [m + "ns_per_fd_per_wait." + b for b in t.backends()]
 r = t.run("fdsetsize", "--quick")
 j = r.json
-m = "measurements."
-t.keys(j, m + "naive.fd", m + "naive.outcome", m + "naive.signal",
-       m + "naive_unfortified.fd", m + "naive_unfortified.outcome",
-       m + "naive_unfortified.signal", m + "pollux_select.max_fd",
-       m + "pollux_select.ok")
-for b in t.backends():
-    t.keys(j, m + "ns_per_fd_per_wait." + b)
+t.keys(j, *REQUIRED)
+for line in r.out.splitlines():
+    t.check(len(line) <= 80 or line.startswith(("observed:", "NOT observed:")),
+            "a line of the table fits 80 columns (%d: %.40s...)" % (len(line), line))
 meas = j.get("measurements", {})
 naive = meas.get("naive", {})
 t.check(naive.get("fd") == 1100, "the naive program got descriptor 1100")
@@ -24,6 +61,18 @@ t.check(naive.get("outcome") not in (None, "exited normally", "could not run"),
 if naive.get("fortified"):
     # glibc's __fdelt_chk: a fortified FD_SET past FD_SETSIZE aborts.
     t.check(naive.get("signal") == "SIGABRT", "the fortified build is killed by SIGABRT")
+    t.check("fortified build killed by SIGABRT" in j.get("verdict", ""),
+            "the verdict names the fortified build's abort")
+else:
+    # Built without optimisation (CFLAGS=-O0): glibc's check is absent, and
+    # neither the label, the JSON nor the verdict may claim it.
+    t.check(naive.get("fortify_level") == 0 and naive.get("signal") is None,
+            "an unfortified 'fortified' copy is not killed (%s)" % naive.get("signal"))
+    t.check("fortified build" not in j.get("verdict", "") and
+            "glibc's check was absent" in j.get("verdict", ""),
+            "the verdict says the fortified copy had no check")
+    t.check("optimised" not in naive.get("build", "x optimised"),
+            "the JSON build says the level was not in effect (%s)" % naive.get("build"))
 plain = meas.get("naive_unfortified", {})
 t.check(plain.get("outcome") not in (None, "exited normally", "could not run"),
         "the unfortified build shows the out-of-bounds write (%s)" % plain.get("outcome"))
@@ -31,4 +80,7 @@ ps = meas.get("pollux_select", {})
 if ps.get("capped_at_fd_setsize"):
     t.check(ps.get("ok") is False and "ERANGE" in ps.get("why_not", ""),
             "a capped select says so (ERANGE)")
+ik = interrupted_keys("fdsetsize", REQUIRED)
+t.check(ik.get("measurements", {}).get("naive", {}).get("outcome") is not None,
+        "the interrupted run kept what it measured before the stop")
 t.done()

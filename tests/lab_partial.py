@@ -7,13 +7,54 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labtest as t
 
+
+def interrupted_keys(lesson, required, after="pollux-server"):
+    """SIGINT once `after` runs, with --json: the lesson still writes every
+    required key (null where it did not measure), exits 1 and leaves
+    nothing behind. labtest.interrupt() runs without --json, hence this."""
+    import json, signal, time
+    path = os.path.join(t.TMP, lesson + ".interrupted.json")
+    p = t.start(lesson, "--quick", json_path=path)
+    end = time.monotonic() + 60
+    seen = False
+    while time.monotonic() < end and p.poll() is None:
+        if "pollux-lab" in t.exe(p.pid) and any(
+                after in t.comm(x) for x in t.session_pids(p.pid) if x != p.pid):
+            seen = True
+            break
+        time.sleep(0.02)
+    t.check(seen, "%s started %s" % (lesson, after))
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+    p.communicate(timeout=30)
+    t.check(p.returncode == 1, "%s interrupted exits 1 (got %s)" % (lesson, p.returncode))
+    left = t.wait_session_empty(p.pid)
+    t.check(not left, "%s interrupted leaves no process behind" % lesson)
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except (OSError, ValueError) as e:
+        t.check(False, "%s interrupted wrote valid JSON (%s)" % (lesson, e))
+        j = {}
+    t.check(j.get("observed") is False, "%s interrupted is not observed" % lesson)
+    t.keys(j, *required)
+    return j
+
+
+m = "measurements."
+REQUIRED = [m + "naive.bytes_claimed", m + "naive.bytes_received", m + "naive.bytes_lost",
+            m + "blocking.other_client_max_wait_ms", m + "blocking.bytes_received",
+            m + "buffered.bytes_received", m + "buffered.bytes_lost",
+            m + "buffered.other_client_max_wait_ms", "settings.backend",
+            "settings.seconds"]
 r = t.run("partial", "--quick")
 j = r.json
-m = "measurements."
-t.keys(j, m + "naive.bytes_claimed", m + "naive.bytes_received", m + "naive.bytes_lost",
-       m + "blocking.other_client_max_wait_ms", m + "blocking.bytes_received",
-       m + "buffered.bytes_received", m + "buffered.bytes_lost",
-       m + "buffered.other_client_max_wait_ms")
+t.keys(j, *REQUIRED)
+for line in r.out.splitlines():
+    t.check(len(line) <= 80 or line.startswith(("observed:", "NOT observed:")),
+            "a line of the table fits 80 columns (%d: %.40s...)" % (len(line), line))
+t.check("nan" not in r.out and "nan" not in j.get("verdict", ""),
+        "no 'nan' is printed for a value not measured")
 meas = j.get("measurements", {})
 naive = meas.get("naive", {})
 buf = meas.get("buffered", {})
@@ -27,4 +68,12 @@ t.check(buf.get("bytes_lost") == 0 and buf.get("bytes_received") == size,
         "pollux-server delivers all %s bytes" % size)
 t.check(buf.get("bytes_intact") == size, "and every byte is the right one")
 t.interrupt("partial", "--quick")
+# Stopped during pollux-server's run: the naive and blocking figures are
+# kept, the buffered ones are null, and every key is there.
+ik = interrupted_keys("partial", REQUIRED)
+im = ik.get("measurements", {})
+t.check(im.get("naive", {}).get("bytes_lost") is not None,
+        "the interrupted run kept the naive server's figures")
+t.check("buffered" in im and im["buffered"].get("bytes_received", 0) is None,
+        "the unfinished buffered run is null, not 0")
 t.done()

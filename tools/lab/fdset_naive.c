@@ -29,15 +29,22 @@
 #if NAIVE_FORTIFY > 0
 #define NAIVE_RUN fdset_naive_fortified
 #define NAIVE_LEVEL fdset_naive_fortify_fortified
+#define NAIVE_OPT fdset_naive_optimized_fortified
 #else
 #define NAIVE_RUN fdset_naive_plain
 #define NAIVE_LEVEL fdset_naive_fortify_plain
+#define NAIVE_OPT fdset_naive_optimized_plain
 #endif
 
 #ifdef __USE_FORTIFY_LEVEL
 const int NAIVE_LEVEL = __USE_FORTIFY_LEVEL;
 #else
 const int NAIVE_LEVEL = 0;
+#endif
+#ifdef __OPTIMIZE__
+const int NAIVE_OPT = 1;
+#else
+const int NAIVE_OPT = 0;
 #endif
 
 /* The out-of-bounds write is the point of this program, so a sanitizer

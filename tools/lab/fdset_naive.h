@@ -13,5 +13,9 @@ int fdset_naive_plain(void *arg);
 /* The _FORTIFY_SOURCE level each copy was really built with (0: none). */
 extern const int fdset_naive_fortify_fortified;
 extern const int fdset_naive_fortify_plain;
+/* Whether each copy was compiled with optimisation (__OPTIMIZE__): a
+ * CFLAGS with -O0 after ours leaves the fortified copy unfortified. */
+extern const int fdset_naive_optimized_fortified;
+extern const int fdset_naive_optimized_plain;
 
 #endif

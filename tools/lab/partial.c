@@ -211,10 +211,14 @@ struct scenario {
 	struct fetch big;
 	int others;		/* requests the second client made */
 	int others_ok;
-	double other_max_ms;	/* NAN: none made */
-	/* naive only: what its send calls returned (it ignored them) */
+	double other_max_ms;	/* NAN: none answered */
+	double other_unanswered_s;	/* longest wait of one never answered, NAN: none */
+	/* naive only: what its send calls returned (it ignored them); valid
+	 * when reported (the server printed its line) */
+	int reported;
 	long long claimed, accepted;
 	long calls, short_calls;
+	int done;		/* the phase ran to its end: its figures are whole */
 };
 
 /* Fetches the big response slowly and, once it flows, asks for the small
@@ -230,6 +234,7 @@ static int slow_and_other(struct lab *L, struct scenario *s, int port, const cha
 	s->big.timeout_s = 4.0 * BIG_BYTES / rate + 10;
 	s->big.check = 1;
 	s->other_max_ms = NAN;
+	s->other_unanswered_s = NAN;
 	pthread_t t;
 	if (pthread_create(&t, NULL, fetch_thread, &s->big) != 0) {
 		fprintf(stderr, LAB_NAME ": cannot start a client thread\n");
@@ -264,6 +269,8 @@ static int slow_and_other(struct lab *L, struct scenario *s, int port, const cha
 			double ms = o.total_s * 1e3;
 			if (isnan(s->other_max_ms) || ms > s->other_max_ms)
 				s->other_max_ms = ms;
+		} else if (isnan(s->other_unanswered_s) || o.total_s > s->other_unanswered_s) {
+			s->other_unanswered_s = o.total_s;
 		}
 		pause_s(0.05);
 	}
@@ -404,9 +411,10 @@ static int run_child_server(struct lab *L, struct scenario *s, int (*fn)(void *)
 	while (rc == 0 && fn == naive_server && !p->exited && lab_now_s() < end)
 		if (lab_pump(p, 100) < 0)
 			rc = -1;
-	if (p->out)
-		sscanf(p->out, "claimed %lld accepted %lld calls %ld short %ld", &s->claimed,
-		       &s->accepted, &s->calls, &s->short_calls);
+	/* No line, or a broken one: the counts stay unknown, not 0. */
+	s->reported = p->out && sscanf(p->out, "claimed %lld accepted %lld calls %ld short %ld",
+	                               &s->claimed, &s->accepted, &s->calls,
+	                               &s->short_calls) == 4;
 	lab_stop_proc(L, p, SIGTERM, 1000);
 	return rc;
 }
@@ -461,40 +469,103 @@ static int run_buffered(struct lab *L, struct scenario *s, const unsigned char *
 	return rc;
 }
 
+/* What the server meant to send: the naive one's own count (-1 when it
+ * gave no report), else the Content-Length it announced (-1: none). */
+static long long claimed_of(const struct scenario *s)
+{
+	if (!strcmp(s->key, "naive"))
+		return s->reported ? s->claimed : -1;
+	return s->big.content_length;
+}
+
+/* Bytes claimed but not received, -1 when the claim is unknown. */
+static long long lost_of(const struct scenario *s)
+{
+	long long claimed = claimed_of(s);
+	if (claimed < 0)
+		return -1;
+	return claimed > s->big.body ? claimed - s->big.body : 0;
+}
+
+static void json_count(struct lab *L, const char *key, int known, long long v)
+{
+	if (known && v >= 0)
+		jw_int(&L->meas, key, v);
+	else
+		jw_null(&L->meas, key);
+}
+
+/* Every key of one scenario, null where not measured: a phase that did
+ * not run to its end (a failure, a stop) has none of its figures. */
 static void json_fetch(struct lab *L, const struct scenario *s, int other)
 {
 	jw_open(&L->meas, s->key);
 	const struct fetch *f = &s->big;
+	int d = s->done;
+	json_count(L, "bytes_claimed", d, claimed_of(s));
 	if (!strcmp(s->key, "naive")) {
-		jw_int(&L->meas, "bytes_claimed", s->claimed);
-		jw_int(&L->meas, "send_accepted_bytes", s->accepted);
-		jw_int(&L->meas, "send_calls", s->calls);
-		jw_int(&L->meas, "send_calls_short_or_failed", s->short_calls);
-	} else {
-		jw_int(&L->meas, "bytes_claimed", f->content_length);
+		int r = d && s->reported;
+		json_count(L, "send_accepted_bytes", r, s->accepted);
+		json_count(L, "send_calls", r, s->calls);
+		json_count(L, "send_calls_short_or_failed", r, s->short_calls);
 	}
-	jw_int(&L->meas, "bytes_received", f->body);
-	long long claimed = !strcmp(s->key, "naive") ? s->claimed : f->content_length;
-	jw_int(&L->meas, "bytes_lost", claimed > f->body ? claimed - f->body : 0);
-	jw_int(&L->meas, "bytes_intact", f->intact);
-	jw_num(&L->meas, "seconds", f->seconds);
+	json_count(L, "bytes_received", d, f->body);
+	json_count(L, "bytes_lost", d, lost_of(s));
+	json_count(L, "bytes_intact", d, f->intact);
+	jw_num(&L->meas, "seconds", d ? f->seconds : NAN);
 	if (other) {
-		jw_int(&L->meas, "other_client_requests", s->others);
-		jw_int(&L->meas, "other_client_answered", s->others_ok);
-		jw_num(&L->meas, "other_client_max_wait_ms", s->other_max_ms);
+		json_count(L, "other_client_requests", d, s->others);
+		json_count(L, "other_client_answered", d, s->others_ok);
+		jw_num(&L->meas, "other_client_max_wait_ms", d ? s->other_max_ms : NAN);
+		jw_num(&L->meas, "other_client_unanswered_wait_s", d ? s->other_unanswered_s : NAN);
 	}
 	jw_close(&L->meas);
 }
 
-static long long lost_of(const struct scenario *s)
+/* Text wrapped at 72 columns, each line after indent: the legend under
+ * the table, so that nothing printed is wider than a terminal. */
+static void wrap(struct lab *L, const char *indent, const char *text)
 {
-	long long claimed = !strcmp(s->key, "naive") ? s->claimed : s->big.content_length;
-	return claimed > s->big.body ? claimed - s->big.body : 0;
+	const int width = 72 - (int)strlen(indent);
+	while (*text) {
+		int n = (int)strlen(text);
+		if (n > width) {
+			n = width;
+			while (n > 0 && text[n] != ' ')
+				n--;
+			if (n == 0)
+				n = (int)strcspn(text, " ");
+		}
+		lab_printf(L, "%s%.*s\n", indent, n, text);
+		text += n;
+		while (*text == ' ')
+			text++;
+	}
+}
+
+static const char *count(char *buf, size_t n, long long v)
+{
+	if (v < 0)
+		snprintf(buf, n, "-");
+	else
+		lab_commas(buf, n, (unsigned long long)v);
+	return buf;
+}
+
+/* What the second client met behind one server, for the verdict. */
+static void other_text(char *buf, size_t n, const struct scenario *s)
+{
+	if (isfinite(s->other_max_ms))
+		snprintf(buf, n, "waited at most %.1f ms", s->other_max_ms);
+	else if (isfinite(s->other_unanswered_s))
+		snprintf(buf, n, "was never answered in %.0f s", s->other_unanswered_s);
+	else
+		snprintf(buf, n, "made no request (the big response ended first)");
 }
 
 static int run(struct lab *L)
 {
-	char b1[32], b2[32], b3[32], b4[32];
+	char b1[32], b2[32], b3[32], b4[32], t[600];
 	double secs = lab_seconds(L, 1.5, 4);
 	double rate = BIG_BYTES / secs;
 	jw_int(&L->settings, "response_bytes", BIG_BYTES);
@@ -502,76 +573,112 @@ static int run(struct lab *L)
 	jw_int(&L->settings, "client_read_bytes", 4096);
 	jw_num(&L->settings, "client_read_mib_per_s", rate / (1 << 20));
 	jw_int(&L->settings, "naive_send_bytes", NAIVE_CHUNK);
-	lab_setup(L, "a client with SO_RCVBUF %d reads 4 KiB at a time, at most %.1f MiB/s, "
-	          "an %s-byte response (about %.3g s) from each server on 127.0.0.1; once it "
-	          "flows a second client asks for %zu bytes, again and again", CLIENT_RCVBUF,
-	          rate / (1 << 20), lab_commas(b1, sizeof b1, BIG_BYTES), secs,
+	jw_str(&L->settings, "backend", L->o->backend ? L->o->backend : "default");
+	jw_num(&L->settings, "seconds", secs);
+	jw_str(&L->settings, "seconds_sets", "client_read_mib_per_s (response_bytes / seconds)");
+	lab_setup(L, "a client with SO_RCVBUF %d reads 4 KiB at a time, at most %.1f MiB/s,",
+	          CLIENT_RCVBUF, rate / (1 << 20));
+	lab_setup(L, "an %s-byte response (about %.3g s) from each server on 127.0.0.1;",
+	          lab_commas(b1, sizeof b1, BIG_BYTES), secs);
+	lab_setup(L, "once it flows a second client asks for %zu bytes, again and again",
 	          sizeof SMALL_BODY - 1);
-	lab_setup(L, "naive: non-blocking send of %d-byte pieces, return values ignored; "
-	          "blocking: one thread, blocking send; buffered: pollux-server --root "
-	          "--no-sendfile", NAIVE_CHUNK);
+	lab_setup(L, "naive: non-blocking send of %d-byte pieces, return values ignored;",
+	          NAIVE_CHUNK);
+	lab_setup(L, "blocking: one thread, blocking send; buffered: pollux-server --root");
+	lab_setup(L, "--no-sendfile%s%s", L->o->backend ? " -b " : "",
+	          L->o->backend ? L->o->backend : "");
 
-	unsigned char *body = make_body();
-	if (!body) {
-		fprintf(stderr, LAB_NAME ": out of memory\n");
-		return LAB_NOT_OBSERVED;
-	}
 	struct scenario sc[3];
 	memset(sc, 0, sizeof sc);
 	sc[0].key = "naive";
 	sc[1].key = "blocking";
 	sc[2].key = "buffered";
-	int rc = run_child_server(L, &sc[0], naive_server, body, rate, 0);
-	if (rc == 0)
-		rc = run_child_server(L, &sc[1], blocking_server, body, rate, 1);
-	if (rc == 0)
-		rc = run_buffered(L, &sc[2], body, rate);
+	unsigned char *body = make_body();
+	int rc = -1;
+	if (!body)
+		fprintf(stderr, LAB_NAME ": out of memory\n");
+	else if ((rc = run_child_server(L, &sc[0], naive_server, body, rate, 0)) == 0 &&
+	         (sc[0].done = 1) &&
+	         (rc = run_child_server(L, &sc[1], blocking_server, body, rate, 1)) == 0 &&
+	         (sc[1].done = 1) &&
+	         (rc = run_buffered(L, &sc[2], body, rate)) == 0)
+		sc[2].done = 1;
 	free(body);
-	if (rc < 0 || lab_stopped())
-		return LAB_NOT_OBSERVED;
+	if (lab_stopped())
+		rc = -1;
 	json_fetch(L, &sc[0], 0);
 	json_fetch(L, &sc[1], 1);
 	json_fetch(L, &sc[2], 1);
+	if (rc < 0 && lab_stopped())
+		return LAB_NOT_OBSERVED;
+	if (rc < 0)
+		return lab_fail(L, "the %s server's run could not be done (see above)",
+		                !sc[0].done ? "naive" : !sc[1].done ? "blocking" : "buffered");
 
-	lab_printf(L, "\n%-9s %10s %10s %10s %10s %6s %6s %11s\n", "server", "claimed",
-	           "received", "lost", "intact", "time s", "others", "max wait ms");
+	lab_printf(L, "\n%-8s %9s %9s %9s %9s %6s %6s %8s\n", "server", "claimed",
+	           "received", "lost", "intact", "time s", "others", "wait ms");
 	for (int i = 0; i < 3; i++) {
 		const struct scenario *s = &sc[i];
-		long long claimed = i == 0 ? s->claimed : s->big.content_length;
-		char w[32] = "-", n[16] = "-";
+		char w[32] = "-", n[16] = "-", c[16];
 		if (i > 0 && isfinite(s->other_max_ms))
 			snprintf(w, sizeof w, "%.1f", s->other_max_ms);
-		else if (i > 0)
-			snprintf(w, sizeof w, "none answered");
 		if (i > 0)
 			snprintf(n, sizeof n, "%d", s->others_ok);
-		lab_printf(L, "%-9s %10s %10s %10s %10s %6.2f %6s %11s\n", s->key,
-		           lab_commas(b1, sizeof b1, (unsigned long long)(claimed > 0 ? claimed : 0)),
-		           lab_commas(b2, sizeof b2, (unsigned long long)s->big.body),
-		           lab_commas(b3, sizeof b3, (unsigned long long)lost_of(s)),
-		           lab_commas(b4, sizeof b4, (unsigned long long)s->big.intact),
-		           s->big.seconds, n, w);
+		lab_printf(L, "%-8s %9s %9s %9s %9s %6s %6s %8s\n", s->key,
+		           count(b1, sizeof b1, claimed_of(s)), count(b2, sizeof b2, s->big.body),
+		           count(b3, sizeof b3, lost_of(s)), count(b4, sizeof b4, s->big.intact),
+		           lab_fmt(c, sizeof c, s->big.seconds, 2), n, w);
 	}
-	lab_printf(L, "\nclaimed, received, lost, intact: bytes of the big response (intact: "
-	           "before the first wrong one).\nothers: the second client's requests "
-	           "answered meanwhile; max wait: its slowest, connect to last byte.\n");
-	lab_printf(L, "naive: %ld send calls of %d bytes, %ld of them short or failed; "
-	           "they accepted %s bytes in all\n\n", sc[0].calls, NAIVE_CHUNK,
-	           sc[0].short_calls, lab_commas(b1, sizeof b1, (unsigned long long)sc[0].accepted));
+	lab_printf(L, "\n");
+	wrap(L, "", "claimed, received, lost, intact: bytes of the big response (intact: "
+	     "before the first wrong one).");
+	wrap(L, "", "others: the second client's requests answered meanwhile; wait ms: "
+	     "its slowest, connect to last byte; -: not measured, or none answered.");
+	for (int i = 1; i < 3; i++)
+		if (isfinite(sc[i].other_unanswered_s)) {
+			snprintf(t, sizeof t, "%s: %d of the second client's %d requests were never "
+			         "answered, one after waiting %.1f s.", sc[i].key,
+			         sc[i].others - sc[i].others_ok, sc[i].others,
+			         sc[i].other_unanswered_s);
+			wrap(L, "", t);
+		}
+	if (sc[0].reported)
+		snprintf(t, sizeof t, "naive: %ld send calls of %d bytes, %ld of them short or "
+		         "failed; they accepted %s bytes in all.", sc[0].calls, NAIVE_CHUNK,
+		         sc[0].short_calls, lab_commas(b1, sizeof b1, (unsigned long long)sc[0].accepted));
+	else
+		snprintf(t, sizeof t, "naive: the server gave no report of its send calls, so "
+		         "what it claimed and lost is unknown.");
+	wrap(L, "", t);
+	lab_printf(L, "\n");
 
 	long long lost0 = lost_of(&sc[0]), lost2 = lost_of(&sc[2]);
 	double wb = sc[1].other_max_ms, wf = sc[2].other_max_ms;
-	int seen = lost0 > 0 && lost2 == 0 && sc[2].big.complete && isfinite(wb) &&
-	           isfinite(wf) && wf * 5 < wb;
-	return lab_verdict(L, seen,
-	                   "the naive server ignored send's return value and lost %s of %s bytes "
-	                   "(%ld of %ld sends were short or failed); pollux-server delivered all "
-	                   "%s bytes, and meanwhile its other client waited at most %.1f ms, "
-	                   "against %.0f ms behind the blocking server%s",
-	                   lab_commas(b1, sizeof b1, (unsigned long long)lost0),
-	                   lab_commas(b2, sizeof b2, (unsigned long long)sc[0].claimed),
-	                   sc[0].short_calls, sc[0].calls,
-	                   lab_commas(b3, sizeof b3, (unsigned long long)sc[2].big.body), wf, wb,
+	int seen = sc[0].reported && lost0 > 0 && lost2 == 0 && sc[2].big.complete &&
+	           isfinite(wb) && isfinite(wf) && wf * 5 < wb;
+	char naive[300], buffered[300], ob[120], of[120];
+	if (!sc[0].reported)
+		snprintf(naive, sizeof naive, "the naive server gave no report of its send "
+		         "calls, so its lost bytes are unknown (the client received %s)",
+		         lab_commas(b1, sizeof b1, (unsigned long long)sc[0].big.body));
+	else
+		snprintf(naive, sizeof naive, "the naive server ignored send's return value and "
+		         "lost %s of %s bytes (%ld of %ld sends were short or failed)",
+		         lab_commas(b1, sizeof b1, (unsigned long long)lost0),
+		         lab_commas(b2, sizeof b2, (unsigned long long)sc[0].claimed),
+		         sc[0].short_calls, sc[0].calls);
+	if (sc[2].big.complete && lost2 == 0)
+		snprintf(buffered, sizeof buffered, "pollux-server delivered all %s bytes",
+		         lab_commas(b3, sizeof b3, (unsigned long long)sc[2].big.body));
+	else
+		snprintf(buffered, sizeof buffered, "pollux-server's fetch did not complete: %s of "
+		         "%s bytes arrived%s%s", lab_commas(b3, sizeof b3, (unsigned long long)sc[2].big.body),
+		         count(b4, sizeof b4, claimed_of(&sc[2])), sc[2].big.err[0] ? ", " : "",
+		         sc[2].big.err);
+	other_text(of, sizeof of, &sc[2]);
+	other_text(ob, sizeof ob, &sc[1]);
+	return lab_verdict(L, seen, "%s; %s, and meanwhile its other client %s; behind the "
+	                   "blocking server the other client %s%s", naive, buffered, of, ob,
 	                   seen ? "" : " (not the expected picture: see the table)");
 }
 

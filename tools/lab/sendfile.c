@@ -38,6 +38,7 @@ struct mode {
 	int ok_clients;		/* fetches that got the file intact */
 	int rounds;		/* of nc clients at once */
 	long long bytes;	/* body bytes the clients received */
+	int ran;		/* its server started: the counts are its own */
 };
 
 /* The file's content: 8-byte words that each hold their own offset mixed,
@@ -295,7 +296,8 @@ static int fetch_all(struct lab *L, struct mode *m, int port, int nc, const unsi
 }
 
 static int run_mode(struct lab *L, struct mode *m, const char *dir, int nc,
-                    const unsigned char *map, long long size, double dur)
+                    const unsigned char *map, long long size, double dur, char *why,
+                    size_t whylen)
 {
 	const char *args[12];
 	int n = 0;
@@ -312,8 +314,12 @@ static int run_mode(struct lab *L, struct mode *m, const char *dir, int nc,
 	args[n] = NULL;
 	int port;
 	struct proc *srv = lab_server(L, &port, args);
-	if (!srv)
+	if (!srv) {
+		snprintf(why, whylen, "pollux-server --root could not be started for %s "
+		         "(see above)", m->key);
 		return -1;
+	}
+	m->ran = 1;
 	m->resident_pct = resident((void *)map, (size_t)size);
 	double u0 = stat_num(port, "file_read_bytes"), s0 = stat_num(port, "file_sent_bytes");
 	double cpu0 = lab_cpu_s(srv->pid), io0 = rw_calls(srv->pid);
@@ -345,15 +351,14 @@ static int run_mode(struct lab *L, struct mode *m, const char *dir, int nc,
 	m->mib_per_s = (double)m->bytes / (1 << 20) / m->seconds;
 	lab_stop_proc(L, srv, SIGTERM, 2000);
 	if (rc < 0 && !lab_stopped())
-		fprintf(stderr, LAB_NAME ": %s: the clients did not finish in %.0f s\n", m->key,
-		        timeout);
+		snprintf(why, whylen, "%s: the clients did not finish in %.0f s", m->key, timeout);
 	return rc;
 }
 
 static const char *fmt_num(char *buf, size_t n, double v)
 {
 	if (!isfinite(v))
-		snprintf(buf, n, "n/a");
+		snprintf(buf, n, "-");
 	else
 		lab_commas(buf, n, (unsigned long long)(v < 0 ? 0 : v));
 	return buf;
@@ -363,7 +368,7 @@ static const char *fmt_num(char *buf, size_t n, double v)
 static const char *fmt_mib(char *buf, size_t n, double v)
 {
 	if (!isfinite(v))
-		snprintf(buf, n, "n/a");
+		snprintf(buf, n, "-");
 	else if (v > 0 && v < (1 << 20))
 		snprintf(buf, n, "<1");
 	else
@@ -371,106 +376,195 @@ static const char *fmt_mib(char *buf, size_t n, double v)
 	return buf;
 }
 
+/* Text wrapped at 72 columns, every line after indent: the legend under
+ * the table, so that nothing printed is wider than a terminal. */
+static void wrap(struct lab *L, const char *indent, const char *text)
+{
+	const int width = 72 - (int)strlen(indent);
+	while (*text) {
+		int n = (int)strcspn(text, "\n");
+		if (n > width) {
+			n = width;
+			while (n > 0 && text[n] != ' ')
+				n--;
+			if (n == 0)
+				n = (int)strcspn(text, " \n");
+		}
+		lab_printf(L, "%s%.*s\n", indent, n, text);
+		text += n;
+		while (*text == ' ' || *text == '\n')
+			text++;
+	}
+}
+
+/* Every key of one mode, null for what was not measured (a run that
+ * failed or was stopped before this mode). */
+static void json_mode(struct lab *L, const struct mode *m, int nc)
+{
+	jw_open(&L->meas, m->key);
+	jw_num(&L->meas, "mib_per_s", m->ran ? m->mib_per_s : NAN);
+	jw_num(&L->meas, "seconds", m->ran ? m->seconds : NAN);
+	jw_num(&L->meas, "server_cpu_s", m->ran ? m->cpu_s : NAN);
+	jw_num(&L->meas, "bytes_through_user_space", m->ran ? m->user_bytes : NAN);
+	jw_num(&L->meas, "file_sent_bytes", m->ran ? m->sent_bytes : NAN);
+	jw_num(&L->meas, "syscalls", m->ran ? m->syscalls : NAN);
+	if (m->ran) {
+		jw_int(&L->meas, "bytes_received", m->bytes);
+		jw_int(&L->meas, "rounds", m->rounds);
+		jw_int(&L->meas, "fetches", (long long)m->rounds * nc);
+		jw_int(&L->meas, "fetches_verified", m->ok_clients);
+	} else {
+		jw_null(&L->meas, "bytes_received");
+		jw_null(&L->meas, "rounds");
+		jw_null(&L->meas, "fetches");
+		jw_null(&L->meas, "fetches_verified");
+	}
+	jw_num(&L->meas, "page_cache_resident_pct", m->ran ? m->resident_pct : NAN);
+	jw_close(&L->meas);
+}
+
+/* The server's CPU seconds per GiB the clients received, NAN if unknown. */
+static double cpu_per_gib(const struct mode *m)
+{
+	double gib = (double)m->bytes / (1 << 30);
+	return gib > 0 && isfinite(m->cpu_s) ? m->cpu_s / gib : NAN;
+}
+
 static int run(struct lab *L)
 {
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], b4[32], t[1200];
 	long long size = L->o->quick ? 32ll << 20 : 256ll << 20;
 	int nc = 4;
 	double dur = lab_seconds(L, 2, 8);
 	jw_int(&L->settings, "file_bytes", size);
 	jw_int(&L->settings, "clients", nc);
 	jw_num(&L->settings, "seconds_per_mode", dur);
+	jw_num(&L->settings, "seconds", dur);
+	jw_str(&L->settings, "seconds_sets", "seconds_per_mode");
 	jw_str(&L->settings, "backend", L->o->backend ? L->o->backend : "default");
 	jw_str(&L->settings, "modes", "sendfile, readwrite (--no-sendfile)");
-	lab_setup(L, "pollux-server --root serves one %lld MiB file to %d clients on "
-	          "127.0.0.1 at once, with sendfile and with --no-sendfile (pread + send), "
-	          "round after round for %.3g s each; every client compares every byte with "
-	          "the file", size >> 20, nc, dur);
-	lab_setup(L, "the file is read once before, so both modes read it from the page "
-	          "cache, not the disk");
+	lab_setup(L, "pollux-server --root serves one %lld MiB file to %d clients on",
+	          size >> 20, nc);
+	lab_setup(L, "127.0.0.1 at once, with sendfile and with --no-sendfile (pread +");
+	lab_setup(L, "send), round after round for %.3g s each; every client compares", dur);
+	lab_setup(L, "every byte with the file, which is read once before, so that both");
+	lab_setup(L, "modes read it from the page cache, not the disk");
 
-	const char *dir = lab_tmpdir(L);
-	if (!dir)
-		return LAB_NOT_OBSERVED;
-	char path[600];
-	snprintf(path, sizeof path, "%s/file.bin", dir);
-	if (make_file(L, path, (size_t)size) < 0 || warm(L, path) < 0)
-		return LAB_NOT_OBSERVED;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	void *map = fd < 0 ? MAP_FAILED : mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-	if (fd >= 0)
-		close(fd);
-	if (map == MAP_FAILED) {
-		fprintf(stderr, LAB_NAME ": cannot map %s: %s\n", path, strerror(errno));
-		return LAB_NOT_OBSERVED;
-	}
 	struct mode ms[2] = {
 		{ .key = "sendfile", .flag = NULL },
 		{ .key = "readwrite", .flag = "--no-sendfile" },
 	};
+	char why[300] = "";
+	const char *dir = lab_tmpdir(L);
+	char path[600];
+	void *map = MAP_FAILED;
+	if (!dir) {
+		snprintf(why, sizeof why, "no temporary directory for the file (see above)");
+		goto fail;
+	}
+	snprintf(path, sizeof path, "%s/file.bin", dir);
+	if (make_file(L, path, (size_t)size) < 0 || warm(L, path) < 0) {
+		snprintf(why, sizeof why, "the %lld MiB file could not be written and read "
+		         "back (see above)", size >> 20);
+		goto fail;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	map = fd < 0 ? MAP_FAILED : mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (map == MAP_FAILED) {
+		snprintf(why, sizeof why, "cannot map %.200s: %s", path, strerror(errno));
+		goto fail;
+	}
 	int rc = 0;
 	for (int i = 0; i < 2 && rc == 0; i++)
-		rc = run_mode(L, &ms[i], dir, nc, map, size, dur);
+		rc = run_mode(L, &ms[i], dir, nc, map, size, dur, why, sizeof why);
 	munmap(map, (size_t)size);
 	if (rc < 0 || lab_stopped())
-		return LAB_NOT_OBSERVED;
+		goto fail;
 
+	for (int i = 0; i < 2; i++)
+		json_mode(L, &ms[i], nc);
+
+	lab_printf(L, "\n%-9s %6s %7s %6s %6s %9s %9s %8s %4s\n", "mode", "MiB/s",
+	           "fetches", "cpu s", "s/GiB", "sent MiB", "user MiB", "rd/wr", "ok");
 	for (int i = 0; i < 2; i++) {
 		const struct mode *m = &ms[i];
-		jw_open(&L->meas, m->key);
-		jw_num(&L->meas, "mib_per_s", m->mib_per_s);
-		jw_num(&L->meas, "seconds", m->seconds);
-		jw_num(&L->meas, "server_cpu_s", m->cpu_s);
-		jw_num(&L->meas, "bytes_through_user_space", m->user_bytes);
-		jw_num(&L->meas, "file_sent_bytes", m->sent_bytes);
-		jw_num(&L->meas, "syscalls", m->syscalls);
-		jw_int(&L->meas, "bytes_received", m->bytes);
-		jw_int(&L->meas, "rounds", m->rounds);
-		jw_int(&L->meas, "fetches", (long long)m->rounds * nc);
-		jw_int(&L->meas, "fetches_verified", m->ok_clients);
-		jw_num(&L->meas, "page_cache_resident_pct", m->resident_pct);
-		jw_close(&L->meas);
-	}
-
-	lab_printf(L, "\n%-10s %6s %7s %6s %9s %9s %9s %11s %4s\n", "mode", "MiB/s",
-	           "fetches", "cpu s", "cpu s/GiB", "sent MiB", "user MiB", "rd/wr calls", "ok");
-	for (int i = 0; i < 2; i++) {
-		const struct mode *m = &ms[i];
-		double gib = (double)m->bytes / (1 << 30);
-		lab_printf(L, "%-10s %6.0f %7d %6.2f %9.3f %9s %9s %11s %4d\n", m->key,
-		           m->mib_per_s, m->rounds * nc, m->cpu_s, gib > 0 ? m->cpu_s / gib : NAN,
+		char c1[32], c2[32], c3[32];
+		lab_printf(L, "%-9s %6s %7d %6s %6s %9s %9s %8s %4d\n", m->key,
+		           lab_fmt(c1, sizeof c1, m->mib_per_s, 0), m->rounds * nc,
+		           lab_fmt(c2, sizeof c2, m->cpu_s, 2), lab_fmt(c3, sizeof c3, cpu_per_gib(m), 3),
 		           fmt_mib(b3, sizeof b3, m->sent_bytes), fmt_mib(b1, sizeof b1, m->user_bytes),
 		           fmt_num(b2, sizeof b2, m->syscalls), m->ok_clients);
 	}
-	lab_printf(L, "\nsent MiB, user MiB: the server's /stats file_sent_bytes and "
-	           "file_read_bytes, the file bytes it sent and those it read into its own "
-	           "memory to send them.\nrd/wr calls: syscr + syscw of its /proc/PID/io; a "
-	           "sendfile counts once in each, send(2) and recv(2) not at all.\nok: fetches "
-	           "whose every byte matched the file. Before each run the page cache held "
-	           "%.0f%% (sendfile) and %.0f%% (readwrite) of the file.\n\n", ms[0].resident_pct, ms[1].resident_pct);
+	lab_printf(L, "\n");
+	wrap(L, "", "cpu s: the server's CPU time; s/GiB: that per GiB sent.");
+	wrap(L, "", "sent MiB, user MiB: the server's /stats file_sent_bytes and "
+	     "file_read_bytes, the file bytes it sent and those it read into its own "
+	     "memory to send them.");
+	wrap(L, "", "rd/wr: syscr + syscw of its /proc/PID/io; a sendfile counts once in "
+	     "each, send(2) and recv(2) not at all.");
+	snprintf(t, sizeof t, "ok: fetches whose every byte matched the file. Before each "
+	         "run the page cache held %s%% (sendfile) and %s%% (readwrite) of the file.",
+	         lab_fmt(b1, sizeof b1, ms[0].resident_pct, 0),
+	         lab_fmt(b2, sizeof b2, ms[1].resident_pct, 0));
+	wrap(L, "", t);
+	lab_printf(L, "\n");
 
 	const struct mode *sf = &ms[0], *rw = &ms[1];
 	/* What read+write must have read at least: the file once per fetch. */
 	long long moved = size * nc * rw->rounds;
 	int verified = sf->ok_clients == nc * sf->rounds && rw->ok_clients == nc * rw->rounds;
+	double cs = cpu_per_gib(sf), cr = cpu_per_gib(rw);
 	if (!isfinite(sf->user_bytes) || !isfinite(rw->user_bytes))
 		return lab_verdict(L, 0, "this pollux-server's /stats has no file_read_bytes, so "
 		                   "the bytes through user space were not counted; sendfile moved "
-		                   "%.0f MiB/s with %.2f s of server CPU, read+write %.0f MiB/s "
-		                   "with %.2f s", sf->mib_per_s, sf->cpu_s, rw->mib_per_s, rw->cpu_s);
+		                   "%s MiB/s with %s s of server CPU per GiB, read+write %s MiB/s "
+		                   "with %s s", lab_fmt(b1, sizeof b1, sf->mib_per_s, 0),
+		                   lab_fmt(b2, sizeof b2, cs, 3),
+		                   lab_fmt(b3, sizeof b3, rw->mib_per_s, 0),
+		                   lab_fmt(b4, sizeof b4, cr, 3));
+	/* The deterministic fact: none through user space with sendfile, at
+	 * least the file once per fetch with read+write (counted, not assumed). */
 	int seen = verified && sf->user_bytes == 0 && rw->user_bytes >= (double)moved;
+	char but[600] = "";
+	if (sf->user_bytes != 0)
+		snprintf(but + strlen(but), sizeof but - strlen(but), "; but sendfile counted "
+		         "%s bytes through user space", fmt_num(b1, sizeof b1, sf->user_bytes));
+	if (rw->user_bytes < (double)moved)
+		snprintf(but + strlen(but), sizeof but - strlen(but), "; but read+write counted "
+		         "only %s of the %s bytes it must have read",
+		         fmt_num(b1, sizeof b1, rw->user_bytes),
+		         lab_commas(b2, sizeof b2, (unsigned long long)moved));
+	if (!verified)
+		snprintf(but + strlen(but), sizeof but - strlen(but), "; but some client did not "
+		         "get the file intact");
+	char cpu[300], rmib[32];
+	lab_fmt(b4, sizeof b4, sf->mib_per_s, 0);
+	lab_fmt(rmib, sizeof rmib, rw->mib_per_s, 0);
+	if (!isfinite(cs) || !isfinite(cr))
+		snprintf(cpu, sizeof cpu, "; the server's CPU time could not be read, so its "
+		         "cost per GiB is unknown (%s vs %s MiB/s)", b4, rmib);
+	else if (cs >= cr)
+		snprintf(cpu, sizeof cpu, "; sendfile was not cheaper in CPU here: %.3f against "
+		         "%.3f s/GiB (%s vs %s MiB/s); see pollux-labs(7) on small files and "
+		         "caches", cs, cr, b4, rmib);
+	else
+		snprintf(cpu, sizeof cpu, "; the server's CPU per GiB sent: %.3f s with sendfile, "
+		         "%.3f s with read+write (%s vs %s MiB/s)", cs, cr, b4, rmib);
 	return lab_verdict(L, seen,
 	                   "sendfile moved %s bytes through the server's user space and "
-	                   "read+write %s (%d fetches of the %lld MiB file: %s bytes); the "
-	                   "server's CPU per GiB sent: %.3f s with sendfile, %.3f s with "
-	                   "read+write (%.0f vs %.0f MiB/s)%s",
+	                   "read+write %s (%d fetches of the %lld MiB file: %s bytes)%s%s",
 	                   fmt_num(b1, sizeof b1, sf->user_bytes),
 	                   fmt_num(b2, sizeof b2, rw->user_bytes), nc * rw->rounds, size >> 20,
-	                   lab_commas(b3, sizeof b3, (unsigned long long)moved),
-	                   sf->cpu_s / ((double)sf->bytes / (1 << 30)),
-	                   rw->cpu_s / ((double)rw->bytes / (1 << 30)),
-	                   sf->mib_per_s, rw->mib_per_s,
-	                   verified ? "" : "; but some client did not get the file intact");
+	                   lab_commas(b3, sizeof b3, (unsigned long long)moved), cpu, but);
+
+fail:
+	for (int i = 0; i < 2; i++)
+		json_mode(L, &ms[i], nc);
+	if (lab_stopped())
+		return LAB_NOT_OBSERVED;
+	return lab_fail(L, "%s", why[0] ? why : "the lesson could not run (see above)");
 }
 
 const struct lesson lab_lesson_sendfile = {
