@@ -177,28 +177,6 @@ static void json_naive(struct lab *L, const struct naive *n)
 	jw_close(&L->meas);
 }
 
-/* Text wrapped at 72 columns, each line after indent: the notes under a
- * row, so that nothing printed is wider than a terminal (or the page). */
-static void note(struct lab *L, const char *text)
-{
-	const char *indent = "    ";
-	const int width = 72 - 4;
-	while (*text) {
-		int n = (int)strlen(text);
-		if (n > width) {
-			n = width;
-			while (n > 0 && text[n] != ' ')
-				n--;
-			if (n == 0)	/* one word longer than the line */
-				n = (int)strcspn(text, " ");
-		}
-		lab_printf(L, "%s%.*s\n", indent, n, text);
-		text += n;
-		while (*text == ' ')
-			text++;
-	}
-}
-
 /* "1st", "2nd", "10th": the ordinal of n. */
 static const char *ordinal(char *buf, size_t len, long n)
 {
@@ -550,26 +528,26 @@ static void table(struct lab *L, const struct naive nv[2], const struct psel *s,
 			         "FD_SET check is absent and it runs like the unfortified one",
 			         fdset_naive_optimized_fortified ? "with a C library that has no "
 			         "_FORTIFY_SOURCE" : "without optimisation (-O0 in CFLAGS?)");
-			note(L, t);
+			lab_wrap(L, "    ", t);
 		}
 		if (strcmp(n->outcome, "could not run") == 0 && n->message[0])
-			note(L, n->message);
+			lab_wrap(L, "    ", n->message);
 		if (n->corrupted) {
 			snprintf(t, sizeof t, "FD_SET changed %d byte%s past the fd_set's end: the "
 			         "byte at offset %ld after it (the %s) went 0x00 -> 0x%02x",
 			         n->corrupted, n->corrupted == 1 ? "" : "s", n->corrupt_off,
 			         ordinal(b1, sizeof b1, n->corrupt_off + 1), n->corrupt_new);
-			note(L, t);
+			lab_wrap(L, "    ", t);
 		}
 		if (n->select_rc != -1 && !n->signal) {
 			snprintf(t, sizeof t, "then select returned %d%s%s", n->select_rc,
 			         n->select_rc < 0 ? ": " : "",
 			         n->select_rc < 0 ? strerror(n->select_errno) : "");
-			note(L, t);
+			lab_wrap(L, "    ", t);
 		}
 		if (n->message[0] && n->signal) {
 			snprintf(t, sizeof t, "\"%.500s\"", n->message);
-			note(L, t);
+			lab_wrap(L, "    ", t);
 		}
 	}
 	if (s->probe_fd >= 0)
@@ -585,11 +563,11 @@ static void table(struct lab *L, const struct naive nv[2], const struct psel *s,
 		         isfinite(s->registered) ? lab_commas(b2, sizeof b2,
 		                                             (unsigned long long)s->registered)
 		                                : "-");
-		note(L, t);
+		lab_wrap(L, "    ", t);
 	}
 	if (s->why[0]) {
 		lab_printf(L, "%-30s %6s  %s\n", "pollux select", "-", "not shown past 4,096:");
-		note(L, s->why);
+		lab_wrap(L, "    ", s->why);
 	}
 	if (r) {
 		lab_printf(L, "\n%-8s %8s %10s\n", "backend", "fds", "us/wait");

@@ -150,6 +150,39 @@ void lab_printf(struct lab *L, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Writes text to f in lines of at most width columns: the first after
+ * first, the rest after indent. */
+static void wrap_to(FILE *f, int width, const char *first, const char *indent,
+                    const char *text)
+{
+	const char *pre = first;
+	while (*text) {
+		int room = width - (int)strlen(pre);
+		int n = (int)strcspn(text, "\n");
+		if (n > room) {
+			n = room;
+			while (n > 0 && text[n] != ' ')
+				n--;
+			if (n == 0)	/* one word longer than the line */
+				n = (int)strcspn(text, " \n");
+		}
+		fprintf(f, "%s%.*s\n", pre, n, text);
+		text += n;
+		while (*text == ' ' || *text == '\n')
+			text++;
+		pre = indent;
+	}
+}
+
+void lab_wrap(struct lab *L, const char *indent, const char *text)
+{
+	if (L->o->quiet)
+		return;
+	lab_progress(L, "%s", "");
+	wrap_to(L->out, 72, indent, indent, text);
+	fflush(L->out);
+}
+
 int lab_verdict(struct lab *L, int observed, const char *fmt, ...)
 {
 	va_list ap;
@@ -338,7 +371,12 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 	}
 	if (rc != LAB_OBSERVED)
 		L->observed = 0;
-	fprintf(L->out, "%s: %s\n", L->observed ? "observed" : "NOT observed", L->verdict);
+	/* One line each with -q, for scripts that grep; wrapped for people. */
+	const char *tag = L->observed ? "observed: " : "NOT observed: ";
+	if (o->quiet)
+		fprintf(L->out, "%s%s\n", tag, L->verdict);
+	else
+		wrap_to(L->out, 80, tag, "  ", L->verdict);
 	if (!o->quiet)
 		fputc('\n', L->out);
 	fflush(L->out);

@@ -90,6 +90,10 @@ int lab_fail(struct lab *L, const char *fmt, ...)
 /* A progress line on stderr when it is a terminal ("" clears it). */
 void lab_progress(struct lab *L, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* text on stdout (like lab_printf) wrapped at 72 columns, each line
+ * after indent; a '\n' in text starts a new line. For the notes under a
+ * table, so that nothing printed is wider than a terminal or the page. */
+void lab_wrap(struct lab *L, const char *indent, const char *text);
 /* "1,048,576": n with thousands separators, into buf. */
 const char *lab_commas(char *buf, size_t n, unsigned long long v);
 /* v with that many decimals, or "-" when it was not measured (NaN), for

@@ -522,27 +522,6 @@ static void json_fetch(struct lab *L, const struct scenario *s, int other)
 	jw_close(&L->meas);
 }
 
-/* Text wrapped at 72 columns, each line after indent: the legend under
- * the table, so that nothing printed is wider than a terminal. */
-static void wrap(struct lab *L, const char *indent, const char *text)
-{
-	const int width = 72 - (int)strlen(indent);
-	while (*text) {
-		int n = (int)strlen(text);
-		if (n > width) {
-			n = width;
-			while (n > 0 && text[n] != ' ')
-				n--;
-			if (n == 0)
-				n = (int)strcspn(text, " ");
-		}
-		lab_printf(L, "%s%.*s\n", indent, n, text);
-		text += n;
-		while (*text == ' ')
-			text++;
-	}
-}
-
 static const char *count(char *buf, size_t n, long long v)
 {
 	if (v < 0)
@@ -630,9 +609,9 @@ static int run(struct lab *L)
 		           lab_fmt(c, sizeof c, s->big.seconds, 2), n, w);
 	}
 	lab_printf(L, "\n");
-	wrap(L, "", "claimed, received, lost, intact: bytes of the big response (intact: "
+	lab_wrap(L, "", "claimed, received, lost, intact: bytes of the big response (intact: "
 	     "before the first wrong one).");
-	wrap(L, "", "others: the second client's requests answered meanwhile; wait ms: "
+	lab_wrap(L, "", "others: the second client's requests answered meanwhile; wait ms: "
 	     "its slowest, connect to last byte; -: not measured, or none answered.");
 	for (int i = 1; i < 3; i++)
 		if (isfinite(sc[i].other_unanswered_s)) {
@@ -640,7 +619,7 @@ static int run(struct lab *L)
 			         "answered, one after waiting %.1f s.", sc[i].key,
 			         sc[i].others - sc[i].others_ok, sc[i].others,
 			         sc[i].other_unanswered_s);
-			wrap(L, "", t);
+			lab_wrap(L, "", t);
 		}
 	if (sc[0].reported)
 		snprintf(t, sizeof t, "naive: %ld send calls of %d bytes, %ld of them short or "
@@ -649,7 +628,7 @@ static int run(struct lab *L)
 	else
 		snprintf(t, sizeof t, "naive: the server gave no report of its send calls, so "
 		         "what it claimed and lost is unknown.");
-	wrap(L, "", t);
+	lab_wrap(L, "", t);
 	lab_printf(L, "\n");
 
 	long long lost0 = lost_of(&sc[0]), lost2 = lost_of(&sc[2]);

@@ -376,27 +376,6 @@ static const char *fmt_mib(char *buf, size_t n, double v)
 	return buf;
 }
 
-/* Text wrapped at 72 columns, every line after indent: the legend under
- * the table, so that nothing printed is wider than a terminal. */
-static void wrap(struct lab *L, const char *indent, const char *text)
-{
-	const int width = 72 - (int)strlen(indent);
-	while (*text) {
-		int n = (int)strcspn(text, "\n");
-		if (n > width) {
-			n = width;
-			while (n > 0 && text[n] != ' ')
-				n--;
-			if (n == 0)
-				n = (int)strcspn(text, " \n");
-		}
-		lab_printf(L, "%s%.*s\n", indent, n, text);
-		text += n;
-		while (*text == ' ' || *text == '\n')
-			text++;
-	}
-}
-
 /* Every key of one mode, null for what was not measured (a run that
  * failed or was stopped before this mode). */
 static void json_mode(struct lab *L, const struct mode *m, int nc)
@@ -498,17 +477,17 @@ static int run(struct lab *L)
 		           fmt_num(b2, sizeof b2, m->syscalls), m->ok_clients);
 	}
 	lab_printf(L, "\n");
-	wrap(L, "", "cpu s: the server's CPU time; s/GiB: that per GiB sent.");
-	wrap(L, "", "sent MiB, user MiB: the server's /stats file_sent_bytes and "
+	lab_wrap(L, "", "cpu s: the server's CPU time; s/GiB: that per GiB sent.");
+	lab_wrap(L, "", "sent MiB, user MiB: the server's /stats file_sent_bytes and "
 	     "file_read_bytes, the file bytes it sent and those it read into its own "
 	     "memory to send them.");
-	wrap(L, "", "rd/wr: syscr + syscw of its /proc/PID/io; a sendfile counts once in "
+	lab_wrap(L, "", "rd/wr: syscr + syscw of its /proc/PID/io; a sendfile counts once in "
 	     "each, send(2) and recv(2) not at all.");
 	snprintf(t, sizeof t, "ok: fetches whose every byte matched the file. Before each "
 	         "run the page cache held %s%% (sendfile) and %s%% (readwrite) of the file.",
 	         lab_fmt(b1, sizeof b1, ms[0].resident_pct, 0),
 	         lab_fmt(b2, sizeof b2, ms[1].resident_pct, 0));
-	wrap(L, "", t);
+	lab_wrap(L, "", t);
 	lab_printf(L, "\n");
 
 	const struct mode *sf = &ms[0], *rw = &ms[1];
