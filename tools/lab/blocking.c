@@ -340,8 +340,9 @@ static int run(struct lab *L)
 		lab_fmt(rps, sizeof rps, m->rps, 0);
 		lab_printf(L, "%-10s %9s %13s %13s %12s %9s\n", m->name, a, p50, mx, sl, rps);
 	}
-	lab_printf(L, "\n%-10s %9s %7s %8s %9s %10s %10s %9s\n", "model", "connected", "held",
-	           "threads", "processes", "KiB before", "KiB after", "KiB/conn");
+	/* At most 72 columns: pollux-labs(7) quotes the table, indented. */
+	lab_printf(L, "\n%-9s %9s %6s %7s %6s %10s %10s %8s\n", "model", "connected", "held",
+	           "threads", "procs", "KiB before", "KiB after", "KiB/conn");
 	for (int i = 0; i < NMODELS; i++) {
 		struct res *m = &ms[i];
 		char c[32], h[32], t[32], p[32], k0[32], k1[32], per[32];
@@ -355,7 +356,7 @@ static int run(struct lab *L)
 		fmt_long(k0, sizeof k0, m->idle_ok ? (long)m->w0.kib : -1);
 		fmt_long(k1, sizeof k1, m->idle_ok ? (long)m->w.kib : -1);
 		lab_fmt(per, sizeof per, m->kib_per_conn, 1);
-		lab_printf(L, "%-10s %9s %7s %8s %9s %10s %10s %9s\n", m->name, c, h, t, p, k0,
+		lab_printf(L, "%-9s %9s %6s %7s %6s %10s %10s %8s\n", m->name, c, h, t, p, k0,
 		           k1, per);
 	}
 	lab_printf(L, "\nwait        from a client's connect to the first byte of its answer,\n"
@@ -364,6 +365,7 @@ static int run(struct lab *L)
 	           "req/s       the prompt clients' answers / time from their connect to the\n"
 	           "            last of them\n"
 	           "held        idle connections the server holds (a descriptor or a child each)\n"
+	           "procs       the server and its children\n"
 	           "KiB         PSS of the server and its children, the touched pages of\n"
 	           "            their thread stacks included; the kernel's own memory per\n"
 	           "            thread or process (its kernel stack, page tables) and the\n"

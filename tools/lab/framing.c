@@ -449,21 +449,22 @@ out:
 		return lab_fail(L, "the streams could not be measured (see the message above)");
 
 	char a[32], b[32], c1[32], d[32], e[32];
-	lab_printf(L, "\n%-24s %6s %10s %6s %13s %15s\n", "stream", "sends", "bytes", "reads",
-	           "largest read", "whole messages");
-	lab_printf(L, "%-24s %6s %10s %6s %13s %15s\n", "1,000 x 10 B, unframed",
+	/* At most 72 columns: pollux-labs(7) quotes the table, indented. */
+	lab_printf(L, "\n%-22s %6s %9s %6s %8s %6s\n", "stream", "sends", "bytes", "reads",
+	           "largest", "whole");
+	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", "1,000 x 10 B, unframed",
 	           lab_commas(a, sizeof a, (unsigned long long)m.small_sends),
 	           lab_commas(b, sizeof b, m.small_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.small_reads),
 	           lab_commas(d, sizeof d, (unsigned long long)m.small_largest),
 	           lab_commas(e, sizeof e, (unsigned long long)m.boundaries_kept));
-	lab_printf(L, "%-24s %6s %10s %6s %13s %15s\n", "1 x 1 MiB, unframed",
+	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", "1 x 1 MiB, unframed",
 	           lab_commas(a, sizeof a, (unsigned long long)m.large_sends),
 	           lab_commas(b, sizeof b, m.large_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.large_reads),
 	           lab_commas(d, sizeof d, (unsigned long long)m.large_largest),
 	           lab_commas(e, sizeof e, (unsigned long long)m.large_whole));
-	lab_printf(L, "%-24s %6s %10s %6s %13s %15s\n", "1,001 with 4-byte length",
+	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", "1,001, 4-byte length",
 	           lab_commas(a, sizeof a, SMALL_N + 1),
 	           lab_commas(b, sizeof b, m.framed_bytes),
 	           lab_commas(c1, sizeof c1, (unsigned long long)m.framed_reads), "-",
@@ -472,9 +473,9 @@ out:
 	for (long i = 0; i < m.small_reads && i < 8; i++)
 		lab_printf(L, " %s", lab_commas(a, sizeof a, (unsigned long long)m.small_size[i]));
 	lab_printf(L, "%s\n", m.small_reads > 8 ? " ..." : "");
-	lab_printf(L, "\nreads: recv() calls that returned data; largest read: in bytes; whole\n"
-	           "messages: reads that held exactly one message (unframed), or messages\n"
-	           "recovered byte for byte (framed).\n\n");
+	lab_printf(L, "\nreads: recv() calls that returned data; largest: the largest read, in\n"
+	           "bytes; whole: reads that held exactly one message (unframed), or\n"
+	           "messages recovered byte for byte (framed).\n\n");
 
 	int seen = (m.small_reads != m.small_sends || m.boundaries_kept < m.small_sends) &&
 	           m.large_reads > 1 && m.framed_recovered == SMALL_N + 1;

@@ -23,13 +23,11 @@
 
 enum mode { LEVEL, EDGE_ONE_READ, EDGE_DRAIN, NMODES };
 static const char *const mode_key[NMODES] = { "level", "edge_one_read", "edge_drain" };
-/* What each handler does per report, with READ_SIZE in it. */
+/* What each handler does per report (the table says a read is READ_SIZE). */
 static void handler_text(char *buf, size_t n, enum mode m)
 {
-	if (m == EDGE_DRAIN)
-		snprintf(buf, n, "%d KiB to EAGAIN", READ_SIZE / 1024);
-	else
-		snprintf(buf, n, "one %d KiB read", READ_SIZE / 1024);
+	(void)m;
+	snprintf(buf, n, "%s", m == EDGE_DRAIN ? "read to EAGAIN" : "one read");
 }
 
 struct run {
@@ -278,14 +276,15 @@ static void write_run(struct lab *L, enum mode m)
 
 static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 {
-	lab_printf(L, "\n%-13s %-15s %10s %12s %8s %7s %8s\n", "run", "per report",
-	           "sent (B)", "received (B)", "wake-ups", "stalled", "all (ms)");
+	/* At most 72 columns: pollux-labs(7) quotes the table, indented. */
+	lab_printf(L, "\n%-13s %-14s %9s %9s %8s %7s %6s\n", "run", "per report",
+	           "sent", "received", "wake-ups", "stalled", "all ms");
 	for (int m = 0; m < NMODES; m++) {
 		const struct run *r = &runs[m];
 		char h[32];
 		handler_text(h, sizeof h, (enum mode)m);
 		if (!r->measured) {
-			lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
+			lab_printf(L, "%-13s %-14s %9s %9s %8s %7s %6s\n", mode_key[m],
 			           h, "-", "-", "-", "-", "-");
 			continue;
 		}
@@ -305,13 +304,15 @@ static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 			snprintf(st, sizeof st, "%.1f s", r->quiet_s);
 		else
 			snprintf(st, sizeof st, "no");
-		lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
+		lab_printf(L, "%-13s %-14s %9s %9s %8s %7s %6s\n", mode_key[m],
 		           h, s, rcv, w, st, all);
 	}
 	char b[32];
-	lab_printf(L, "\nsent: what the sender's send() calls took of %s bytes; stalled: no\n"
-	           "report for the stall window while bytes were still unread; all: from the\n"
-	           "first send to the last byte read.%s%s%s\n\n",
+	lab_printf(L, "\nper report: what the handler does each time pollux reports the socket\n"
+	           "readable, in recv() calls of %d KiB; sent, received: bytes, of the %s\n"
+	           "the sender's send() calls were given; stalled: no report for the stall\n"
+	           "window while bytes were still unread; all: from the first send to the\n"
+	           "last byte read.%s%s%s\n\n", READ_SIZE / 1024,
 	           lab_commas(b, sizeof b, bytes), edge ? "" : "\nThe edge runs: not on ",
 	           edge ? "" : backend, edge ? "" : ", which has no POLLUX_FEAT_EDGE.");
 }
