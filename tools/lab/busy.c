@@ -137,8 +137,8 @@ static int run(struct lab *L)
 	/* --seconds: the length of each phase, idle and loaded. */
 	jw_num(&L->settings, "seconds", secs);
 	jw_int(&L->settings, "rate", rate);
-	/* The lab's idle connections and pollux-load keep the default poller:
-	 * -b is the loop server's alone. */
+	/* pollux-load keeps the default poller (the idle connections wait in
+	 * poll(2)): -b is the loop server's alone. */
 	pollux_t *cp = pollux_new(NULL);
 	jw_str(&L->settings, "clients_backend", cp ? pollux_backend(cp) : NULL);
 	pollux_free(cp);
