@@ -10,6 +10,10 @@ import labtest as t
 r = t.run("async", "--quick")
 j = r.json
 n = j.get("settings", {}).get("clients")
+st = j.get("settings", {})
+t.check(st.get("backend") in t.backends(), "settings.backend names a built backend (%r)"
+        % st.get("backend"))
+t.check(st.get("memory") == "vmrss_peak", "settings.memory says rss_kib is the VmRSS peak")
 for m in ("iterative", "threads", "loop"):
     t.keys(j, *["measurements.%s.%s" % (m, k) for k in (
         "total_s", "threads_peak", "rss_kib", "answered", "unfinished", "failed")])

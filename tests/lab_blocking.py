@@ -12,6 +12,10 @@ r = t.run("blocking", "--quick")
 j = r.json
 n = j.get("settings", {}).get("clients")
 t.check(n == 100, "settings.clients is 100 (got %r)" % n)
+# The backend the loop server really ran on, from its /stats, not "default".
+t.check(j.get("settings", {}).get("backend") in t.backends(),
+        "settings.backend names a built backend (%r)" % j.get("settings", {}).get("backend"))
+t.check(j.get("settings", {}).get("memory") == "pss", "settings.memory says rss_kib is PSS")
 for m in ("iterative", "threads", "fork", "loop"):
     base = "measurements.models." + m
     t.keys(j, *[base + "." + k for k in (

@@ -8,6 +8,10 @@ import labtest as t
 
 r = t.run("busy", "--quick")
 j = r.json
+# The backend the loop server really ran on, from its /stats, not "default".
+t.check(j.get("settings", {}).get("backend") in t.backends(),
+        "settings.backend names a built backend (%r)" % j.get("settings", {}).get("backend"))
+t.check(j.get("settings", {}).get("seconds") == 2, "settings.seconds: each phase's 2 s")
 for m in ("busy", "loop"):
     t.keys(j, "measurements.%s.cpu_pct_idle" % m, "measurements.%s.cpu_pct_loaded" % m,
            "measurements.%s.requests" % m, "measurements.%s.errors" % m)

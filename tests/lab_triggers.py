@@ -1,7 +1,8 @@
 """lab_triggers.py: pollux-lab triggers --quick records the three runs; on
 an edge-capable backend the one-read edge handler stalls with bytes unread
 while the draining one and the level-triggered one get every byte; on poll (or
-select) the lesson says edge triggering is not available there and exits 1."""
+select) the lesson says edge triggering is not available there, writes the
+edge runs' keys as null, and exits 1."""
 import os
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +45,12 @@ t.check(r.rc == 1, "triggers -b %s exits 1 (got %s)" % (plain, r.rc))
 t.check(j.get("observed") is False, "triggers -b %s is not observed" % plain)
 t.check("not available" in j.get("verdict", ""), "the verdict says edge is not available")
 t.keys(j, *["measurements.level.%s" % f for f in FIELDS])
+# The edge runs did not run: their keys are there all the same, null.
+t.keys(j, *["measurements.%s.%s" % (run, f) for run in RUNS[1:] for f in FIELDS])
+for run in RUNS[1:]:
+    got = j.get("measurements", {}).get(run) or {}
+    t.check(all(got.get(f, 0) is None for f in FIELDS),
+            "%s on %s: every key null (%r)" % (run, plain, got))
 lv = j.get("measurements", {}).get("level") or {}
 t.check(lv.get("bytes_received") == lv.get("bytes_sent"),
         "level on %s received every byte" % plain)

@@ -5,6 +5,7 @@
 #include <config.h>
 #include "lab.h"
 #include "common.h"
+#include "pollux.h"
 
 #include <math.h>
 #include <signal.h>
@@ -31,18 +32,37 @@ struct res {
 	double kib_per_conn;
 };
 
+/* The backend a running pollux-server says it uses (/stats "backend"),
+ * into buf; "" when it does not answer. */
+static void server_backend(int port, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	char *body = lab_http_get(port, "/stats", 3000);
+	char err[128];
+	struct json *j = body ? json_parse(body, err, sizeof err) : NULL;
+	const struct json *b = j ? json_get(j, "backend") : NULL;
+	if (b && b->type == J_STR)
+		snprintf(buf, n, "%s", b->str);
+	json_free(j);
+	free(body);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
-static void burst(struct lab *L, struct res *m, int n, int lead_ms)
+static void burst(struct lab *L, struct res *m, int n, int lead_ms, char *backend,
+                  size_t blen)
 {
 	int port;
 	struct proc *srv = lab_model_server(L, m->name, NULL, &port, m->why, sizeof m->why);
 	if (!srv)
 		return;
+	/* What the loop really runs on (-b, or the library's choice). */
+	if (strcmp(m->name, "loop") == 0)
+		server_backend(port, backend, blen);
 	lab_progress(L, "%s: %d clients, the first one slow", m->name, n);
 	struct lab_clients_opts o = { .port = port, .n = n, .path = "/",
 	                              .timeout_s = 10 + lead_ms / 1000.0,
@@ -208,92 +228,12 @@ static const char *kib_text(char *buf, size_t n, const struct res *m)
 	return buf;
 }
 
-static int run(struct lab *L)
+/* Every model's keys, null where not measured (also when stopped). */
+static void write_meas(struct lab *L, const struct res *ms)
 {
-	int n = 100;
-	int k = L->o->quick ? 1000 : 5000;
-	int lead_ms = L->o->quick ? 200 : 500;
-	double timeout_s = L->o->quick ? 5 : 15;
-	char kb[32];
-	jw_int(&L->settings, "clients", n);
-	jw_int(&L->settings, "slow_client_ms", lead_ms);
-	jw_str(&L->settings, "path", "/");
-	jw_int(&L->settings, "idle_connections", k);
-	jw_str(&L->settings, "backend", L->o->backend ? L->o->backend : "default");
-	lab_setup(L, "pollux-server --model iterative, threads, fork and loop%s%s%s, in turn",
-	          L->o->backend ? " (loop on " : "", L->o->backend ? L->o->backend : "",
-	          L->o->backend ? ")" : "");
-	lab_setup(L, "%d clients connect at once, each asks GET / once (Connection: close); "
-	          "the first connects before the others and sends its request only %d ms "
-	          "later (a slow client)", n, lead_ms);
-	lab_setup(L, "then a fresh server gets %s idle connections: its memory (PSS, its "
-	          "children's included), threads and processes before and after",
-	          lab_commas(kb, sizeof kb, (unsigned long long)k));
-
-	struct res ms[NMODELS];
-	memset(ms, 0, sizeof ms);
-	for (int i = 0; i < NMODELS && !lab_stopped(); i++) {
-		struct res *m = &ms[i];
-		m->name = models[i];
-		m->first_p50_ms = m->first_max_ms = m->slow_ms = m->rps = NAN;
-		m->kib_per_conn = NAN;
-		m->w0.kib = m->w.kib = NAN;
-		m->w0.threads = m->w.threads = m->w0.processes = m->w.processes = -1;
-		m->held = -1;
-		burst(L, m, n, lead_ms);
-		if (m->burst_ok && !lab_stopped())
-			idle(L, m, k, timeout_s);
-	}
-	int rc = LAB_NOT_OBSERVED;
-	if (lab_stopped())
-		goto out;
-
-	lab_printf(L, "\n%-10s %9s %13s %13s %12s %9s\n", "model", "answered",
-	           "wait p50 ms", "wait max ms", "slow one ms", "req/s");
-	for (int i = 0; i < NMODELS; i++) {
-		struct res *m = &ms[i];
-		char a[32], p50[32], mx[32], sl[32], rps[32];
-		if (m->burst_ok)
-			snprintf(a, sizeof a, "%d/%d", m->answered, n);
-		else
-			snprintf(a, sizeof a, "-");
-		lab_fmt(p50, sizeof p50, m->first_p50_ms, 1);
-		lab_fmt(mx, sizeof mx, m->first_max_ms, 1);
-		lab_fmt(sl, sizeof sl, m->slow_ms, 1);
-		lab_fmt(rps, sizeof rps, m->rps, 0);
-		lab_printf(L, "%-10s %9s %13s %13s %12s %9s\n", m->name, a, p50, mx, sl, rps);
-	}
-	lab_printf(L, "\n%-10s %9s %7s %8s %10s %11s %11s %9s\n", "model", "connected", "held",
-	           "threads", "processes", "KiB before", "KiB after", "KiB/conn");
-	for (int i = 0; i < NMODELS; i++) {
-		struct res *m = &ms[i];
-		char c[32], h[32], t[32], p[32], k0[32], k1[32], per[32];
-		if (m->idle_ok) {
-			lab_commas(c, sizeof c, (unsigned long long)m->connected);
-		} else
-			snprintf(c, sizeof c, "-");
-		fmt_long(h, sizeof h, m->idle_ok ? m->held : -1);
-		fmt_long(t, sizeof t, m->idle_ok ? m->w.threads : -1);
-		fmt_long(p, sizeof p, m->idle_ok ? m->w.processes : -1);
-		fmt_long(k0, sizeof k0, m->idle_ok ? (long)m->w0.kib : -1);
-		fmt_long(k1, sizeof k1, m->idle_ok ? (long)m->w.kib : -1);
-		lab_fmt(per, sizeof per, m->kib_per_conn, 1);
-		lab_printf(L, "%-10s %9s %7s %8s %10s %11s %11s %9s\n", m->name, c, h, t, p, k0,
-		           k1, per);
-	}
-	lab_printf(L, "\nwait        from a client's connect to the first byte of its answer,\n"
-	           "            over the %d prompt clients\n"
-	           "slow one    the slow client's own wait, its %d ms pause included\n"
-	           "req/s       the prompt clients' answers / time from their connect to the\n"
-	           "            last of them\n"
-	           "held        idle connections the server holds (a descriptor or a child each)\n"
-	           "KiB         PSS of the server and its children: user space only, the\n"
-	           "            kernel's sockets, thread stacks and page tables come on top\n\n",
-	           n - 1, lead_ms);
-
 	jw_open(&L->meas, "models");
 	for (int i = 0; i < NMODELS; i++) {
-		struct res *m = &ms[i];
+		const struct res *m = &ms[i];
 		jw_open(&L->meas, m->name);
 		if (m->burst_ok) {
 			jw_int(&L->meas, "answered", m->answered);
@@ -327,6 +267,111 @@ static int run(struct lab *L)
 		jw_close(&L->meas);
 	}
 	jw_close(&L->meas);
+}
+
+static int run(struct lab *L)
+{
+	int n = 100;
+	int k = L->o->quick ? 1000 : 5000;
+	int lead_ms = L->o->quick ? 200 : 500;
+	double timeout_s = L->o->quick ? 5 : 15;
+	char kb[32];
+	jw_int(&L->settings, "clients", n);
+	jw_int(&L->settings, "slow_client_ms", lead_ms);
+	jw_str(&L->settings, "path", "/");
+	jw_int(&L->settings, "idle_connections", k);
+	/* Nothing here runs for a time: a burst ends when it is answered. */
+	jw_null(&L->settings, "seconds");
+	if (L->o->seconds > 0)
+		fprintf(stderr, LAB_NAME ": blocking has no timed phase; --seconds ignored\n");
+	/* The lab's own clients are the instrument: they keep the library's
+	 * default poller whatever -b says, so that a capped select cannot
+	 * make them fail before the server does. */
+	pollux_t *cp = pollux_new(NULL);
+	jw_str(&L->settings, "clients_backend", cp ? pollux_backend(cp) : NULL);
+	pollux_free(cp);
+	jw_str(&L->settings, "memory", "pss");
+	lab_setup(L, "pollux-server --model iterative, threads, fork and loop%s%s%s, in turn "
+	          "(-b is the loop server's backend only)",
+	          L->o->backend ? " (loop on " : "", L->o->backend ? L->o->backend : "",
+	          L->o->backend ? ")" : "");
+	lab_setup(L, "%d clients connect at once, each asks GET / once (Connection: close); "
+	          "the first connects before the others and sends its request only %d ms "
+	          "later (a slow client)", n, lead_ms);
+	lab_setup(L, "then a fresh server gets %s idle connections: its memory (PSS, its "
+	          "children's included), threads and processes before and after",
+	          lab_commas(kb, sizeof kb, (unsigned long long)k));
+
+	struct res ms[NMODELS];
+	memset(ms, 0, sizeof ms);
+	char backend[32] = "";
+	for (int i = 0; i < NMODELS; i++) {
+		struct res *m = &ms[i];
+		m->name = models[i];
+		m->first_p50_ms = m->first_max_ms = m->slow_ms = m->rps = NAN;
+		m->kib_per_conn = NAN;
+		m->w0.kib = m->w.kib = NAN;
+		m->w0.threads = m->w.threads = m->w0.processes = m->w.processes = -1;
+		m->held = -1;
+		if (lab_stopped())
+			continue;	/* its keys are written all the same, null */
+		burst(L, m, n, lead_ms, backend, sizeof backend);
+		if (m->burst_ok && !lab_stopped())
+			idle(L, m, k, timeout_s);
+	}
+	jw_str(&L->settings, "backend", backend[0] ? backend : NULL);
+	int rc = LAB_NOT_OBSERVED;
+	write_meas(L, ms);
+	if (lab_stopped())
+		goto out;
+
+	lab_printf(L, "\n%-10s %9s %13s %13s %12s %9s\n", "model", "answered",
+	           "wait p50 ms", "wait max ms", "slow one ms", "req/s");
+	for (int i = 0; i < NMODELS; i++) {
+		struct res *m = &ms[i];
+		char a[32], p50[32], mx[32], sl[32], rps[32];
+		if (m->burst_ok)
+			snprintf(a, sizeof a, "%d/%d", m->answered, n);
+		else
+			snprintf(a, sizeof a, "-");
+		lab_fmt(p50, sizeof p50, m->first_p50_ms, 1);
+		lab_fmt(mx, sizeof mx, m->first_max_ms, 1);
+		lab_fmt(sl, sizeof sl, m->slow_ms, 1);
+		lab_fmt(rps, sizeof rps, m->rps, 0);
+		lab_printf(L, "%-10s %9s %13s %13s %12s %9s\n", m->name, a, p50, mx, sl, rps);
+	}
+	/* At most 72 columns: pollux-labs(7) quotes the table, indented. */
+	lab_printf(L, "\n%-9s %9s %6s %7s %6s %10s %10s %8s\n", "model", "connected", "held",
+	           "threads", "procs", "KiB before", "KiB after", "KiB/conn");
+	for (int i = 0; i < NMODELS; i++) {
+		struct res *m = &ms[i];
+		char c[32], h[32], t[32], p[32], k0[32], k1[32], per[32];
+		if (m->idle_ok) {
+			lab_commas(c, sizeof c, (unsigned long long)m->connected);
+		} else
+			snprintf(c, sizeof c, "-");
+		fmt_long(h, sizeof h, m->idle_ok ? m->held : -1);
+		fmt_long(t, sizeof t, m->idle_ok ? m->w.threads : -1);
+		fmt_long(p, sizeof p, m->idle_ok ? m->w.processes : -1);
+		fmt_long(k0, sizeof k0, m->idle_ok ? (long)m->w0.kib : -1);
+		fmt_long(k1, sizeof k1, m->idle_ok ? (long)m->w.kib : -1);
+		lab_fmt(per, sizeof per, m->kib_per_conn, 1);
+		lab_printf(L, "%-9s %9s %6s %7s %6s %10s %10s %8s\n", m->name, c, h, t, p, k0,
+		           k1, per);
+	}
+	lab_printf(L, "\nwait        from a client's connect to the first byte of its answer,\n"
+	           "            over the %d prompt clients\n"
+	           "slow one    the slow client's own wait, its %d ms pause included\n"
+	           "req/s       the prompt clients' answers / time from their connect to the\n"
+	           "            last of them\n"
+	           "held        idle connections the server holds (a descriptor or a child each)\n"
+	           "procs       the server and its children\n"
+	           "KiB         PSS of the server and its children, the touched pages of\n"
+	           "            their thread stacks included; the kernel's own memory per\n"
+	           "            thread or process (its kernel stack, page tables) and the\n"
+	           "            socket buffers come on top\n\n",
+	           n - 1, lead_ms);
+
 	plot(L, ms);
 
 	struct res *it = &ms[0], *th = &ms[1], *fk = &ms[2], *lp = &ms[3];
@@ -351,19 +396,36 @@ static int run(struct lab *L)
 	         "%s more wait in the kernel's accept queue%s", it->held,
 	         lab_commas(q1, sizeof q1, (unsigned long long)k), it->w.threads,
 	         lab_commas(q2, sizeof q2, (unsigned long long)(queued > 0 ? queued : 0)), tail);
+	/* Not observed: say which figure failed which condition. */
+	char concl[512];
+	const struct res *short_m = NULL;
+	for (int i = 0; i < NMODELS && !short_m; i++)
+		if (ms[i].answered != n)
+			short_m = &ms[i];
+	if (short_m)
+		snprintf(concl, sizeof concl, "not observed: %s answered %d of %d clients",
+		         short_m->name, short_m->answered, n);
+	else if (!slow_seen)
+		snprintf(concl, sizeof concl, "not observed: the last iterative client's wait "
+		         "(%.0f ms) was not over 3 times both threads' (%.1f ms) and loop's "
+		         "(%.1f ms)", it->first_max_ms, th->first_max_ms, lp->first_max_ms);
+	else if (!mem_seen)
+		snprintf(concl, sizeof concl, "not observed: an idle connection did not cost "
+		         "both threads and fork more PSS than loop (%s, %s against %s)",
+		         kib_text(k1, sizeof k1, th), kib_text(k2, sizeof k2, fk),
+		         kib_text(k3, sizeof k3, lp));
+	else
+		snprintf(concl, sizeof concl, "blocking serves one client at a time; a thread "
+		         "or a process per client fixes that at a price per connection the "
+		         "event loop does not pay");
 	rc = lab_verdict(L, slow_seen && mem_seen && all,
 	    "behind one slow client the last iterative client waited %.0f ms for its "
 	    "answer, threads %.1f ms, fork %.1f ms, loop %.1f ms; one idle connection "
-	    "costs threads %s, fork %s, loop %s of server memory (%s): %s",
+	    "costs threads %s, fork %s, loop %s of server PSS (the kernel's share not "
+	    "counted); %s: %s",
 	    it->first_max_ms, th->first_max_ms, fk->first_max_ms, lp->first_max_ms,
 	    kib_text(k1, sizeof k1, th), kib_text(k2, sizeof k2, fk),
-	    kib_text(k3, sizeof k3, lp), itq,
-	    !all ? "not every model answered every client"
-	    : !slow_seen ? "the iterative server was not clearly slower (a busy machine?)"
-	    : !mem_seen ? "a thread or process per connection did not cost more than the "
-	                  "event loop's per-connection state"
-	    : "blocking serves one client at a time; a thread or a process per client "
-	      "fixes that at a price per connection the event loop does not pay");
+	    kib_text(k3, sizeof k3, lp), itq, concl);
 out:
 	for (int j = 0; j < NMODELS; j++)
 		free(ms[j].first_ms);

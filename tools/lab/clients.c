@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -288,16 +289,19 @@ int lab_idle_open(struct lab *L, struct lab_idle *h, int port, int n, double tim
 	(void)L;
 	memset(h, 0, sizeof *h);
 	h->fd = malloc((size_t)(n > 0 ? n : 1) * sizeof *h->fd);
-	pollux_t *px = pollux_new(NULL);
-	if (!h->fd || !px) {
+	/* poll(2) itself, not a pollux poller: the lab's idle connections are
+	 * its instrument, and a build whose only backend is a capped select
+	 * would stop them at FD_SETSIZE, before the server under test. */
+	struct pollfd *pf = malloc((size_t)(n > 0 ? n : 1) * sizeof *pf);
+	if (!h->fd || !pf) {
 		fprintf(stderr, LAB_NAME ": cannot set up %d idle connections: %s\n", n,
 		        strerror(errno));
 		free(h->fd);
+		free(pf);
 		h->fd = NULL;
-		if (px)
-			pollux_free(px);
 		return -1;
 	}
+	int pending = 0;
 	for (int i = 0; i < n; i++) {
 		int fd;
 		if (start_connect(port, &fd) < 0) {
@@ -306,29 +310,29 @@ int lab_idle_open(struct lab *L, struct lab_idle *h, int port, int n, double tim
 			continue;
 		}
 		h->fd[h->n++] = fd;
-		if (pollux_add(px, fd, POLLUX_OUT, (void *)(intptr_t)(h->n - 1)) < 0) {
-			h->failed++;
-			h->err = errno;
-		}
+		pf[pending++] = (struct pollfd){ fd, POLLOUT, 0 };
 	}
 	/* Wait until every connect is done, or none has finished for stall_s
 	 * (a server that accepts no more leaves the rest in SYN_SENT once its
 	 * accept queue is full), or timeout_s. */
 	double t0 = lab_now_s(), last = t0;
-	int pending = pollux_count(px);
-	struct pollux_event ev[256];
 	while (pending > 0 && !lab_stopped()) {
 		double now = lab_now_s();
 		if (now - t0 >= timeout_s || now - last >= stall_s)
 			break;
-		int k = pollux_wait(px, ev, 256, 50);
-		for (int j = 0; j < k; j++) {
-			int fd = ev[j].fd, err = 0;
+		int k = poll(pf, (nfds_t)pending, 50);
+		if (k <= 0)
+			continue;
+		for (int j = 0; j < pending;) {
+			if (!pf[j].revents) {
+				j++;
+				continue;
+			}
+			int fd = pf[j].fd, err = 0;
 			socklen_t el = sizeof err;
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 				err = errno;
-			(void)pollux_del(px, fd);
-			pending--;
+			pf[j] = pf[--pending];	/* done: swap-remove */
 			last = lab_now_s();
 			if (err) {
 				h->failed++;
@@ -338,7 +342,7 @@ int lab_idle_open(struct lab *L, struct lab_idle *h, int port, int n, double tim
 		}
 	}
 	h->pending = pending;
-	pollux_free(px);
+	free(pf);
 	return lab_stopped() ? -1 : 0;
 }
 

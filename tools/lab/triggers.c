@@ -23,13 +23,11 @@
 
 enum mode { LEVEL, EDGE_ONE_READ, EDGE_DRAIN, NMODES };
 static const char *const mode_key[NMODES] = { "level", "edge_one_read", "edge_drain" };
-/* What each handler does per report, with READ_SIZE in it. */
+/* What each handler does per report (the table says a read is READ_SIZE). */
 static void handler_text(char *buf, size_t n, enum mode m)
 {
-	if (m == EDGE_DRAIN)
-		snprintf(buf, n, "%d KiB to EAGAIN", READ_SIZE / 1024);
-	else
-		snprintf(buf, n, "one %d KiB read", READ_SIZE / 1024);
+	(void)m;
+	snprintf(buf, n, "%s", m == EDGE_DRAIN ? "read to EAGAIN" : "one read");
 }
 
 struct run {
@@ -245,11 +243,19 @@ static void wakeups_text(char *buf, size_t n, unsigned long long w)
 static void write_run(struct lab *L, enum mode m)
 {
 	const struct run *r = &runs[m];
+	jw_open(&L->meas, mode_key[m]);
 	if (!r->measured) {
-		jw_null(&L->meas, mode_key[m]);
+		/* Not run (no edge triggering here, or stopped): every key, null,
+		 * so that a reader finds the same shape on every backend. */
+		static const char *const keys[] = { "bytes_sent", "bytes_received", "wakeups",
+		                                     "reads", "stalled", "stall_s",
+		                                     "unread_in_receive_queue",
+		                                     "sender_finished", "all_bytes_s" };
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			jw_null(&L->meas, keys[i]);
+		jw_close(&L->meas);
 		return;
 	}
-	jw_open(&L->meas, mode_key[m]);
 	if (r->sent >= 0)
 		jw_int(&L->meas, "bytes_sent", r->sent);
 	else
@@ -270,14 +276,15 @@ static void write_run(struct lab *L, enum mode m)
 
 static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 {
-	lab_printf(L, "\n%-13s %-15s %10s %12s %8s %7s %8s\n", "run", "per report",
-	           "sent (B)", "received (B)", "wake-ups", "stalled", "all (ms)");
+	/* At most 72 columns: pollux-labs(7) quotes the table, indented. */
+	lab_printf(L, "\n%-13s %-14s %9s %9s %8s %7s %6s\n", "run", "per report",
+	           "sent", "received", "wake-ups", "stalled", "all ms");
 	for (int m = 0; m < NMODES; m++) {
 		const struct run *r = &runs[m];
 		char h[32];
 		handler_text(h, sizeof h, (enum mode)m);
 		if (!r->measured) {
-			lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
+			lab_printf(L, "%-13s %-14s %9s %9s %8s %7s %6s\n", mode_key[m],
 			           h, "-", "-", "-", "-", "-");
 			continue;
 		}
@@ -285,7 +292,7 @@ static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 		if (r->sent >= 0)
 			lab_commas(s, sizeof s, (unsigned long long)r->sent);
 		else
-			snprintf(s, sizeof s, "?");
+			snprintf(s, sizeof s, "-");
 		lab_commas(rcv, sizeof rcv, r->received);
 		lab_commas(w, sizeof w, r->wakeups);
 		if (isfinite(r->all_s))
@@ -297,13 +304,15 @@ static void table(struct lab *L, size_t bytes, int edge, const char *backend)
 			snprintf(st, sizeof st, "%.1f s", r->quiet_s);
 		else
 			snprintf(st, sizeof st, "no");
-		lab_printf(L, "%-13s %-15s %10s %12s %8s %7s %8s\n", mode_key[m],
+		lab_printf(L, "%-13s %-14s %9s %9s %8s %7s %6s\n", mode_key[m],
 		           h, s, rcv, w, st, all);
 	}
 	char b[32];
-	lab_printf(L, "\nsent: what the sender's send() calls took of %s bytes; stalled: no\n"
-	           "report for the stall window while bytes were still unread; all: from the\n"
-	           "first send to the last byte read.%s%s%s\n\n",
+	lab_printf(L, "\nper report: what the handler does each time pollux reports the socket\n"
+	           "readable, in recv() calls of %d KiB; sent, received: bytes, of the %s\n"
+	           "the sender's send() calls were given; stalled: no report for the stall\n"
+	           "window while bytes were still unread; all: from the first send to the\n"
+	           "last byte read.%s%s%s\n\n", READ_SIZE / 1024,
 	           lab_commas(b, sizeof b, bytes), edge ? "" : "\nThe edge runs: not on ",
 	           edge ? "" : backend, edge ? "" : ", which has no POLLUX_FEAT_EDGE.");
 }
@@ -356,10 +365,14 @@ static int run(struct lab *L)
 	double stall_s = lab_seconds(L, 0.5, 1.0);
 	/* The bound on a run that neither completes nor stalls (not seen). */
 	double max_s = stall_s + 10;
+	/* --seconds is the stall window, the lesson's only timed phase. */
+	jw_num(&L->settings, "seconds", stall_s);
 	pollux_t *probe = pollux_new(L->o->backend);
 	if (!probe) {
-		fprintf(stderr, LAB_NAME ": cannot create a poller: %s\n", strerror(errno));
-		return LAB_NOT_OBSERVED;
+		int e = errno;
+		for (int m = 0; m < NMODES; m++)
+			write_run(L, (enum mode)m);
+		return lab_fail(L, "cannot create a poller: %s", strerror(e));
 	}
 	char backend[32];
 	snprintf(backend, sizeof backend, "%s", pollux_backend(probe));
@@ -381,14 +394,16 @@ static int run(struct lab *L)
 	          READ_SIZE / 1024, stall_s);
 
 	int nmodes = edge ? NMODES : 1;
-	for (int m = 0; m < nmodes; m++)
-		if (one_run(L, L->o->backend, (enum mode)m, bytes, stall_s, max_s, &runs[m]) < 0) {
-			lab_progress(L, "%s", "");
-			return LAB_NOT_OBSERVED;
-		}
+	int failed = 0;
+	for (int m = 0; m < nmodes && !failed; m++)
+		failed = one_run(L, L->o->backend, (enum mode)m, bytes, stall_s, max_s, &runs[m]) < 0;
 	lab_progress(L, "%s", "");
+	/* Written whatever happened: a run not measured has its keys, null. */
 	for (int m = 0; m < NMODES; m++)
 		write_run(L, (enum mode)m);
+	if (failed)
+		return lab_stopped() ? LAB_NOT_OBSERVED
+		                     : lab_fail(L, "a run could not be measured (see the message above)");
 	table(L, bytes, edge, backend);
 	plot(L, nmodes, bytes);
 
@@ -436,10 +451,18 @@ static int run(struct lab *L)
 	else
 		snprintf(drtext, sizeof drtext, "%s of %s bytes in %s%s", db, b, dw,
 		         dr->stalled ? ", then it stalled" : "");
-	return lab_verdict(L, seen, "edge-triggered, one read per event: %s; drained to "
+	/* Not observed: say which figure failed which condition. */
+	char why[192] = "";
+	if (!seen)
+		snprintf(why, sizeof why, "; not observed: %s",
+		         !level_ok ? "the level-triggered run did not receive every byte"
+		         : !one->stalled ? "the one-read edge run did not stall"
+		         : one->received >= bytes ? "the one-read edge run received every byte"
+		         : dr->stalled ? "the draining edge run stalled"
+		         : "the draining edge run did not receive every byte");
+	return lab_verdict(L, seen, "edge-triggered, one read per report: %s; drained to "
 	                   "EAGAIN: %s; level-triggered, one read per report: %s%s", onetext,
-	                   drtext, lvtext,
-	                   seen ? "" : " (not the textbook result: see the table)");
+	                   drtext, lvtext, why);
 }
 
 const struct lesson lab_lesson_triggers = {
