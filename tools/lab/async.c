@@ -60,21 +60,6 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The backend a running pollux-server says it uses (/stats "backend"),
- * into buf; "" when it does not answer. */
-static void server_backend(int port, char *buf, size_t n)
-{
-	buf[0] = '\0';
-	char *body = lab_http_get(port, "/stats", 3000);
-	char err[128];
-	struct json *j = body ? json_parse(body, err, sizeof err) : NULL;
-	const struct json *b = j ? json_get(j, "backend") : NULL;
-	if (b && b->type == J_STR)
-		snprintf(buf, n, "%s", b->str);
-	json_free(j);
-	free(body);
-}
-
 /* "12,345", or "-" when not measured. */
 static const char *kib_cell(char *buf, size_t n, double v)
 {
@@ -102,7 +87,7 @@ static void measure(struct lab *L, struct res *m, int n, int delay_ms, double ca
 	}
 	sample(&s, 0, NULL);
 	if (strcmp(m->name, "loop") == 0)
-		server_backend(port, m->backend, sizeof m->backend);
+		lab_server_backend(port, m->backend, sizeof m->backend);
 	m->answered = r.answered;
 	m->failed = r.failed;
 	m->unfinished = r.unfinished;

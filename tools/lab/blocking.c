@@ -32,21 +32,6 @@ struct res {
 	double kib_per_conn;
 };
 
-/* The backend a running pollux-server says it uses (/stats "backend"),
- * into buf; "" when it does not answer. */
-static void server_backend(int port, char *buf, size_t n)
-{
-	buf[0] = '\0';
-	char *body = lab_http_get(port, "/stats", 3000);
-	char err[128];
-	struct json *j = body ? json_parse(body, err, sizeof err) : NULL;
-	const struct json *b = j ? json_get(j, "backend") : NULL;
-	if (b && b->type == J_STR)
-		snprintf(buf, n, "%s", b->str);
-	json_free(j);
-	free(body);
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -62,7 +47,7 @@ static void burst(struct lab *L, struct res *m, int n, int lead_ms, char *backen
 		return;
 	/* What the loop really runs on (-b, or the library's choice). */
 	if (strcmp(m->name, "loop") == 0)
-		server_backend(port, backend, blen);
+		lab_server_backend(port, backend, blen);
 	lab_progress(L, "%s: %d clients, the first one slow", m->name, n);
 	struct lab_clients_opts o = { .port = port, .n = n, .path = "/",
 	                              .timeout_s = 10 + lead_ms / 1000.0,

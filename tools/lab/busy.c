@@ -34,21 +34,6 @@ static double pct_since(pid_t pid, double cpu0, double t0, double *wall)
 	return isnan(cpu0) || isnan(cpu1) || t1 <= t0 ? NAN : 100 * (cpu1 - cpu0) / (t1 - t0);
 }
 
-/* The backend a running pollux-server says it uses (/stats "backend"),
- * into buf; "" when it does not answer. */
-static void server_backend(int port, char *buf, size_t n)
-{
-	buf[0] = '\0';
-	char *body = lab_http_get(port, "/stats", 3000);
-	char err[128];
-	struct json *j = body ? json_parse(body, err, sizeof err) : NULL;
-	const struct json *b = j ? json_get(j, "backend") : NULL;
-	if (b && b->type == J_STR)
-		snprintf(buf, n, "%s", b->str);
-	json_free(j);
-	free(body);
-}
-
 static void measure(struct lab *L, struct res *m, int idle_n, double secs, int rate)
 {
 	int port;
@@ -125,7 +110,7 @@ out:
 	lab_idle_close(&h);
 	/* Asked last: its /stats connection would count as a held one. */
 	if (strcmp(m->name, "loop") == 0 && !lab_stopped())
-		server_backend(port, m->backend, sizeof m->backend);
+		lab_server_backend(port, m->backend, sizeof m->backend);
 	lab_stop_proc(L, srv, SIGTERM, 3000);
 }
 

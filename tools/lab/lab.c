@@ -132,24 +132,6 @@ static void vprint(struct lab *L, const char *prefix, const char *fmt, va_list a
 	fflush(L->out);
 }
 
-void lab_setup(struct lab *L, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vprint(L, "setup: ", fmt, ap);
-	va_end(ap);
-	if (!L->o->quiet)
-		fputc('\n', L->out);
-}
-
-void lab_printf(struct lab *L, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vprint(L, "", fmt, ap);
-	va_end(ap);
-}
-
 /* Writes text to f in lines of at most width columns: the first after
  * first, the rest after indent. */
 static void wrap_to(FILE *f, int width, const char *first, const char *indent,
@@ -173,6 +155,29 @@ static void wrap_to(FILE *f, int width, const char *first, const char *indent,
 		pre = indent;
 	}
 }
+
+void lab_setup(struct lab *L, const char *fmt, ...)
+{
+	if (L->o->quiet)
+		return;
+	char text[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	lab_progress(L, "%s", "");
+	wrap_to(L->out, 80, "setup: ", "       ", text);
+	fflush(L->out);
+}
+
+void lab_printf(struct lab *L, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vprint(L, "", fmt, ap);
+	va_end(ap);
+}
+
 
 void lab_wrap(struct lab *L, const char *indent, const char *text)
 {
@@ -351,7 +356,9 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 		return LAB_NOT_OBSERVED;
 	}
 	if (!o->quiet) {
-		fprintf(L->out, "%s: %s\n", l->name, l->question);
+		char first[32];
+		snprintf(first, sizeof first, "%s: ", l->name);
+		wrap_to(L->out, 80, first, "  ", l->question);
 		fflush(L->out);
 	}
 	double load0 = loadavg();

@@ -153,6 +153,9 @@ char *lab_http_get(int port, const char *path, int timeout_ms);
  * the lessons about what a real TCP connection does (segments, windows,
  * Nagle), which a socketpair would not show. */
 int lab_tcp_pair(int fds[2]);
+/* The backend the pollux-server at 127.0.0.1:port says it runs on (its
+ * /stats "backend"), into buf; "" when it does not answer. */
+void lab_server_backend(int port, char *buf, size_t n);
 /* A number from a flat JSON text ("key": N), or NAN. */
 double lab_json_num(const char *json, const char *key);
 

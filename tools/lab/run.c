@@ -271,6 +271,19 @@ int lab_tcp_pair(int fds[2])
 	return 0;
 }
 
+void lab_server_backend(int port, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	char *body = lab_http_get(port, "/stats", 3000);
+	char err[128];
+	struct json *j = body ? json_parse(body, err, sizeof err) : NULL;
+	const struct json *b = j ? json_get(j, "backend") : NULL;
+	if (b && b->type == J_STR)
+		snprintf(buf, n, "%s", b->str);
+	json_free(j);
+	free(body);
+}
+
 double lab_json_num(const char *json, const char *key)
 {
 	char err[128];
