@@ -8,39 +8,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labtest as t
 
 
-def interrupted_keys(lesson, required, after="pollux-server"):
-    """SIGINT once `after` runs, with --json: the lesson still writes every
-    required key (null where it did not measure), exits 1 and leaves
-    nothing behind. labtest.interrupt() runs without --json, hence this."""
-    import json, signal, time
-    path = os.path.join(t.TMP, lesson + ".interrupted.json")
-    p = t.start(lesson, "--quick", json_path=path)
-    end = time.monotonic() + 60
-    seen = False
-    while time.monotonic() < end and p.poll() is None:
-        if "pollux-lab" in t.exe(p.pid) and any(
-                after in t.comm(x) for x in t.session_pids(p.pid) if x != p.pid):
-            seen = True
-            break
-        time.sleep(0.02)
-    t.check(seen, "%s started %s" % (lesson, after))
-    if p.poll() is None:
-        p.send_signal(signal.SIGINT)
-    p.communicate(timeout=30)
-    t.check(p.returncode == 1, "%s interrupted exits 1 (got %s)" % (lesson, p.returncode))
-    left = t.wait_session_empty(p.pid)
-    t.check(not left, "%s interrupted leaves no process behind" % lesson)
-    try:
-        with open(path) as f:
-            j = json.load(f)
-    except (OSError, ValueError) as e:
-        t.check(False, "%s interrupted wrote valid JSON (%s)" % (lesson, e))
-        j = {}
-    t.check(j.get("observed") is False, "%s interrupted is not observed" % lesson)
-    t.keys(j, *required)
-    return j
-
-
 m = "measurements."
 REQUIRED = [m + "naive.fd", m + "naive.outcome", m + "naive.signal",
             m + "naive_unfortified.fd", m + "naive_unfortified.outcome",
@@ -50,9 +17,6 @@ REQUIRED = [m + "naive.fd", m + "naive.outcome", m + "naive.signal",
 r = t.run("fdsetsize", "--quick")
 j = r.json
 t.keys(j, *REQUIRED)
-for line in r.out.splitlines():
-    t.check(len(line) <= 80 or line.startswith(("observed:", "NOT observed:")),
-            "a line of the table fits 80 columns (%d: %.40s...)" % (len(line), line))
 meas = j.get("measurements", {})
 naive = meas.get("naive", {})
 t.check(naive.get("fd") == 1100, "the naive program got descriptor 1100")
@@ -80,7 +44,7 @@ ps = meas.get("pollux_select", {})
 if ps.get("capped_at_fd_setsize"):
     t.check(ps.get("ok") is False and "ERANGE" in ps.get("why_not", ""),
             "a capped select says so (ERANGE)")
-ik = interrupted_keys("fdsetsize", REQUIRED)
+ik = t.interrupt_json("fdsetsize", REQUIRED)
 t.check(ik.get("measurements", {}).get("naive", {}).get("outcome") is not None,
         "the interrupted run kept what it measured before the stop")
 t.done()

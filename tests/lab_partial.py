@@ -8,39 +8,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labtest as t
 
 
-def interrupted_keys(lesson, required, after="pollux-server"):
-    """SIGINT once `after` runs, with --json: the lesson still writes every
-    required key (null where it did not measure), exits 1 and leaves
-    nothing behind. labtest.interrupt() runs without --json, hence this."""
-    import json, signal, time
-    path = os.path.join(t.TMP, lesson + ".interrupted.json")
-    p = t.start(lesson, "--quick", json_path=path)
-    end = time.monotonic() + 60
-    seen = False
-    while time.monotonic() < end and p.poll() is None:
-        if "pollux-lab" in t.exe(p.pid) and any(
-                after in t.comm(x) for x in t.session_pids(p.pid) if x != p.pid):
-            seen = True
-            break
-        time.sleep(0.02)
-    t.check(seen, "%s started %s" % (lesson, after))
-    if p.poll() is None:
-        p.send_signal(signal.SIGINT)
-    p.communicate(timeout=30)
-    t.check(p.returncode == 1, "%s interrupted exits 1 (got %s)" % (lesson, p.returncode))
-    left = t.wait_session_empty(p.pid)
-    t.check(not left, "%s interrupted leaves no process behind" % lesson)
-    try:
-        with open(path) as f:
-            j = json.load(f)
-    except (OSError, ValueError) as e:
-        t.check(False, "%s interrupted wrote valid JSON (%s)" % (lesson, e))
-        j = {}
-    t.check(j.get("observed") is False, "%s interrupted is not observed" % lesson)
-    t.keys(j, *required)
-    return j
-
-
 m = "measurements."
 REQUIRED = [m + "naive.bytes_claimed", m + "naive.bytes_received", m + "naive.bytes_lost",
             m + "blocking.other_client_max_wait_ms", m + "blocking.bytes_received",
@@ -50,9 +17,6 @@ REQUIRED = [m + "naive.bytes_claimed", m + "naive.bytes_received", m + "naive.by
 r = t.run("partial", "--quick")
 j = r.json
 t.keys(j, *REQUIRED)
-for line in r.out.splitlines():
-    t.check(len(line) <= 80 or line.startswith(("observed:", "NOT observed:")),
-            "a line of the table fits 80 columns (%d: %.40s...)" % (len(line), line))
 t.check("nan" not in r.out and "nan" not in j.get("verdict", ""),
         "no 'nan' is printed for a value not measured")
 meas = j.get("measurements", {})
@@ -70,7 +34,7 @@ t.check(buf.get("bytes_intact") == size, "and every byte is the right one")
 t.interrupt("partial", "--quick")
 # Stopped during pollux-server's run: the naive and blocking figures are
 # kept, the buffered ones are null, and every key is there.
-ik = interrupted_keys("partial", REQUIRED)
+ik = t.interrupt_json("partial", REQUIRED)
 im = ik.get("measurements", {})
 t.check(im.get("naive", {}).get("bytes_lost") is not None,
         "the interrupted run kept the naive server's figures")

@@ -128,6 +128,7 @@ def run(lesson, *args, expect_json=True):
     if r.err:
         sys.stdout.write("stderr: " + r.err)
     check(r.rc in (0, 1), "%s exits 0 or 1 (got %s)" % (lesson, r.rc))
+    fits_80(r)
     left = wait_session_empty(p.pid)
     check(not left, "%s leaves no process behind %s" %
           (lesson, [comm(x) for x in left] if left else ""))
@@ -208,6 +209,51 @@ def interrupt(lesson, *args, after=None, seconds=60):
     left = wait_session_empty(p.pid)
     check(not left, "%s interrupted leaves no process behind %s" %
           (lesson, [comm(x) for x in left] if left else ""))
+
+
+def interrupt_json(lesson, required, after="pollux-server"):
+    """SIGINT once `after` runs, with --json: the lesson still writes every
+    required key (null where it did not measure), exits 1 and leaves
+    nothing behind."""
+    path = os.path.join(TMP, lesson + ".interrupted.json")
+    p = start(lesson, "--quick", json_path=path)
+    end = time.monotonic() + 60
+    seen = False
+    while time.monotonic() < end and p.poll() is None:
+        if "pollux-lab" in exe(p.pid) and any(
+                after in comm(x) for x in session_pids(p.pid) if x != p.pid):
+            seen = True
+            break
+        time.sleep(0.02)
+    check(seen, "%s started %s" % (lesson, after))
+    if p.poll() is None:
+        p.send_signal(signal.SIGINT)
+    try:
+        p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        check(False, "%s ends within 30 s of SIGINT" % lesson)
+    check(p.returncode == 1, "%s interrupted exits 1 (got %s)" % (lesson, p.returncode))
+    left = wait_session_empty(p.pid)
+    check(not left, "%s interrupted leaves no process behind" % lesson)
+    try:
+        with open(path) as f:
+            j = json.load(f)
+    except (OSError, ValueError) as e:
+        check(False, "%s interrupted wrote valid JSON (%s)" % (lesson, e))
+        j = {}
+    check(j.get("observed") is False, "%s interrupted is not observed" % lesson)
+    keys(j, *required)
+    return j
+
+
+def fits_80(r):
+    """Every line the lesson printed fits an 80-column terminal (the lab
+    wraps its question, setup and verdict lines)."""
+    for line in r.out.splitlines():
+        check(len(line) <= 80, "a printed line fits 80 columns (%d: %.40s...)"
+              % (len(line), line))
 
 
 def done():
