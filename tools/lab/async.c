@@ -163,13 +163,9 @@ static int run(struct lab *L)
 	jw_num(&L->settings, "iterative_cap_s", iter_cap);
 	/* Nothing here runs for a time: each run ends with its answers (the
 	 * iterative cap is the lesson's, not --seconds). */
-	jw_null(&L->settings, "seconds");
-	if (L->o->seconds > 0)
-		fprintf(stderr, LAB_NAME ": async has no timed phase; --seconds ignored\n");
+	lab_no_timed_phase(L);
 	/* The lab's clients keep the default poller: -b is the loop server's. */
-	pollux_t *cp = pollux_new(NULL);
-	jw_str(&L->settings, "clients_backend", cp ? pollux_backend(cp) : NULL);
-	pollux_free(cp);
+	lab_clients_backend(L);
 	/* rss_kib here is the server's own largest VmRSS, not blocking's PSS:
 	 * a PSS reading walks every mapping, too slow for a 5 ms sample. */
 	jw_str(&L->settings, "memory", "vmrss_peak");

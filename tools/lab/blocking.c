@@ -266,15 +266,11 @@ static int run(struct lab *L)
 	jw_str(&L->settings, "path", "/");
 	jw_int(&L->settings, "idle_connections", k);
 	/* Nothing here runs for a time: a burst ends when it is answered. */
-	jw_null(&L->settings, "seconds");
-	if (L->o->seconds > 0)
-		fprintf(stderr, LAB_NAME ": blocking has no timed phase; --seconds ignored\n");
+	lab_no_timed_phase(L);
 	/* The lab's own clients are the instrument: they keep the library's
 	 * default poller whatever -b says, so that a capped select cannot
 	 * make them fail before the server does. */
-	pollux_t *cp = pollux_new(NULL);
-	jw_str(&L->settings, "clients_backend", cp ? pollux_backend(cp) : NULL);
-	pollux_free(cp);
+	lab_clients_backend(L);
 	jw_str(&L->settings, "memory", "pss");
 	lab_setup(L, "pollux-server --model iterative, threads, fork and loop%s%s%s, in turn "
 	          "(-b is the loop server's backend only)",

@@ -124,9 +124,7 @@ static int run(struct lab *L)
 	jw_int(&L->settings, "rate", rate);
 	/* pollux-load keeps the default poller (the idle connections wait in
 	 * poll(2)): -b is the loop server's alone. */
-	pollux_t *cp = pollux_new(NULL);
-	jw_str(&L->settings, "clients_backend", cp ? pollux_backend(cp) : NULL);
-	pollux_free(cp);
+	lab_clients_backend(L);
 	lab_setup(L, "pollux-server --model busy, then --model loop%s%s%s (-b is the loop "
 	          "server's backend only)", L->o->backend ?
 	          " (on " : "", L->o->backend ? L->o->backend : "", L->o->backend ? ")" : "");

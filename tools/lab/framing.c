@@ -381,9 +381,7 @@ static int run(struct lab *L)
 	jw_bool(&L->settings, "tcp_nodelay", 0);
 	jw_str(&L->settings, "transport", "tcp 127.0.0.1");
 	/* Nothing here runs for a time: every phase ends when its bytes are in. */
-	jw_null(&L->settings, "seconds");
-	if (L->o->seconds > 0)
-		fprintf(stderr, LAB_NAME ": framing has no timed phase; --seconds ignored\n");
+	lab_no_timed_phase(L);
 	struct meas m;
 	memset(&m, 0, sizeof m);
 

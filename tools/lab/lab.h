@@ -125,6 +125,15 @@ double lab_now_s(void);
 /* The lesson's duration: --seconds, else quick_s with --quick, else full_s. */
 double lab_seconds(const struct lab *L, double quick_s, double full_s);
 
+/* For a lesson whose phases end by themselves (no --seconds to honour):
+ * records settings.seconds as null and, when --seconds was given, says
+ * on stderr that it is ignored. */
+void lab_no_timed_phase(struct lab *L);
+/* Records settings.clients_backend: the backend of the lab's own client
+ * pollers, which keep the library's default whatever -b says (-b is the
+ * server's), so that a capped select cannot fail the instrument first. */
+void lab_clients_backend(struct lab *L);
+
 /* Path of a pollux tool ("pollux-server", "pollux-load", ...): beside
  * pollux-lab, then PATH. Static storage per name; NULL if not found. */
 const char *lab_tool(struct lab *L, const char *name);

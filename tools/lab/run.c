@@ -6,6 +6,7 @@
 #include <config.h>
 #include "lab.h"
 #include "common.h"
+#include "pollux.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +53,22 @@ double lab_seconds(const struct lab *L, double quick_s, double full_s)
 	if (L->o->seconds > 0)
 		return L->o->seconds;
 	return L->o->quick ? quick_s : full_s;
+}
+
+void lab_no_timed_phase(struct lab *L)
+{
+	jw_null(&L->settings, "seconds");
+	if (L->o->seconds > 0)
+		fprintf(stderr, LAB_NAME ": %s has no timed phase; --seconds ignored\n",
+		        L->lesson->name);
+}
+
+void lab_clients_backend(struct lab *L)
+{
+	pollux_t *cp = pollux_new(NULL);
+	jw_str(&L->settings, "clients_backend", cp ? pollux_backend(cp) : NULL);
+	if (cp)
+		pollux_free(cp);
 }
 
 const char *lab_tool(struct lab *L, const char *name)
