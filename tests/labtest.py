@@ -177,12 +177,12 @@ def envelope(j, lesson):
     check(isinstance(j.get("verdict"), str) and j.get("verdict"), "verdict is text")
 
 
-def interrupt(lesson, *args, after=None, seconds=60):
+def interrupt(lesson, *args, after=None, seconds=60, json_path=None):
     """Starts the lesson, waits until a process named `after` (default
     pollux-server) runs in its session, sends SIGINT to the lab alone and
     checks that it exits 1 within the bound and leaves nothing behind."""
     after = after or "pollux-server"
-    p = start(lesson, *args)
+    p = start(lesson, *args, json_path=json_path)
     end = time.monotonic() + seconds
     seen = False
     while time.monotonic() < end and p.poll() is None:
@@ -212,31 +212,10 @@ def interrupt(lesson, *args, after=None, seconds=60):
 
 
 def interrupt_json(lesson, required, after="pollux-server"):
-    """SIGINT once `after` runs, with --json: the lesson still writes every
-    required key (null where it did not measure), exits 1 and leaves
-    nothing behind."""
+    """interrupt() of `LESSON --quick --json FILE`: the lesson still writes
+    every required key (null where it did not measure). Returns the JSON."""
     path = os.path.join(TMP, lesson + ".interrupted.json")
-    p = start(lesson, "--quick", json_path=path)
-    end = time.monotonic() + 60
-    seen = False
-    while time.monotonic() < end and p.poll() is None:
-        if "pollux-lab" in exe(p.pid) and any(
-                after in comm(x) for x in session_pids(p.pid) if x != p.pid):
-            seen = True
-            break
-        time.sleep(0.02)
-    check(seen, "%s started %s" % (lesson, after))
-    if p.poll() is None:
-        p.send_signal(signal.SIGINT)
-    try:
-        p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        check(False, "%s ends within 30 s of SIGINT" % lesson)
-    check(p.returncode == 1, "%s interrupted exits 1 (got %s)" % (lesson, p.returncode))
-    left = wait_session_empty(p.pid)
-    check(not left, "%s interrupted leaves no process behind" % lesson)
+    interrupt(lesson, "--quick", after=after, json_path=path)
     try:
         with open(path) as f:
             j = json.load(f)
