@@ -316,6 +316,17 @@ static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
 	if (out == maxev)
 		return out;
 	int room = maxev - out;
+	/* Size the kernel's answer from maxev before the call, so that one
+	 * wait reports up to maxev as pollux_wait(3) says (and select and poll
+	 * do); no more than the registered fds can be ready at once. */
+	int need = room < p->count ? room : p->count;
+	if (need > st->cap) {
+		struct epoll_event *e = realloc(st->evs, (size_t)need * sizeof *e);
+		if (e) {
+			st->evs = e;
+			st->cap = need;
+		}
+	}
 	int want = room < st->cap ? room : st->cap;
 	if (st->armedalways && !files_first && want > 1)
 		want -= want / 2 < st->armedalways ? want / 2 : st->armedalways;
@@ -334,7 +345,8 @@ static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
 		out++;
 	}
 	if (n == want && st->cap < maxev) {
-		/* The buffer was what stopped it: grow for the next call. */
+		/* Still full (stale registrations beyond the count, or no
+		 * memory before the call): grow for the next call. */
 		int c = st->cap * 2 < maxev ? st->cap * 2 : maxev;
 		struct epoll_event *e = realloc(st->evs, (size_t)c * sizeof *e);
 		if (e) {

@@ -55,6 +55,40 @@ START_TEST(hundred_ready_maxev10_none_starves)
 }
 END_TEST
 
+/* pollux_wait(3): a wait reports up to maxev ready descriptors. On a new
+ * poller, 300 ready and maxev 300 is one wait that reports all 300 (epoll
+ * once gave 64, then 128, then 256 while the other backends gave 300). */
+#define NREADY 300
+START_TEST(three_hundred_ready_one_wait)
+{
+	ct_need_nofile(2 * NREADY + 64);
+	pollux_t *p = ct_new(_i);
+	static int fds[NREADY][2];
+	static struct pollux_event ev[NREADY];
+	for (int k = 0; k < NREADY; k++) {
+		ct_pair(fds[k]);
+		ct_put(fds[k][1], 1);
+		ck_assert_int_eq(pollux_add(p, fds[k][0], POLLUX_IN, fds[k]), 0);
+	}
+	int n = ct_wait(p, ev, NREADY, CT_WAIT_MS);
+	ct_check(n == NREADY, "%s: %d fds ready and maxev %d, the first wait "
+	         "reported %d", ct_name(_i), NREADY, NREADY, n);
+	/* ct_wait has checked that no fd came twice. */
+	for (int j = 0; j < n; j++) {
+		int (*pair)[2] = ev[j].data;
+		int k = (int)(pair - fds);
+		ct_check(k >= 0 && k < NREADY && fds[k][0] == ev[j].fd &&
+		         ev[j].events == POLLUX_IN, "%s: fd %d came with foreign data "
+		         "or events %#x", ct_name(_i), ev[j].fd, ev[j].events);
+	}
+	pollux_free(p);
+	for (int k = 0; k < NREADY; k++) {
+		close(fds[k][0]);
+		close(fds[k][1]);
+	}
+}
+END_TEST
+
 START_TEST(hundred_ready_maxev10_drained)
 {
 	pollux_t *p = ct_new(_i);
@@ -296,6 +330,7 @@ void ct_add_scale(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, hundred_ready_maxev10_none_starves, idx, idx + 1);
 	tcase_add_loop_test(tc, hundred_ready_maxev10_drained, idx, idx + 1);
+	tcase_add_loop_test(tc, three_hundred_ready_one_wait, idx, idx + 1);
 	tcase_add_loop_test(tc, files_and_sockets_none_starve, idx, idx + 1);
 	tcase_add_loop_test(tc, wait_writes_at_most_maxev, idx, idx + 1);
 	tcase_add_loop_test(tc, fds_past_1024_and_4096, idx, idx + 1);
