@@ -99,14 +99,10 @@ static int ctl(struct pollux *p, int op, int fd, unsigned events)
 static int always_add(struct pollux *p, int fd, unsigned events)
 {
 	struct epoll_state *st = p->state;
-	if (st->nalways == st->capalways) {
-		int n = st->capalways ? st->capalways * 2 : 8;
-		struct always *a = realloc(st->aw, (size_t)n * sizeof *a);
-		if (!a)
-			return -1;
-		st->aw = a;
-		st->capalways = n;
-	}
+	struct always *a = px_grow(st->aw, &st->capalways, st->nalways + 1, sizeof *a, 8);
+	if (!a)
+		return -1;
+	st->aw = a;
 	st->aw[st->nalways] = (struct always){ fd, events, 1 };
 	p->slots[fd].bslot = st->nalways++;
 	st->armedalways++;
@@ -199,14 +195,10 @@ static int add_always(struct epoll_state *st, struct pollux_event *ev, int out,
  * aside by a rebuild); handed out before the kernel is asked again. */
 static int push_owed(struct epoll_state *st, uint64_t c, unsigned events)
 {
-	if (st->nowed == st->capowed) {
-		int n = st->capowed ? st->capowed * 2 : 16;
-		struct owed *o = realloc(st->owed, (size_t)n * sizeof *o);
-		if (!o)
-			return -1;
-		st->owed = o;
-		st->capowed = n;
-	}
+	struct owed *o = px_grow(st->owed, &st->capowed, st->nowed + 1, sizeof *o, 16);
+	if (!o)
+		return -1;
+	st->owed = o;
 	st->owed[st->nowed++] = (struct owed){ c, events };
 	return 0;
 }

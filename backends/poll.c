@@ -40,14 +40,10 @@ static short to_poll(unsigned events)
 static int poll_add(struct pollux *p, int fd, unsigned events)
 {
 	struct poll_state *st = p->state;
-	if (st->len == st->cap) {
-		int n = st->cap ? st->cap * 2 : 64;
-		struct pollfd *a = realloc(st->pfd, (size_t)n * sizeof *a);
-		if (!a)
-			return -1;
-		st->pfd = a;
-		st->cap = n;
-	}
+	struct pollfd *a = px_grow(st->pfd, &st->cap, st->len + 1, sizeof *a, 64);
+	if (!a)
+		return -1;
+	st->pfd = a;
 	st->pfd[st->len] = (struct pollfd){ .fd = fd, .events = to_poll(events) };
 	p->slots[fd].bslot = st->len++;
 	return 0;

@@ -92,9 +92,7 @@ static int ensure(struct select_state *st, int fd)
 	int need = fd / WBITS + 1;
 	if (need <= st->words)
 		return 0;
-	int n = st->words ? st->words : 1;
-	while (n < need)
-		n *= 2;
+	int n = px_next_cap(st->words, need, 1);
 	/* Grow all four before publishing the new length, so a failure
 	 * leaves the old sizes consistent (the extra words are zeroed). */
 	if (grow_to(&st->rd, st->words, n) < 0 || grow_to(&st->wr, st->words, n) < 0 ||

@@ -5,6 +5,16 @@
 
 #include "pollux.h"
 
+/* Growing arrays, the one way the library does it (lib/pollux.c).
+ * px_next_cap: the capacity, doubling from cap (or from first when cap is
+ * 0), that holds need elements, clamped to INT_MAX.
+ * px_grow: arr (of *cap elements of size elem) reallocated to hold need;
+ * returns the array (arr itself when it is large enough) with *cap
+ * updated, or NULL with errno ENOMEM and arr and *cap untouched. New
+ * elements are not initialised. */
+int   px_next_cap(int cap, int need, int first);
+void *px_grow(void *arr, int *cap, int need, size_t elem, int first);
+
 /* Core slot flags. */
 #define PX_SLOT_USED	0x1u	/* fd is registered */
 #define PX_SLOT_ARMED	0x2u	/* not a ONESHOT that has fired */

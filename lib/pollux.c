@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,23 +120,43 @@ static int check_events(const pollux_t *p, unsigned events)
 	return 0;
 }
 
+int px_next_cap(int cap, int need, int first)
+{
+	size_t n = cap > 0 ? (size_t)cap : (size_t)(first > 0 ? first : 1);
+	while (n < (size_t)need)
+		n *= 2;
+	return n > INT_MAX ? need : (int)n;
+}
+
+void *px_grow(void *arr, int *cap, int need, size_t elem, int first)
+{
+	if (need <= *cap)
+		return arr;
+	int n = px_next_cap(*cap, need, first);
+	if ((size_t)n > SIZE_MAX / elem) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *b = realloc(arr, (size_t)n * elem);
+	if (b)
+		*cap = n;
+	return b;
+}
+
 /* Grows the table so that fd has a slot; new slots are free. */
 static int grow(pollux_t *p, int fd)
 {
-	if (fd < p->nslots)
-		return 0;
-	size_t n = p->nslots ? (size_t)p->nslots : 64;
-	while (n <= (size_t)fd)
-		n *= 2;
-	if (n > INT_MAX)
-		n = (size_t)fd + 1;
-	struct pollux_slot *s = realloc(p->slots, n * sizeof *s);
+	int old = p->nslots;
+	if (fd == INT_MAX) {	/* fd + 1 slots would not fit an int */
+		errno = ENOMEM;
+		return -1;
+	}
+	struct pollux_slot *s = px_grow(p->slots, &p->nslots, fd + 1, sizeof *s, 64);
 	if (!s)
 		return -1;
-	for (size_t i = (size_t)p->nslots; i < n; i++)
+	for (int i = old; i < p->nslots; i++)
 		s[i] = (struct pollux_slot){ .bslot = -1 };
 	p->slots = s;
-	p->nslots = (int)n;
 	return 0;
 }
 
