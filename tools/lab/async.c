@@ -169,10 +169,7 @@ static int run(struct lab *L)
 	/* rss_kib here is the server's own largest VmRSS, not blocking's PSS:
 	 * a PSS reading walks every mapping, too slow for a 5 ms sample. */
 	jw_str(&L->settings, "memory", "vmrss_peak");
-	lab_setup(L, "pollux-server --model iterative, threads and loop%s%s%s, in turn "
-	          "(-b is the loop server's backend only)",
-	          L->o->backend ? " (loop on " : "", L->o->backend ? L->o->backend : "",
-	          L->o->backend ? ")" : "");
+	lab_setup_models(L, "iterative, threads and loop");
 	lab_setup(L, "%d clients connect at once and each asks GET /delay/%d (answered after "
 	          "%d ms: a slow handler); the server's threads and VmRSS sampled every 5 ms",
 	          n, delay_ms, delay_ms);

@@ -272,10 +272,7 @@ static int run(struct lab *L)
 	 * make them fail before the server does. */
 	lab_clients_backend(L);
 	jw_str(&L->settings, "memory", "pss");
-	lab_setup(L, "pollux-server --model iterative, threads, fork and loop%s%s%s, in turn "
-	          "(-b is the loop server's backend only)",
-	          L->o->backend ? " (loop on " : "", L->o->backend ? L->o->backend : "",
-	          L->o->backend ? ")" : "");
+	lab_setup_models(L, "iterative, threads, fork and loop");
 	lab_setup(L, "%d clients connect at once, each asks GET / once (Connection: close); "
 	          "the first connects before the others and sends its request only %d ms "
 	          "later (a slow client)", n, lead_ms);

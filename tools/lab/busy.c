@@ -125,9 +125,7 @@ static int run(struct lab *L)
 	/* pollux-load keeps the default poller (the idle connections wait in
 	 * poll(2)): -b is the loop server's alone. */
 	lab_clients_backend(L);
-	lab_setup(L, "pollux-server --model busy, then --model loop%s%s%s (-b is the loop "
-	          "server's backend only)", L->o->backend ?
-	          " (on " : "", L->o->backend ? L->o->backend : "", L->o->backend ? ")" : "");
+	lab_setup_models(L, "busy and loop");
 	lab_setup(L, "%d idle connections for %.3g s, then pollux-load sends %d req/s over 10 "
 	          "more connections for %.3g s; the server's CPU time (user + system) over "
 	          "each phase", idle_n, secs, rate, secs);

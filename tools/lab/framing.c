@@ -371,6 +371,21 @@ static void write_meas(struct lab *L, const struct meas *mp, int ok)
 #undef I
 }
 
+/* One row of the table; a negative figure is printed as "-". */
+static void row(struct lab *L, const char *name, long long sends, long long bytes,
+                long long reads, long long largest, long long whole)
+{
+	long long v[5] = { sends, bytes, reads, largest, whole };
+	char c[5][32];
+	for (int k = 0; k < 5; k++) {
+		if (v[k] < 0)
+			snprintf(c[k], sizeof c[k], "-");
+		else
+			lab_commas(c[k], sizeof c[k], (unsigned long long)v[k]);
+	}
+	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", name, c[0], c[1], c[2], c[3], c[4]);
+}
+
 static int run(struct lab *L)
 {
 	jw_int(&L->settings, "small_messages", SMALL_N);
@@ -446,27 +461,16 @@ out:
 	if (rc < 0)
 		return lab_fail(L, "the streams could not be measured (see the message above)");
 
-	char a[32], b[32], c1[32], d[32], e[32];
+	char a[32], b[32], c1[32], d[32];
 	/* At most 72 columns: pollux-labs(7) quotes the table, indented. */
 	lab_printf(L, "\n%-22s %6s %9s %6s %8s %6s\n", "stream", "sends", "bytes", "reads",
 	           "largest", "whole");
-	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", "1,000 x 10 B, unframed",
-	           lab_commas(a, sizeof a, (unsigned long long)m.small_sends),
-	           lab_commas(b, sizeof b, m.small_bytes),
-	           lab_commas(c1, sizeof c1, (unsigned long long)m.small_reads),
-	           lab_commas(d, sizeof d, (unsigned long long)m.small_largest),
-	           lab_commas(e, sizeof e, (unsigned long long)m.boundaries_kept));
-	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", "1 x 1 MiB, unframed",
-	           lab_commas(a, sizeof a, (unsigned long long)m.large_sends),
-	           lab_commas(b, sizeof b, m.large_bytes),
-	           lab_commas(c1, sizeof c1, (unsigned long long)m.large_reads),
-	           lab_commas(d, sizeof d, (unsigned long long)m.large_largest),
-	           lab_commas(e, sizeof e, (unsigned long long)m.large_whole));
-	lab_printf(L, "%-22s %6s %9s %6s %8s %6s\n", "1,001, 4-byte length",
-	           lab_commas(a, sizeof a, SMALL_N + 1),
-	           lab_commas(b, sizeof b, m.framed_bytes),
-	           lab_commas(c1, sizeof c1, (unsigned long long)m.framed_reads), "-",
-	           lab_commas(e, sizeof e, (unsigned long long)m.framed_recovered));
+	row(L, "1,000 x 10 B, unframed", m.small_sends, m.small_bytes, m.small_reads,
+	    m.small_largest, m.boundaries_kept);
+	row(L, "1 x 1 MiB, unframed", m.large_sends, m.large_bytes, m.large_reads,
+	    m.large_largest, m.large_whole);
+	row(L, "1,001, 4-byte length", SMALL_N + 1, m.framed_bytes, m.framed_reads, -1,
+	    m.framed_recovered);
 	lab_printf(L, "\nthe small messages' reads in order (bytes):");
 	for (long i = 0; i < m.small_reads && i < 8; i++)
 		lab_printf(L, " %s", lab_commas(a, sizeof a, (unsigned long long)m.small_size[i]));

@@ -134,6 +134,10 @@ void lab_no_timed_phase(struct lab *L);
  * server's), so that a capped select cannot fail the instrument first. */
 void lab_clients_backend(struct lab *L);
 
+/* The setup line of a lesson that compares server models: "pollux-server
+ * --model MODELS, in turn", with the loop's backend when -b names one. */
+void lab_setup_models(struct lab *L, const char *models);
+
 /* Path of a pollux tool ("pollux-server", "pollux-load", ...): beside
  * pollux-lab, then PATH. Static storage per name; NULL if not found. */
 const char *lab_tool(struct lab *L, const char *name);

@@ -63,6 +63,13 @@ void lab_no_timed_phase(struct lab *L)
 		        L->lesson->name);
 }
 
+void lab_setup_models(struct lab *L, const char *models)
+{
+	const char *b = L->o->backend;
+	lab_setup(L, "pollux-server --model %s%s%s%s, in turn (-b is the loop server's "
+	          "backend only)", models, b ? " (loop on " : "", b ? b : "", b ? ")" : "");
+}
+
 void lab_clients_backend(struct lab *L)
 {
 	pollux_t *cp = pollux_new(NULL);
