@@ -185,9 +185,11 @@ static int run(struct lab *L)
 		lab_printf(L, "%-8s %16s %6s\n", r.b[b].name,
 		           lab_fmt(c1, sizeof c1, r.b[b].ns_per_fd, 2),
 		           lab_fmt(c3, sizeof c3, r.b[b].r2, 2));
-	lab_printf(L, "\nns/fd/wait: the slope of a straight line through the server's "
-	           "microseconds per\nwait against descriptors held; r^2: how well the "
-	           "points lie on it (1 = exactly)\n\n");
+	lab_printf(L, "\n");
+	lab_wrap(L, "", "ns/fd/wait: the slope of a straight line through the server's "
+	         "microseconds per wait against descriptors held; r^2: how well the "
+	         "points lie on it (1 = exactly)");
+	lab_printf(L, "\n");
 
 	jw_open(&L->meas, "ns_per_fd_per_wait");
 	for (int b = 0; b < r.nb; b++)
