@@ -9,9 +9,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
+
+/* Per registered fd (the core's fdinfo area). */
+struct epoll_fd {
+	px_tag tag;		/* the registration's, also in the kernel's cookie */
+	unsigned events;	/* interest, with ONESHOT and EDGE */
+	int aw;			/* 1 + index in the always-ready list; 0: in the kernel */
+};
 
 struct always {
 	int fd;
@@ -20,7 +28,13 @@ struct always {
 };
 
 struct epoll_state {
+	struct pollux *p;
 	int epfd;
+	int oldfd;			/* the object being replaced, during PX_RB_STALE */
+	int phase;			/* rebuild in progress: PX_RB_FORK/STALE, else 0 */
+	int stale;			/* a stale registration was seen: rebuild next */
+	int nreg;			/* registrations in the kernel object */
+	int no_pwait2;			/* epoll_pwait2 said ENOSYS once */
 	struct epoll_event *evs;	/* the kernel's answer; grows when it fills */
 	int cap;
 	struct always *aw;		/* fds epoll refused */
@@ -34,50 +48,49 @@ struct epoll_state {
 	int nowed, headowed, capowed;
 };
 
-/* The kernel hands back (registration generation, fd): an event whose
- * generation is not the slot's comes from a registration epoll kept after
- * its fd was closed while a duplicate held the file open. */
-static uint64_t cookie(const struct pollux *p, int fd)
+/* The kernel hands back (registration tag, fd): an event whose tag is not
+ * the fd's current one comes from a registration epoll kept after its fd
+ * was closed while a duplicate held the file open. */
+static uint64_t cookie(int fd, px_tag tag)
 {
-	return (uint64_t)p->slots[fd].gen << 32 | (uint32_t)fd;
+	return (uint64_t)tag << 32 | (uint32_t)fd;
 }
 
-static int stale(const struct pollux *p, uint64_t c)
+static int cookie_fd(uint64_t c)
 {
-	int fd = (int)(uint32_t)c;
-	return fd >= p->nslots || !(p->slots[fd].flags & PX_SLOT_USED) ||
-	       p->slots[fd].gen != (unsigned)(c >> 32);
+	return (int)(uint32_t)c;
 }
 
-static int epoll_init(struct pollux *p)
+static int stale(struct epoll_state *st, uint64_t c)
 {
-	struct epoll_state *st = calloc(1, sizeof *st);
-	if (!st)
-		return -1;
+	struct epoll_fd *fi = px_fdinfo(st->p, cookie_fd(c));
+	return !fi || fi->tag != (px_tag)(c >> 32);
+}
+
+static int epoll_init(void *state, struct pollux *p)
+{
+	struct epoll_state *st = state;
+	st->p = p;
+	st->oldfd = -1;
 	st->cap = 64;
 	st->evs = malloc((size_t)st->cap * sizeof *st->evs);
+	if (!st->evs)
+		return -1;
 	st->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!st->evs || st->epfd < 0) {
-		int e = st->evs ? errno : ENOMEM;
-		if (st->epfd >= 0)
-			close(st->epfd);
+	if (st->epfd < 0) {
 		free(st->evs);
-		free(st);
-		errno = e;
 		return -1;
 	}
-	p->state = st;
 	return 0;
 }
 
-static void epoll_free(struct pollux *p)
+static void epoll_fini(void *state)
 {
-	struct epoll_state *st = p->state;
+	struct epoll_state *st = state;
 	close(st->epfd);
 	free(st->evs);
 	free(st->aw);
 	free(st->owed);
-	free(st);
 }
 
 static uint32_t to_epoll(unsigned events)
@@ -88,77 +101,96 @@ static uint32_t to_epoll(unsigned events)
 	       ((events & POLLUX_ONESHOT) ? EPOLLONESHOT : 0);
 }
 
-static int ctl(struct pollux *p, int op, int fd, unsigned events)
+static int ctl(struct epoll_state *st, int op, int fd, unsigned events, px_tag tag)
 {
-	struct epoll_state *st = p->state;
 	struct epoll_event ee = { .events = to_epoll(events) };
-	ee.data.u64 = cookie(p, fd);
+	ee.data.u64 = cookie(fd, tag);
 	return epoll_ctl(st->epfd, op, fd, &ee);
 }
 
-static int always_add(struct pollux *p, int fd, unsigned events)
+static int always_add(struct epoll_state *st, int fd, unsigned events,
+                      struct epoll_fd *fi)
 {
-	struct epoll_state *st = p->state;
 	struct always *a = px_grow(st->aw, &st->capalways, st->nalways + 1, sizeof *a, 8);
 	if (!a)
 		return -1;
 	st->aw = a;
 	st->aw[st->nalways] = (struct always){ fd, events, 1 };
-	p->slots[fd].bslot = st->nalways++;
+	fi->aw = ++st->nalways;
 	st->armedalways++;
 	return 0;
 }
 
-static int epoll_add(struct pollux *p, int fd, unsigned events)
+static int epoll_add(void *state, int fd, unsigned events, px_tag tag, void *fip)
 {
-	if (ctl(p, EPOLL_CTL_ADD, fd, events) == 0)
+	struct epoll_state *st = state;
+	struct epoll_fd *fi = fip;
+	/* A rebuild for stale registrations keeps the always-ready list; a
+	 * forked child's rebuild starts it again. */
+	if (st->phase == PX_RB_STALE && fi->aw)
 		return 0;
+	fi->tag = tag;
+	fi->events = events;
+	fi->aw = 0;
+	if (ctl(st, EPOLL_CTL_ADD, fd, events, tag) == 0) {
+		st->nreg++;
+		return 0;
+	}
 	if (errno == EPERM)
-		return always_add(p, fd, events);
+		return always_add(st, fd, events, fi);
 	/* Still registered in the kernel under an fd that was closed while a
 	 * duplicate kept the file open: take it over. */
-	if (errno == EEXIST)
-		return ctl(p, EPOLL_CTL_MOD, fd, events);
+	if (errno == EEXIST && ctl(st, EPOLL_CTL_MOD, fd, events, tag) == 0)
+		return 0;
 	return -1;
 }
 
-static int epoll_mod(struct pollux *p, int fd, unsigned events)
+static int epoll_mod(void *state, int fd, unsigned old, unsigned events,
+                     px_tag tag, void *fip)
 {
-	struct epoll_state *st = p->state;
-	int i = p->slots[fd].bslot;
-	if (i >= 0) {
-		struct always *a = &st->aw[i];
+	struct epoll_state *st = state;
+	struct epoll_fd *fi = fip;
+	(void)old;
+	fi->events = events;
+	if (fi->aw) {
+		struct always *a = &st->aw[fi->aw - 1];
 		st->armedalways += !a->armed;
 		a->events = events;
 		a->armed = 1;
 		return 0;
 	}
-	if (ctl(p, EPOLL_CTL_MOD, fd, events) == 0)
+	if (ctl(st, EPOLL_CTL_MOD, fd, events, tag) == 0)
 		return 0;
 	/* Closed and reopened under the same number since it was added. */
 	if (errno == ENOENT)
-		return ctl(p, EPOLL_CTL_ADD, fd, events);
+		return ctl(st, EPOLL_CTL_ADD, fd, events, tag);
 	return -1;
 }
 
-static int epoll_del(struct pollux *p, int fd)
+static int epoll_del(void *state, int fd, unsigned old, void *fip)
 {
-	struct epoll_state *st = p->state;
-	int i = p->slots[fd].bslot;
-	if (i >= 0) {
+	struct epoll_state *st = state;
+	struct epoll_fd *fi = fip;
+	(void)old;
+	if (fi->aw) {
+		int i = fi->aw - 1;
 		st->armedalways -= st->aw[i].armed;
 		st->aw[i] = st->aw[--st->nalways];
-		if (i < st->nalways)
-			p->slots[st->aw[i].fd].bslot = i;
-		p->slots[fd].bslot = -1;
+		if (i < st->nalways) {
+			struct epoll_fd *moved = px_fdinfo(st->p, st->aw[i].fd);
+			moved->aw = i + 1;
+		}
+		fi->aw = 0;
 		return 0;
 	}
 	struct epoll_event ee = { 0 };	/* non-NULL for kernels before 2.6.9 */
-	if (epoll_ctl(st->epfd, EPOLL_CTL_DEL, fd, &ee) == 0)
+	if (epoll_ctl(st->epfd, EPOLL_CTL_DEL, fd, &ee) == 0 ||
+	    /* Closed already (the kernel dropped it), or never accepted. */
+	    errno == EBADF || errno == ENOENT || errno == EPERM) {
+		if (st->nreg > 0)
+			st->nreg--;
 		return 0;
-	/* Closed already (the kernel dropped it), or never accepted. */
-	if (errno == EBADF || errno == ENOENT || errno == EPERM)
-		return 0;
+	}
 	return -1;
 }
 
@@ -181,6 +213,7 @@ static int add_always(struct epoll_state *st, struct pollux_event *ev, int out,
 			continue;
 		ev[out].fd = a->fd;
 		ev[out].events = a->events & (POLLUX_IN | POLLUX_OUT);
+		ev[out].data = NULL;	/* never outlives its del */
 		out++;
 		if (a->events & (POLLUX_ONESHOT | POLLUX_EDGE)) {
 			a->armed = 0;
@@ -203,103 +236,149 @@ static int push_owed(struct epoll_state *st, uint64_t c, unsigned events)
 	return 0;
 }
 
-static int pay_owed(struct pollux *p, struct pollux_event *ev, int maxev)
+static int pay_owed(struct epoll_state *st, struct pollux_event *ev, int maxev)
 {
-	struct epoll_state *st = p->state;
 	int out = 0;
 	while (st->headowed < st->nowed && out < maxev) {
 		struct owed *o = &st->owed[st->headowed++];
-		if (stale(p, o->cookie))
+		if (stale(st, o->cookie))
 			continue;	/* deleted since */
-		ev[out].fd = (int)(uint32_t)o->cookie;
+		ev[out].fd = cookie_fd(o->cookie);
 		ev[out].events = o->events;
+		ev[out].data = px_tag_data((px_tag)(o->cookie >> 32));
 		out++;
 	}
 	if (st->headowed == st->nowed)
 		st->headowed = st->nowed = 0;
-	return out;
+	return out ? out : PX_AGAIN;
+}
+
+/* Grows the kernel's answer to n entries if memory allows. */
+static void size_answer(struct epoll_state *st, int n)
+{
+	if (n <= st->cap)
+		return;
+	struct epoll_event *e = realloc(st->evs, (size_t)n * sizeof *e);
+	if (e) {
+		st->evs = e;
+		st->cap = n;
+	}
 }
 
 /*
  * A closed fd whose file a duplicate keeps open (in this process or any
  * other) stays registered in the epoll object and, level-triggered, would
  * wake every wait from now on; no epoll_ctl can reach it. Only a new epoll
- * object forgets it. Build one with every live registration, then take
- * what the old object still had queued (so no edge and no ONESHOT firing
- * is lost), skipping the fds in mark (already being reported), and drop
- * what registering on the new object queued (so no edge is invented).
+ * object forgets it: the core adds every live registration to a new one
+ * (PX_RB_STALE, then add for each, then PX_RB_DONE). Done then: drop what
+ * registering queued on the new object (so no edge is invented), but arm
+ * again a ONESHOT it consumed, and keep what the old object still had
+ * queued for live registrations (so no edge and no ONESHOT firing is lost).
  */
-static int rebuild(struct pollux *p, char *mark)
+static int finish_stale(struct epoll_state *st)
 {
-	struct epoll_state *st = p->state;
-	int total = p->count + 1;
-	struct epoll_event *buf = malloc((size_t)total * sizeof *buf);
-	int nfd = buf ? epoll_create1(EPOLL_CLOEXEC) : -1;
-	if (nfd < 0) {
-		free(buf);
-		return -1;
-	}
-	for (int fd = 0; fd < p->nslots; fd++) {
-		struct pollux_slot *s = &p->slots[fd];
-		if (!(s->flags & PX_SLOT_KERNEL) || s->bslot >= 0)
-			continue;	/* not in the kernel, or an always-ready file */
-		if (!(s->flags & PX_SLOT_ARMED)) {
-			s->flags &= ~PX_SLOT_KERNEL;	/* pollux_mod adds it back */
-			continue;
-		}
-		struct epoll_event ee = { .events = to_epoll(s->events) };
-		ee.data.u64 = cookie(p, fd);
-		if (epoll_ctl(nfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
-			if (errno == EBADF) {
-				s->flags &= ~PX_SLOT_KERNEL;	/* closed, not yet deleted */
-				continue;
-			}
-			goto fail;
-		}
-	}
-	/* What registering queued on the new object: dropped, but a ONESHOT
-	 * it consumed is armed again. */
-	int n = epoll_wait(nfd, buf, total, 0);
+	size_answer(st, st->nreg + 1);
+	int n = epoll_wait(st->epfd, st->evs, st->cap, 0);
 	for (int i = 0; i < n; i++) {
-		int fd = (int)(uint32_t)buf[i].data.u64;
-		if (p->slots[fd].events & POLLUX_ONESHOT) {
-			struct epoll_event ee = { .events = to_epoll(p->slots[fd].events) };
-			ee.data.u64 = buf[i].data.u64;
-			if (epoll_ctl(nfd, EPOLL_CTL_MOD, fd, &ee) < 0)
-				goto fail;
-		}
+		uint64_t c = st->evs[i].data.u64;
+		struct epoll_fd *fi = px_fdinfo(st->p, cookie_fd(c));
+		if (fi && (fi->events & POLLUX_ONESHOT) &&
+		    ctl(st, EPOLL_CTL_MOD, cookie_fd(c), fi->events, fi->tag) < 0)
+			return -1;
 	}
-	/* What the old object still had for live registrations: owed. */
-	n = epoll_wait(st->epfd, buf, total, 0);
+	n = epoll_wait(st->oldfd, st->evs, st->cap, 0);
 	for (int i = 0; i < n; i++) {
-		uint64_t c = buf[i].data.u64;
-		int fd = (int)(uint32_t)c;
-		if (stale(p, c) || mark[fd])
-			continue;
-		mark[fd] = 1;
-		if (push_owed(st, c, from_epoll(buf[i].events)) < 0)
-			goto fail;
+		uint64_t c = st->evs[i].data.u64;
+		if (!stale(st, c) && push_owed(st, c, from_epoll(st->evs[i].events)) < 0)
+			return -1;
 	}
-	free(buf);
-	if (dup3(nfd, st->epfd, O_CLOEXEC) == st->epfd) {
-		close(nfd);
-	} else {
+	/* The new object under the old number: no number changes hands. */
+	if (dup3(st->epfd, st->oldfd, O_CLOEXEC) == st->oldfd) {
 		close(st->epfd);
-		st->epfd = nfd;
+		st->epfd = st->oldfd;
+	} else {
+		close(st->oldfd);
 	}
+	st->oldfd = -1;
 	return 0;
-fail:
-	close(nfd);
-	free(buf);
-	return -1;
 }
 
-static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
-                       int timeout_ms)
+static int epoll_rebuild(void *state, int phase)
 {
-	struct epoll_state *st = p->state;
+	struct epoll_state *st = state;
+	switch (phase) {
+	case PX_RB_FORK: {
+		int fd = epoll_create1(EPOLL_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		/* The new object under the old number (closing only our copy
+		 * of the parent's). */
+		if (dup3(fd, st->epfd, O_CLOEXEC) == st->epfd) {
+			close(fd);
+		} else {
+			close(st->epfd);
+			st->epfd = fd;
+		}
+		st->nalways = st->armedalways = st->cursor = 0;
+		st->nowed = st->headowed = 0;
+		st->nreg = st->stale = 0;
+		st->phase = phase;
+		return 0;
+	}
+	case PX_RB_STALE: {
+		int fd = epoll_create1(EPOLL_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		st->oldfd = st->epfd;
+		st->epfd = fd;
+		st->nreg = st->stale = 0;
+		st->phase = phase;
+		return 0;
+	}
+	case PX_RB_DONE: {
+		int was = st->phase;
+		st->phase = 0;
+		return was == PX_RB_STALE ? finish_stale(st) : 0;
+	}
+	default:	/* PX_RB_ABORT */
+		if (st->phase == PX_RB_STALE) {
+			close(st->epfd);
+			st->epfd = st->oldfd;
+			st->oldfd = -1;
+			st->stale = 1;	/* try again at the next wait */
+		}
+		st->phase = 0;
+		return 0;
+	}
+}
+
+static int kernel_wait(struct epoll_state *st, int want, long long timeout_ns)
+{
+#ifdef HAVE_EPOLL_PWAIT2
+	/* Only a timeout finer than a millisecond needs epoll_pwait2; the
+	 * rest take the same call as a plain epoll loop. */
+	if (timeout_ns > 0 && timeout_ns % 1000000 && !st->no_pwait2) {
+		struct timespec ts;
+		int n = epoll_pwait2(st->epfd, st->evs, want,
+		                     px_timespec(timeout_ns, &ts), NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		st->no_pwait2 = 1;	/* before Linux 5.11: milliseconds */
+	}
+#endif
+	return epoll_wait(st->epfd, st->evs, want, px_timeout_ms(timeout_ns));
+}
+
+static int epoll_wait_(void *state, struct pollux_event *ev, int maxev,
+                       long long timeout_ns)
+{
+	struct epoll_state *st = state;
+	if (st->stale) {
+		st->stale = 0;
+		return PX_REBUILD;
+	}
 	if (st->nowed)
-		return pay_owed(p, ev, maxev);
+		return pay_owed(st, ev, maxev);
 
 	/* Always-ready files and kernel events take turns at going first, so
 	 * that neither starves the other when maxev is small. */
@@ -310,91 +389,52 @@ static int epoll_wait_(struct pollux *p, struct pollux_event *ev, int maxev,
 	int room = maxev - out;
 	/* Size the kernel's answer from maxev before the call, so that one
 	 * wait reports up to maxev as pollux_wait(3) says (and select and poll
-	 * do); no more than the registered fds can be ready at once. */
-	int need = room < p->count ? room : p->count;
-	if (need > st->cap) {
-		struct epoll_event *e = realloc(st->evs, (size_t)need * sizeof *e);
-		if (e) {
-			st->evs = e;
-			st->cap = need;
-		}
-	}
+	 * do); no more than the registrations can be ready at once. */
+	size_answer(st, room < st->nreg ? room : st->nreg);
 	int want = room < st->cap ? room : st->cap;
 	if (st->armedalways && !files_first && want > 1)
 		want -= want / 2 < st->armedalways ? want / 2 : st->armedalways;
-	int n = epoll_wait(st->epfd, st->evs, want,
-	                   (out || st->armedalways) ? 0 : timeout_ms);
+	int n = kernel_wait(st, want, (out || st->armedalways) ? 0 : timeout_ns);
 	if (n < 0)
 		return out ? out : -1;
 	int stale_seen = 0;
 	for (int i = 0; i < n; i++) {
-		if (stale(p, st->evs[i].data.u64)) {
+		uint64_t c = st->evs[i].data.u64;
+		if (stale(st, c)) {
 			stale_seen = 1;
 			continue;
 		}
-		ev[out].fd = (int)(uint32_t)st->evs[i].data.u64;
+		ev[out].fd = cookie_fd(c);
 		ev[out].events = from_epoll(st->evs[i].events);
+		ev[out].data = px_tag_data((px_tag)(c >> 32));
 		out++;
 	}
-	if (n == want && st->cap < maxev) {
+	if (n == want && st->cap < maxev)
 		/* Still full (stale registrations beyond the count, or no
 		 * memory before the call): grow for the next call. */
-		int c = st->cap * 2 < maxev ? st->cap * 2 : maxev;
-		struct epoll_event *e = realloc(st->evs, (size_t)c * sizeof *e);
-		if (e) {
-			st->evs = e;
-			st->cap = c;
-		}
-	}
+		size_answer(st, st->cap * 2 < maxev ? st->cap * 2 : maxev);
 	if (!files_first && st->armedalways)
 		out = add_always(st, ev, out, maxev);
 	if (stale_seen) {
-		char *mark = calloc((size_t)p->nslots, 1);
-		if (!mark)
-			return -1;
-		for (int i = 0; i < out; i++)
-			mark[ev[i].fd] = 1;
-		int rc = rebuild(p, mark);
-		free(mark);
-		if (rc < 0)
-			return -1;
-		if (out == 0) {
-			errno = EAGAIN;	/* the core asks again */
-			return -1;
-		}
+		if (out == 0)
+			return PX_REBUILD;
+		st->stale = 1;	/* after the caller has these */
 	}
 	return out;
-}
-
-static int epoll_reinit(struct pollux *p)
-{
-	struct epoll_state *st = p->state;
-	int fd = epoll_create1(EPOLL_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	/* Put the new object under the old number (closing only our copy of
-	 * the old one; a parent's is left untouched), so that rebuilding
-	 * takes no descriptor number the caller may be about to reuse. */
-	if (dup3(fd, st->epfd, O_CLOEXEC) == st->epfd) {
-		close(fd);
-	} else {
-		close(st->epfd);
-		st->epfd = fd;
-	}
-	st->nalways = st->armedalways = st->cursor = 0;
-	st->nowed = st->headowed = 0;
-	return 0;
 }
 
 const struct pollux_backend pollux_backend_epoll = {
 	.name = "epoll",
 	.features = POLLUX_FEAT_EDGE | POLLUX_FEAT_O1 | POLLUX_FEAT_NOLIMIT,
 	.caps = PX_CAP_ONESHOT,
+	.state_size = sizeof(struct epoll_state),
+	.fdinfo_size = sizeof(struct epoll_fd),
 	.init = epoll_init,
-	.free = epoll_free,
+	.fini = epoll_fini,
 	.add = epoll_add,
 	.mod = epoll_mod,
 	.del = epoll_del,
 	.wait = epoll_wait_,
-	.reinit = epoll_reinit,
+	.rebuild = epoll_rebuild,
+	.wake = NULL,
 };

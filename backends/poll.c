@@ -1,34 +1,39 @@
 /* poll.c: the poll(2) backend. A dense pollfd array, one entry per armed
- * registration, removed by swapping in the last entry; the core's slot
- * holds each fd's index so that add, mod and del are O(1). */
+ * registration, removed by swapping in the last entry; each fd's index is
+ * kept in its fdinfo so that add, mod and del are O(1). */
 #include <config.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "backend.h"
 
+struct poll_fd {
+	int idx;	/* index of its entry in pfd */
+};
+
 struct poll_state {
+	struct pollux *p;
 	struct pollfd *pfd;
 	int len, cap;
 	int cursor;	/* where the next scan starts: no fd starves */
 };
 
-static int poll_init(struct pollux *p)
+static int poll_init(void *state, struct pollux *p)
 {
-	struct poll_state *st = calloc(1, sizeof *st);
-	if (!st)
-		return -1;
-	p->state = st;
+	struct poll_state *st = state;
+	st->p = p;
 	return 0;
 }
 
-static void poll_free(struct pollux *p)
+static void poll_fini(void *state)
 {
-	struct poll_state *st = p->state;
+	struct poll_state *st = state;
 	free(st->pfd);
-	free(st);
 }
 
 static short to_poll(unsigned events)
@@ -37,24 +42,35 @@ static short to_poll(unsigned events)
 	               ((events & POLLUX_OUT) ? POLLOUT : 0));
 }
 
-static int poll_add(struct pollux *p, int fd, unsigned events)
+static int poll_add(void *state, int fd, unsigned events, px_tag tag, void *fip)
 {
-	struct poll_state *st = p->state;
+	struct poll_state *st = state;
+	struct poll_fd *fi = fip;
+	(void)tag;
+	/* poll(2) would take a closed fd silently (and report POLLNVAL). */
+	if (fcntl(fd, F_GETFD) < 0) {
+		errno = EBADF;
+		return -1;
+	}
 	struct pollfd *a = px_grow(st->pfd, &st->cap, st->len + 1, sizeof *a, 64);
 	if (!a)
 		return -1;
 	st->pfd = a;
 	st->pfd[st->len] = (struct pollfd){ .fd = fd, .events = to_poll(events) };
-	p->slots[fd].bslot = st->len++;
+	fi->idx = st->len++;
 	return 0;
 }
 
-static int poll_mod(struct pollux *p, int fd, unsigned events)
+static int poll_mod(void *state, int fd, unsigned old, unsigned events,
+                    px_tag tag, void *fip)
 {
-	struct poll_state *st = p->state;
+	struct poll_state *st = state;
+	struct poll_fd *fi = fip;
+	(void)old;
+	(void)tag;
 	/* Also brings back an entry dropped as closed: the number may name
 	 * a new file by now, as epoll's mod fix-up assumes too. */
-	st->pfd[p->slots[fd].bslot] = (struct pollfd){ .fd = fd, .events = to_poll(events) };
+	st->pfd[fi->idx] = (struct pollfd){ .fd = fd, .events = to_poll(events) };
 	return 0;
 }
 
@@ -65,16 +81,18 @@ static int entry_fd(const struct pollfd *e)
 	return e->fd < 0 ? ~e->fd : e->fd;
 }
 
-static int poll_del(struct pollux *p, int fd)
+static int poll_del(void *state, int fd, unsigned old, void *fip)
 {
-	struct poll_state *st = p->state;
-	int i = p->slots[fd].bslot;
-	int last = --st->len;
+	struct poll_state *st = state;
+	struct poll_fd *fi = fip;
+	(void)fd;
+	(void)old;
+	int i = fi->idx, last = --st->len;
 	if (i != last) {
 		st->pfd[i] = st->pfd[last];
-		p->slots[entry_fd(&st->pfd[i])].bslot = i;
+		struct poll_fd *moved = px_fdinfo(st->p, entry_fd(&st->pfd[i]));
+		moved->idx = i;
 	}
-	p->slots[fd].bslot = -1;
 	return 0;
 }
 
@@ -86,11 +104,24 @@ static unsigned from_poll(short re)
 	       ((re & POLLHUP) ? POLLUX_HUP : 0);
 }
 
-static int poll_wait(struct pollux *p, struct pollux_event *ev, int maxev,
-                     int timeout_ms)
+static int kernel_poll(struct poll_state *st, long long timeout_ns)
 {
-	struct poll_state *st = p->state;
-	int n = poll(st->pfd, (nfds_t)st->len, timeout_ms);
+#ifdef HAVE_PPOLL
+	/* Only a timeout finer than a millisecond needs ppoll. */
+	if (timeout_ns > 0 && timeout_ns % 1000000) {
+		struct timespec ts;
+		return ppoll(st->pfd, (nfds_t)st->len, px_timespec(timeout_ns, &ts),
+		             NULL);
+	}
+#endif
+	return poll(st->pfd, (nfds_t)st->len, px_timeout_ms(timeout_ns));
+}
+
+static int poll_wait(void *state, struct pollux_event *ev, int maxev,
+                     long long timeout_ns)
+{
+	struct poll_state *st = state;
+	int n = kernel_poll(st, timeout_ns);
 	if (n <= 0)
 		return n;
 
@@ -107,6 +138,7 @@ static int poll_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 			} else {
 				ev[out].fd = e->fd;
 				ev[out].events = from_poll(e->revents);
+				ev[out].data = NULL;	/* never outlives its del */
 				out++;
 			}
 		}
@@ -114,10 +146,8 @@ static int poll_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 			i = 0;
 	}
 	st->cursor = i;
-	if (out == 0 && dropped) {
-		errno = EAGAIN;
-		return -1;
-	}
+	if (out == 0 && dropped)
+		return PX_AGAIN;
 	return out;
 }
 
@@ -125,11 +155,14 @@ const struct pollux_backend pollux_backend_poll = {
 	.name = "poll",
 	.features = POLLUX_FEAT_NOLIMIT,
 	.caps = 0,
+	.state_size = sizeof(struct poll_state),
+	.fdinfo_size = sizeof(struct poll_fd),
 	.init = poll_init,
-	.free = poll_free,
+	.fini = poll_fini,
 	.add = poll_add,
 	.mod = poll_mod,
 	.del = poll_del,
 	.wait = poll_wait,
-	.reinit = NULL,
+	.rebuild = NULL,
+	.wake = NULL,
 };

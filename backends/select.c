@@ -51,24 +51,21 @@ struct select_state {
 	int cursor;		/* fd the next scan starts at */
 };
 
-static int select_init(struct pollux *p)
+static int select_init(void *state, struct pollux *p)
 {
-	struct select_state *st = calloc(1, sizeof *st);
-	if (!st)
-		return -1;
+	struct select_state *st = state;
+	(void)p;
 	st->maxfd = -1;
-	p->state = st;
 	return 0;
 }
 
-static void select_free(struct pollux *p)
+static void select_fini(void *state)
 {
-	struct select_state *st = p->state;
+	struct select_state *st = state;
 	free(st->rd);
 	free(st->wr);
 	free(st->rout);
 	free(st->wout);
-	free(st);
 }
 
 static int grow_to(word_t **a, int old, int n)
@@ -116,9 +113,17 @@ static void set_bits(struct select_state *st, int fd, unsigned events)
 	set_bit(st->wr, &st->nwr, fd, (events & POLLUX_OUT) != 0);
 }
 
-static int select_add(struct pollux *p, int fd, unsigned events)
+static int select_add(void *state, int fd, unsigned events, px_tag tag,
+                      void *fi)
 {
-	struct select_state *st = p->state;
+	struct select_state *st = state;
+	(void)tag;
+	(void)fi;
+	/* select(2) would fail every wait with EBADF instead. */
+	if (fcntl(fd, F_GETFD) < 0) {
+		errno = EBADF;
+		return -1;
+	}
 	if (ensure(st, fd) < 0)
 		return -1;
 	set_bits(st, fd, events);
@@ -127,18 +132,24 @@ static int select_add(struct pollux *p, int fd, unsigned events)
 	return 0;
 }
 
-static int select_mod(struct pollux *p, int fd, unsigned events)
+static int select_mod(void *state, int fd, unsigned old, unsigned events,
+                      px_tag tag, void *fi)
 {
-	struct select_state *st = p->state;
+	struct select_state *st = state;
+	(void)old;
+	(void)tag;
+	(void)fi;
 	set_bits(st, fd, events);
 	if (fd > st->maxfd)
 		st->maxfd = fd;	/* lowered when it was dropped as closed */
 	return 0;
 }
 
-static int select_del(struct pollux *p, int fd)
+static int select_del(void *state, int fd, unsigned old, void *fi)
 {
-	struct select_state *st = p->state;
+	struct select_state *st = state;
+	(void)old;
+	(void)fi;
 	set_bits(st, fd, 0);
 	if (fd == st->maxfd)
 		st->dirty = 1;	/* found again lazily, once per wait at most */
@@ -176,10 +187,10 @@ static void drop_closed(struct select_state *st)
 	st->dirty = 1;
 }
 
-static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
-                       int timeout_ms)
+static int select_wait(void *state, struct pollux_event *ev, int maxev,
+                       long long timeout_ns)
 {
-	struct select_state *st = p->state;
+	struct select_state *st = state;
 	if (st->dirty)
 		fix_maxfd(st);
 	int nfds = st->maxfd + 1;
@@ -191,9 +202,11 @@ static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 	if (wset)
 		memcpy(wset, st->wr, (size_t)words * sizeof(word_t));
 	struct timeval tv, *tvp = NULL;
-	if (timeout_ms >= 0) {
-		tv.tv_sec = timeout_ms / 1000;
-		tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (timeout_ns >= 0) {
+		/* select counts microseconds: round up, never end early. */
+		long long us = timeout_ns / 1000 + (timeout_ns % 1000 != 0);
+		tv.tv_sec = (time_t)(us / 1000000);
+		tv.tv_usec = (suseconds_t)(us % 1000000);
 		tvp = &tv;
 	}
 	int n = select(nfds, (fd_set *)(void *)rset, (fd_set *)(void *)wset,
@@ -201,7 +214,7 @@ static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 	if (n < 0) {
 		if (errno == EBADF) {
 			drop_closed(st);
-			errno = EAGAIN;
+			return PX_AGAIN;
 		}
 		return -1;
 	}
@@ -229,6 +242,7 @@ static int select_wait(struct pollux *p, struct pollux_event *ev, int maxev,
 			seen += ((r & bit) != 0) + ((x & bit) != 0);
 			ev[out].fd = w * WBITS + b;
 			ev[out].events = e;
+			ev[out].data = NULL;	/* never outlives its del */
 			out++;
 			next = w * WBITS + b + 1;
 		}
@@ -241,11 +255,14 @@ const struct pollux_backend pollux_backend_select = {
 	.name = "select",
 	.features = SELECT_FEATURES,
 	.caps = 0,
+	.state_size = sizeof(struct select_state),
+	.fdinfo_size = 0,
 	.init = select_init,
-	.free = select_free,
+	.fini = select_fini,
 	.add = select_add,
 	.mod = select_mod,
 	.del = select_del,
 	.wait = select_wait,
-	.reinit = NULL,
+	.rebuild = NULL,
+	.wake = NULL,
 };

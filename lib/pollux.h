@@ -39,6 +39,9 @@ int         pollux_mod(pollux_t *p, int fd, unsigned events, void *data);
 int         pollux_del(pollux_t *p, int fd);
 int         pollux_wait(pollux_t *p, struct pollux_event *ev, int maxev,
                         int timeout_ms);
+int         pollux_wait_ns(pollux_t *p, struct pollux_event *ev, int maxev,
+                           long long timeout_ns);
+int         pollux_wake(pollux_t *p);
 int         pollux_reinit(pollux_t *p);
 const char *const *pollux_backends(void);
 const char *pollux_version(void);

@@ -369,7 +369,10 @@ START_TEST(close_reopen_then_mod_watches_new_file)
 
 	ct_pair(a);
 	fd = a[0];
-	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN, &t), 0);
+	/* A mod that changes the interest reaches the kernel, which then
+	 * watches the new file (one with the same interest changes nothing
+	 * and makes no call: see mod_unchanged_makes_no_call). */
+	ck_assert_int_eq(pollux_add(p, fd, POLLUX_IN | POLLUX_ONESHOT, &t), 0);
 	close(fd);
 	ct_expect_none(p);
 	ct_pair(b);
@@ -383,6 +386,68 @@ START_TEST(close_reopen_then_mod_watches_new_file)
 	close(fd);
 	close(a[1]);
 	close(b[1]);
+}
+END_TEST
+
+/* A mod with the interest the fd already has makes no system call: it
+ * only replaces the pointer. Seen from outside: a closed, still registered
+ * fd takes it without an error on every backend (epoll's kernel would say
+ * EBADF), and the next report carries the new pointer. */
+START_TEST(mod_unchanged_makes_no_call)
+{
+	pollux_t *p = ct_new(_i);
+	int a[2], t1, t2;
+
+	ct_pair(a);
+	ck_assert_int_eq(pollux_add(p, a[0], POLLUX_IN, &t1), 0);
+	ct_put(a[1], 1);
+	ct_expect_one(p, a[0], POLLUX_IN, &t1);
+	ck_assert_int_eq(pollux_mod(p, a[0], POLLUX_IN, &t2), 0);
+	ct_expect_one(p, a[0], POLLUX_IN, &t2);
+	/* An armed ONESHOT with the same mask stays armed, fires once. */
+	ck_assert_int_eq(pollux_mod(p, a[0], POLLUX_IN | POLLUX_ONESHOT, &t1), 0);
+	ck_assert_int_eq(pollux_mod(p, a[0], POLLUX_IN | POLLUX_ONESHOT, &t2), 0);
+	ct_expect_one(p, a[0], POLLUX_IN, &t2);
+	ct_expect_none(p);
+	/* A fired ONESHOT with the same mask is re-armed: that is a change. */
+	ck_assert_int_eq(pollux_mod(p, a[0], POLLUX_IN | POLLUX_ONESHOT, &t1), 0);
+	ct_expect_one(p, a[0], POLLUX_IN, &t1);
+	ck_assert_int_eq(pollux_mod(p, a[0], POLLUX_IN, &t1), 0);
+	close(a[0]);
+	errno = 0;
+	ck_assert_msg(pollux_mod(p, a[0], POLLUX_IN, &t2) == 0,
+	              "%s: unchanged mod of a closed fd: errno %d (%s), want 0 "
+	              "(no system call)", ct_name(_i), errno, strerror(errno));
+	ck_assert_int_eq(pollux_del(p, a[0]), 0);
+	pollux_free(p);
+	close(a[1]);
+}
+END_TEST
+
+/* With EDGE, a mod with the same mask is not a no-op: it re-arms the edge,
+ * so a fd that is still ready is reported once more (programs that do not
+ * drain to EAGAIN use this). */
+START_TEST(edge_mod_same_mask_rearms)
+{
+	pollux_t *p = ct_new(_i);
+	int sv[2], t;
+
+	ct_pair(sv);
+	ck_assert_int_eq(pollux_add(p, sv[0], POLLUX_IN | POLLUX_EDGE, &t), 0);
+	ct_put(sv[1], 2);
+	ct_expect_one(p, sv[0], POLLUX_IN, &t);
+	ct_expect_none(p);
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(pollux_mod(p, sv[0], POLLUX_IN | POLLUX_EDGE, &t), 0);
+		ct_expect_one(p, sv[0], POLLUX_IN, &t);
+		ct_expect_none(p);
+	}
+	ck_assert_int_eq(ct_drain(sv[0]), 2);
+	ck_assert_int_eq(pollux_mod(p, sv[0], POLLUX_IN | POLLUX_EDGE, &t), 0);
+	ct_expect_none(p);	/* nothing ready: nothing to re-arm */
+	pollux_free(p);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -450,10 +515,13 @@ void ct_add_modes(TCase *tc, int idx)
 	tcase_add_loop_test(tc, close_then_del_among_others, idx, idx + 1);
 	tcase_add_loop_test(tc, close_reopen_then_mod_watches_new_file, idx,
 	                    idx + 1);
+	tcase_add_loop_test(tc, mod_unchanged_makes_no_call, idx, idx + 1);
 	/* Registered only where there is edge triggering to test. */
 	pollux_t *p = pollux_new(ct_name(idx));
-	if (p && (pollux_features(p) & POLLUX_FEAT_EDGE))
+	if (p && (pollux_features(p) & POLLUX_FEAT_EDGE)) {
 		tcase_add_loop_test(tc, close_then_del_dup_alive_keeps_queued_edge,
 		                    idx, idx + 1);
+		tcase_add_loop_test(tc, edge_mod_same_mask_rearms, idx, idx + 1);
+	}
 	pollux_free(p);
 }
