@@ -191,18 +191,21 @@ START_TEST(wake_after_fork)
 	ck_assert_msg(kid >= 0, "fork: %s", strerror(errno));
 	if (kid == 0) {
 		struct pollux_event ev[4];
-		int ok = pollux_reinit(p) == 0 && pollux_wake(p) == 0 &&
-		         pollux_wait(p, ev, 4, LONG_MS) == 0;
+		int step = pollux_reinit(p) != 0 ? 1 : pollux_wake(p) != 0 ? 2 :
+		           pollux_wait(p, ev, 4, LONG_MS) != 0 ? 3 : 0;
+		if (step)
+			fprintf(stderr, "child: step %d: %s\n", step, strerror(errno));
+		pollux_free(p);
 		/* The parent waits only after we have woken ourselves. */
-		ok = ok && write(go[1], "x", 1) == 1;
-		_exit(ok ? 0 : 1);
+		_exit(write(go[1], "x", 1) == 1 ? step : 9);
 	}
 	ck_assert_int_eq(read(go[0], &c, 1), 1);
 	expect_not_woken(p, 30, "the child woke its own poller");
 	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	              "%s: the child's wake after pollux_reinit failed",
-	              ct_name(_i));
+	              "%s: the child's wake after pollux_reinit failed "
+	              "(step %d: 1 reinit, 2 wake, 3 wait)", ct_name(_i),
+	              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	ck_assert_int_eq(pollux_wake(p), 0);
 	expect_prompt(p, 0, "a wake after the child's");
 	pollux_free(p);
