@@ -25,6 +25,7 @@ need make make
 need cc gcc
 need python3 python3
 need curl curl
+need strace strace
 if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists check 2>/dev/null || missing="$missing check"
 else
