@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,10 @@ struct fork_shared {
 	struct wstats retired;	/* of the children reaped */
 	_Atomic long peak;
 	_Atomic long alive;
+	/* Odd while the parent folds a reaped child's slot into retired: a
+	 * sum taken meanwhile would miss or double that child, so it waits
+	 * and reads again (a sequence lock across processes). */
+	_Atomic unsigned long seq;
 	size_t nslots;
 	struct child_slot slot[];
 };
@@ -440,11 +445,21 @@ uint64_t models_fork_sum(struct server *s, struct wstats *sum, long *peak)
 		wstats_copy(&my_slot->st, &s->self->st);
 	else
 		fork_publish(s);
-	wstats_add(sum, &fs->main);
-	wstats_add(sum, &fs->retired);
-	for (size_t i = 0; i < fs->nslots; i++)
-		if (atomic_load(&fs->slot[i].used))
-			wstats_add(sum, &fs->slot[i].st);
+	for (;;) {
+		unsigned long seq = atomic_load(&fs->seq);
+		if (seq & 1) {
+			sched_yield();	/* the parent is folding a slot */
+			continue;
+		}
+		memset(sum, 0, sizeof *sum);
+		wstats_add(sum, &fs->main);
+		wstats_add(sum, &fs->retired);
+		for (size_t i = 0; i < fs->nslots; i++)
+			if (atomic_load(&fs->slot[i].used))
+				wstats_add(sum, &fs->slot[i].st);
+		if (atomic_load(&fs->seq) == seq)
+			break;
+	}
 	*peak = atomic_load(&fs->peak);
 	long alive = atomic_load(&fs->alive);
 	return alive > 0 ? (uint64_t)alive : 0;
@@ -462,10 +477,10 @@ static void fork_reaped(struct server *s, pid_t pid)
 			continue;
 		if (STAT_GET(&sl->st, closed) == 0)
 			STAT_ADD(&sl->st, closed, 1);
-		/* Free the slot first: a sum meanwhile misses this child for
-		 * a moment rather than counting it twice. */
+		atomic_fetch_add(&fs->seq, 1);
 		atomic_store(&sl->used, 0);
 		wstats_retire(&fs->retired, &sl->st);
+		atomic_fetch_add(&fs->seq, 1);
 		atomic_fetch_sub(&fs->alive, 1);
 		atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
 		return;
@@ -565,6 +580,11 @@ static int run_fork(struct server *s)
 			continue;
 		}
 		memset(&sl->st, 0, sizeof sl->st);
+		/* Published and taken before the fork, so that a child that
+		 * answers /stats at once counts its own accept and itself. */
+		sl->pid = -1;
+		atomic_store(&sl->used, 1);
+		fork_publish(s);
 		/* Until the child has its own handlers, a signal must not run
 		 * the parent's (which would write into the parent's pipe). */
 		pthread_sigmask(SIG_BLOCK, &block, &old);
@@ -575,8 +595,9 @@ static int run_fork(struct server *s)
 		int e = errno;
 		if (pid > 0) {
 			sl->pid = pid;
-			atomic_store(&sl->used, 1);
 			atomic_fetch_add(&fs->alive, 1);
+		} else {
+			atomic_store(&sl->used, 0);
 		}
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (pid < 0) {
