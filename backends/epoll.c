@@ -194,6 +194,20 @@ static int epoll_del(void *state, int fd, unsigned old, void *fip)
 	return -1;
 }
 
+/* pollux_close: closing the fd takes it out of the kernel's set (and a
+ * registration a duplicate keeps alive turns stale, and is rebuilt away). */
+static void epoll_forget(void *state, int fd, unsigned old, void *fip)
+{
+	struct epoll_state *st = state;
+	struct epoll_fd *fi = fip;
+	if (fi->aw) {
+		epoll_del(state, fd, old, fip);
+		return;
+	}
+	if (st->nreg > 0)
+		st->nreg--;
+}
+
 static unsigned from_epoll(uint32_t e)
 {
 	return ((e & (EPOLLIN | EPOLLPRI)) ? POLLUX_IN : 0) |
@@ -437,4 +451,5 @@ const struct pollux_backend pollux_backend_epoll = {
 	.wait = epoll_wait_,
 	.rebuild = epoll_rebuild,
 	.wake = NULL,
+	.forget = epoll_forget,
 };

@@ -436,6 +436,27 @@ int pollux_del(pollux_t *p, int fd)
 	return 0;
 }
 
+int pollux_close(pollux_t *p, int fd)
+{
+	if (!p || fd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct pollux_slot *s = find(p, fd);
+	if (!s)
+		return -1;
+	if (s->flags & PX_SLOT_KERNEL) {
+		unsigned old = kernel_events(p, s->events);
+		if (p->be->forget)
+			p->be->forget(p->state, fd, old, fdinfo_of(p, s));
+		else
+			(void)p->be->del(p->state, fd, old, fdinfo_of(p, s));
+	}
+	memset(s, 0, p->stride);
+	p->count--;
+	return close(fd);
+}
+
 /* ---- rebuilding ------------------------------------------------------ */
 
 #define PX_SLOT_READDED	0x100u	/* this rebuild registered it again */

@@ -29,6 +29,7 @@ void ct_add_scale(TCase *tc, int idx);
 void ct_add_xcheck(TCase *tc, int idx);
 void ct_add_threads(TCase *tc, int idx);
 void ct_add_wake(TCase *tc, int idx);
+void ct_add_close(TCase *tc, int idx);
 /* Backend choice, the backend list and the version: not per backend. */
 void ct_add_choice(TCase *tc);
 

@@ -34,6 +34,7 @@ static Suite *conformance_suite(void)
 		ct_add_xcheck(tc, i);
 		ct_add_threads(tc, i);
 		ct_add_wake(tc, i);
+		ct_add_close(tc, i);
 		suite_add_tcase(s, tc);
 	}
 	return s;
