@@ -92,6 +92,10 @@ static int respond_error(struct worker *w, struct conn *c, int status,
 	char body[96];
 	int n = snprintf(body, sizeof body, "%d %s\n", status, reason(status));
 	count_status(w, status);
+	/* A refused request may still be arriving (a body, a long header):
+	 * an error answer that closes always lingers for it. */
+	if (!keep)
+		c->flags |= C_UNSURE;
 	return respond(w, c, status, "text/plain; charset=utf-8", body,
 	               (uint64_t)n, head, keep, extra);
 }
@@ -297,6 +301,8 @@ size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t le
 		STAT_ADD(&w->st, requests, 1);
 		conn_touch(w, c);
 		if (rc != PARSE_OK) {
+			/* The client may still be sending what we refused. */
+			c->flags |= C_UNSURE;
 			if (respond_error(w, c, -rc, 0, 0, NULL) < 0)
 				goto fail;
 			return len;
@@ -305,11 +311,14 @@ size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t le
 		if (serve(w, c, &r) < 0)
 			goto fail;
 	}
-	if (c->flags & C_CLOSE_AFTER)
+	if (c->flags & C_CLOSE_AFTER) {
+		if (pos < len)
+			c->flags |= C_UNSURE;	/* thrown away: linger before close */
 		return len;	/* nothing after a closing answer is read */
+	}
 	return pos;
 fail:
 	STAT_ADD(&w->st, err[ERR_OOM], 1);
-	c->flags |= C_CLOSE_AFTER;
+	c->flags |= C_CLOSE_AFTER | C_UNSURE;
 	return len;
 }

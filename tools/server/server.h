@@ -92,6 +92,11 @@ struct wstats {
 #define C_TCP		0x08u
 #define C_DELAY		0x10u	/* held by /delay: on the timer heap, in no list */
 #define C_DELAY_HEAD	0x20u	/* the held request was HEAD */
+#define C_UNSURE	0x40u	/* more input may be on its way or was thrown
+				   away: a closing answer lingers for it */
+#define C_SENT		0x80u	/* something was written to it */
+#define C_NODELAY	0x100u	/* TCP_NODELAY is set */
+#define C_FULL_READ	0x200u	/* the last read filled the buffer given */
 
 /* How long a closing connection may keep sending us bytes before we give
  * up on a clean FIN and close anyway. */
