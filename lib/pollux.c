@@ -493,8 +493,10 @@ static int rebuild(pollux_t *p, int phase)
 			return -1;
 		}
 	}
-	if (be->rebuild(p->state, PX_RB_DONE) < 0)
-		return -1;
+	/* The new object is in place even when finishing failed (it could
+	 * not keep every queued event): the table follows it either way. */
+	int rc = be->rebuild(p->state, PX_RB_DONE);
+	int e = errno;
 	for (int fd = 0; fd < p->nslots; fd++) {
 		struct pollux_slot *s = slot(p, fd);
 		if (s->flags & PX_SLOT_READDED)
@@ -502,7 +504,8 @@ static int rebuild(pollux_t *p, int phase)
 		else
 			s->flags &= ~PX_SLOT_KERNEL;
 	}
-	return 0;
+	errno = e;
+	return rc;
 }
 
 /* A forked child's own wake-up, under the same numbers as the parent's
