@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,14 @@
 #define WAKE_IDENT 0	/* EVFILT_USER's idents are its own, not fds */
 #define KQ_EOF 0x80000000u	/* internal: EV_EOF seen, ask poll() below */
 #define KQ_QUEUED_MAX 1024	/* changes kept back before they go in anyway */
+#ifdef HAVE_LIBKQUEUE
+/* libkqueue returns at most its MAX_KEVENT (512) events per kevent() call
+ * (src/common/private.h), the kernels as many as asked: asking for no more
+ * keeps "the answer filled every slot" meaning "more may be ready". */
+#define KQ_ANSWER_MAX 512
+#else
+#define KQ_ANSWER_MAX INT_MAX
+#endif
 
 /* Per registered fd (the core's fdinfo area). */
 struct kq_fd {
@@ -88,10 +97,11 @@ static void queue(struct kq_state *st, int fd, short filter, unsigned short flag
 
 /*
  * Hands every queued change to the kernel now, each with EV_RECEIPT, so
- * that each answers for itself in evs[] (in order) and the call collects
- * no events: FreeBSD and macOS return at once when a receipt or an error
- * was written, and libkqueue has no room left to wait with. Returns the
- * number of answers, or -1.
+ * that each answers for itself, in order, in evs[] and the call collects no
+ * events: FreeBSD and macOS return at once when a receipt or an error was
+ * written, and libkqueue has no room left to wait with. In calls of at most
+ * KQ_ANSWER_MAX changes, since libkqueue's answer (receipts included) has
+ * no more slots. Returns 0, or -1 with the queue dropped.
  */
 static int submit(struct kq_state *st)
 {
@@ -99,12 +109,26 @@ static int submit(struct kq_state *st)
 		return 0;
 	if (grow_evs(st, st->nchg) < 0)
 		return -1;
-	for (int i = 0; i < st->nchg; i++)
-		st->chg[i].flags |= EV_RECEIPT;
 	struct timespec zero = { 0, 0 };
-	int n = kevent(st->kq, st->chg, st->nchg, st->evs, st->nchg, &zero);
+	for (int done = 0; done < st->nchg;) {
+		int c = st->nchg - done < KQ_ANSWER_MAX ? st->nchg - done : KQ_ANSWER_MAX;
+		for (int i = done; i < done + c; i++)
+			st->chg[i].flags |= EV_RECEIPT;
+		int n = kevent(st->kq, st->chg + done, c, st->evs + done, c, &zero);
+		if (n < 0) {
+			st->nchg = 0;
+			return -1;
+		}
+		/* Never short with receipts; if it were, say so in place. */
+		for (int i = done + n; i < done + c; i++) {
+			st->evs[i] = st->chg[i];
+			st->evs[i].flags = EV_ERROR;
+			st->evs[i].data = EIO;
+		}
+		done += c;
+	}
 	st->nchg = 0;
-	return n;
+	return 0;
 }
 
 #ifdef KQ_WAKE
@@ -255,12 +279,11 @@ static int kq_add(void *vst, int fd, unsigned events, px_tag tag, void *vfi)
 	if (events & POLLUX_OUT)
 		queue(st, fd, EVFILT_WRITE, kflags(events), tag);
 	int total = st->nchg;
-	int n = submit(st);
-	if (n < 0)
+	if (submit(st) < 0)
 		return -1;
 	/* The answers to this add's changes are the last ones. */
 	int err = 0, ok[2] = { 0, 0 };
-	for (int i = mine; i < total && i < n; i++) {
+	for (int i = mine; i < total; i++) {
 		struct kevent *k = &st->evs[i];
 		int w = k->filter == EVFILT_WRITE;
 		if ((k->flags & EV_ERROR) && k->data != 0)
@@ -268,8 +291,6 @@ static int kq_add(void *vst, int fd, unsigned events, px_tag tag, void *vfi)
 		else
 			ok[w] = 1;
 	}
-	if (n < total)
-		err = err ? err : EIO;
 	if (!err) {
 		st->nknote += ok[0] + ok[1];
 		return 0;
@@ -381,15 +402,18 @@ static int add_always(struct kq_state *st, struct pollux_event *ev, int out,
 	return out;
 }
 
-/* EV_EOF says only that one direction is shut (FreeBSD sets it on READ
- * when the peer stops sending); whether the fd is hung up or in error is
- * what poll(2) says, as on the other backends. One call per such fd. */
-static unsigned hup_err(int fd)
+/* What poll(2) says of fd now, in POLLUX_* bits, IN and OUT masked to
+ * interest: the kernel's word where kqueue's is not the whole of it. */
+static unsigned ask_poll(int fd, unsigned interest)
 {
-	struct pollfd pfd = { .fd = fd, .events = 0, .revents = 0 };
+	struct pollfd pfd = { .fd = fd, .revents = 0 };
+	pfd.events = (short)(((interest & POLLUX_IN) ? POLLIN : 0) |
+	                     ((interest & POLLUX_OUT) ? POLLOUT : 0));
 	if (poll(&pfd, 1, 0) != 1)
 		return 0;
-	return ((pfd.revents & POLLHUP) ? POLLUX_HUP : 0) |
+	return ((pfd.revents & POLLIN) ? POLLUX_IN : 0) |
+	       ((pfd.revents & POLLOUT) ? POLLUX_OUT : 0) |
+	       ((pfd.revents & POLLHUP) ? POLLUX_HUP : 0) |
 	       ((pfd.revents & POLLERR) ? POLLUX_ERR : 0);
 }
 
@@ -425,6 +449,54 @@ static int report(struct kq_state *st, const struct kevent *k,
 	return out + 1;
 }
 
+/* One kevent() call: the queued changes go in, and up to limit - out
+ * events come out, into ev after out. Returns the new count, or -1; *got
+ * is how many entries the kernel gave (0: it timed out), *cut whether they
+ * filled every slot asked for (so that more may be ready). */
+static int collect(struct kq_state *st, struct pollux_event *ev, int out,
+                   int limit, const struct timespec *tsp, int *got, int *cut,
+                   int *woken)
+{
+	int room = limit - out;
+	/* A change that fails takes a slot of the answer (and FreeBSD then
+	 * returns at once), so there must be a slot for each, or they go in
+	 * first, on their own. No more slots than can be reported: an
+	 * EV_CLEAR or EV_DISPATCH event taken from the kernel and not
+	 * reported would be lost. */
+	int want = room < st->nknote + 1 ? room : st->nknote + 1;
+	if (want > KQ_ANSWER_MAX)
+		want = KQ_ANSWER_MAX;
+	if (want < st->nchg)
+		want = st->nchg;
+	if (want > room || want > KQ_ANSWER_MAX || grow_evs(st, want) < 0) {
+		if (submit(st) < 0)
+			return -1;
+		want = room < st->capevs ? room : st->capevs;
+		if (want > st->nknote + 1)
+			want = st->nknote + 1;
+		if (want > KQ_ANSWER_MAX)
+			want = KQ_ANSWER_MAX;
+	}
+	int n = kevent(st->kq, st->chg, st->nchg, st->evs, want, tsp);
+	/* The changes were applied before the call could wait, and so
+	 * before it could fail with EINTR. */
+	st->nchg = 0;
+	if (n < 0)
+		return -1;
+	*got = n;
+	*cut = n == want;
+	for (int i = 0; i < n; i++) {
+		const struct kevent *k = &st->evs[i];
+		if (k->flags & EV_ERROR)
+			continue;	/* a queued change whose fd was closed */
+		if (k->filter == EVFILT_READ || k->filter == EVFILT_WRITE)
+			out = report(st, k, ev, out);
+		else
+			*woken = 1;	/* the wake-up, dropped unseen */
+	}
+	return out;
+}
+
 static int kq_wait(void *vst, struct pollux_event *ev, int maxev,
                    long long timeout_ns)
 {
@@ -441,47 +513,51 @@ static int kq_wait(void *vst, struct pollux_event *ev, int maxev,
 	int room = maxev - out;
 	if (st->armedaw && !files_first && room > 1)
 		room -= room / 2 < st->armedaw ? room / 2 : st->armedaw;
-	/* The queued changes go in with the wait; a change that fails takes
-	 * a slot of the answer (and FreeBSD then returns at once), so there
-	 * must be a slot for each, or they go in first, on their own. No more
-	 * slots than can be reported: an EV_CLEAR or EV_DISPATCH event taken
-	 * from the kernel and not reported would be lost. */
-	int want = room < st->nknote + 1 ? room : st->nknote + 1;
-	if (want < st->nchg)
-		want = st->nchg;
-	if (want > room || grow_evs(st, want) < 0) {
-		if (submit(st) < 0)
-			return out ? out : -1;
-		want = room < st->capevs ? room : st->capevs;
-		if (want > st->nknote + 1)
-			want = st->nknote + 1;
+
+	struct timespec ts, zero = { 0, 0 };
+	const struct timespec *tsp = px_timespec((out || st->armedaw) ? 0 : timeout_ns, &ts);
+	int first = out, limit = out + room, woken = 0, got = 0, cut = 0, any = 0;
+	/* Merging READ and WRITE, stale knotes and failed changes can leave
+	 * slots of a full answer unfilled: ask again, without waiting, while
+	 * the kernel has more (a few times at most). */
+	for (int pass = 0; pass < 4; pass++) {
+		int o = collect(st, ev, out, limit, pass ? &zero : tsp, &got, &cut,
+		                &woken);
+		if (o < 0) {
+			if (pass == 0 && out == 0)
+				return -1;
+			cut = 0;
+			break;
+		}
+		out = o;
+		any += got;
+		if (!cut || out >= limit)
+			break;
 	}
-	struct timespec ts, *tsp;
-	tsp = px_timespec((out || st->armedaw) ? 0 : timeout_ns, &ts);
-	int n = kevent(st->kq, st->chg, st->nchg, st->evs, want, tsp);
-	/* The changes were applied before the call could wait, and so
-	 * before it could fail with EINTR. */
-	st->nchg = 0;
-	if (n < 0)
-		return out ? out : -1;
-	int first = out, woken = 0;
-	for (int i = 0; i < n; i++) {
-		const struct kevent *k = &st->evs[i];
-		if (k->flags & EV_ERROR)
-			continue;	/* a queued change whose fd was closed */
-		if (k->filter == EVFILT_READ || k->filter == EVFILT_WRITE)
-			out = report(st, k, ev, out);
-		else
-			woken = 1;	/* the wake-up, dropped unseen */
+	/*
+	 * Where kqueue's answer is not the whole of it, poll(2) says the rest,
+	 * one call per such fd: EV_EOF says only that one direction is shut
+	 * (FreeBSD sets it on READ when the peer stops sending), not whether
+	 * the fd is hung up or in error; and when the answer filled every
+	 * slot, an fd with both IN and OUT asked may have its other filter
+	 * further down the queue, while a report is to say all that is ready.
+	 */
+	for (int i = first; i < out; i++) {
+		unsigned e = ev[i].events;
+		struct kq_fd *fi = px_fdinfo(st->p, ev[i].fd);
+		unsigned io = fi->events & (POLLUX_IN | POLLUX_OUT);
+		if ((e & KQ_EOF) || (cut && (io & ~e)))
+			e |= ask_poll(ev[i].fd, io);
+		ev[i].events = e & ~KQ_EOF;
 	}
-	for (int i = first; i < out; i++)
-		if (ev[i].events & KQ_EOF)
-			ev[i].events = (ev[i].events & ~KQ_EOF) | hup_err(ev[i].fd);
 	if (!files_first && st->armedaw)
 		out = add_always(st, ev, out, maxev);
-	/* Only failed changes or stale knotes are no answer: wait on. A
-	 * wake-up alone is one: 0 events, at once. */
-	if (out == 0 && n > 0 && !woken)
+	/* Only failed changes or stale knotes are no answer: wait on. Nor is
+	 * a kevent that gave up before its timeout, as libkqueue does when
+	 * what woke it was the epoll registration of an fd closed without
+	 * EV_DELETE (the core knows what is left of the timeout). A wake-up
+	 * alone is an answer: 0 events, at once. */
+	if (out == 0 && !woken && (any > 0 || timeout_ns != 0))
 		return PX_AGAIN;
 	return out;
 }
