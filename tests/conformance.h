@@ -5,6 +5,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pollux.h"
 
@@ -32,6 +33,14 @@ void ct_add_wake(TCase *tc, int idx);
 void ct_add_close(TCase *tc, int idx);
 /* Backend choice, the backend list and the version: not per backend. */
 void ct_add_choice(TCase *tc);
+
+/* Adds test t on backend idx, unless this build's backend idx cannot be
+ * held to it for a reason outside pollux (conformance_notrun.c lists those,
+ * with the evidence): then it is recorded as not run. */
+void ct_add(TCase *tc, const TTest *t, int idx);
+/* Prints what was not run, one line each with the reason; returns how many,
+ * or -1 if a mark names no registered case. */
+int ct_not_run_report(FILE *f);
 
 /* Checked fixture: soft RLIMIT_NOFILE to the hard limit, SIGPIPE ignored. */
 void ct_setup(void);
