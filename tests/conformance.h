@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "notrun.h"
 #include "pollux.h"
 
 /* Every wait that expects an event uses this bound, so a broken library
@@ -35,12 +36,9 @@ void ct_add_close(TCase *tc, int idx);
 void ct_add_choice(TCase *tc);
 
 /* Adds test t on backend idx, unless this build's backend idx cannot be
- * held to it for a reason outside pollux (conformance_notrun.c lists those,
- * with the evidence): then it is recorded as not run. */
-void ct_add(TCase *tc, const TTest *t, int idx);
-/* Prints what was not run, one line each with the reason; returns how many,
- * or -1 if a mark names no registered case. */
-int ct_not_run_report(FILE *f);
+ * held to it for a reason outside pollux (tests/notrun.c lists those, with
+ * the evidence): then it is recorded as not run (nr_report). */
+#define ct_add(tc, t, idx) nr_add((tc), "test_conformance", (t), (idx), (idx) + 1)
 
 /* Checked fixture: soft RLIMIT_NOFILE to the hard limit, SIGPIPE ignored. */
 void ct_setup(void);

@@ -43,8 +43,8 @@ static Suite *conformance_suite(void)
 }
 
 /* With --not-run: only lists the cases this build does not run (see
- * conformance_notrun.c) and exits 77, automake's SKIP, if there are any,
- * so that tests/conformance-not-run.sh counts them as not run. */
+ * tests/notrun.c) and exits 77, automake's SKIP, if there are any,
+ * so that tests/not-run.sh counts them as not run. */
 int main(int argc, char **argv)
 {
 	int list_only = argc > 1 && strcmp(argv[1], "--not-run") == 0;
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	int failed, not_run;
 
 	if (list_only) {
-		not_run = ct_not_run_report(stdout);
+		not_run = nr_report(stdout, "test_conformance");
 		srunner_free(sr);
 		if (not_run < 0)
 			return EXIT_FAILURE;
@@ -65,6 +65,6 @@ int main(int argc, char **argv)
 	srunner_free(sr);
 	/* Said here too, so that nobody reads the pass above as covering
 	 * them. */
-	not_run = ct_not_run_report(stdout);
+	not_run = nr_report(stdout, "test_conformance");
 	return failed == 0 && not_run >= 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
