@@ -355,7 +355,9 @@ static int kq_mod(void *vst, int fd, unsigned old, unsigned events,
 }
 
 /* A delete only queues: it cannot fail in a way the caller must hear of
- * (a closed fd's knotes are gone already: ENOENT or EBADF). */
+ * (a closed fd's knotes are gone already: ENOENT or EBADF). So pollux_close
+ * costs close(2) alone here without a forget op, and the queued EV_DELETE
+ * also clears what libkqueue, which never hears of the close, keeps. */
 static int kq_del(void *vst, int fd, unsigned old, void *vfi)
 {
 	struct kq_state *st = vst;
