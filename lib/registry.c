@@ -7,10 +7,27 @@
 
 #include "backend.h"
 
-/* Best first: the order pollux_new(NULL) tries them in. */
+/* Best first: the order pollux_new(NULL) tries them in. A kernel's own
+ * kqueue (the BSDs, macOS) comes first there; libkqueue, which emulates it
+ * on Linux over epoll, can never beat epoll and comes after it (and after
+ * io_uring). BEST_KQUEUE and LATE_KQUEUE say which of the two places this
+ * build's kqueue takes. */
+#if defined(HAVE_BACKEND_KQUEUE) && !defined(HAVE_LIBKQUEUE)
+#define BEST_KQUEUE 1
+#elif defined(HAVE_BACKEND_KQUEUE)
+#define LATE_KQUEUE 1
+#endif
+
 static const struct pollux_backend *const registry[] = {
+#ifdef BEST_KQUEUE
+	&pollux_backend_kqueue,
+#endif
 #ifdef HAVE_BACKEND_EPOLL
 	&pollux_backend_epoll,
+#endif
+	/* io_uring ("uring") goes here: after epoll, before libkqueue. */
+#ifdef LATE_KQUEUE
+	&pollux_backend_kqueue,
 #endif
 #ifdef HAVE_BACKEND_POLL
 	&pollux_backend_poll,
@@ -21,9 +38,16 @@ static const struct pollux_backend *const registry[] = {
 	NULL
 };
 
+/* The same order as registry. */
 static const char *const names[] = {
+#ifdef BEST_KQUEUE
+	"kqueue",
+#endif
 #ifdef HAVE_BACKEND_EPOLL
 	"epoll",
+#endif
+#ifdef LATE_KQUEUE
+	"kqueue",
 #endif
 #ifdef HAVE_BACKEND_POLL
 	"poll",
@@ -35,7 +59,9 @@ static const char *const names[] = {
 };
 
 /* Every name pollux knows, built in here or not. */
-static const char *const known[] = { "epoll", "poll", "select", NULL };
+static const char *const known[] = {
+	"epoll", "kqueue", "poll", "select", NULL
+};
 
 const struct pollux_backend *const *pollux__registry(void)
 {
