@@ -11,17 +11,17 @@
 #include "conformance.h"
 
 /* Every backend the library knows, best first: a kernel's own kqueue (the
- * BSDs, macOS) before everything, libkqueue's emulation on Linux after
- * epoll (registry.c). */
+ * BSDs, macOS) before everything, libkqueue's emulation on Linux last
+ * (registry.c says why). */
 static const char *const known[] = {
 #ifndef HAVE_LIBKQUEUE
 	"kqueue",
 #endif
 	"epoll",
+	"poll", "select",
 #ifdef HAVE_LIBKQUEUE
 	"kqueue",
 #endif
-	"poll", "select"
 };
 #define NKNOWN 4
 
