@@ -77,8 +77,15 @@ START_TEST(parse_bad)
 	char big[300];
 	memset(big, 'a', sizeof big);
 	memcpy(big, "GET /", 5);
-	ck_assert_int_eq(parse_exact(big, sizeof big, 256, &r), PARSE_TOO_LARGE);
+	/* A request line alone past the limit: the URI is too long. */
+	ck_assert_int_eq(parse_exact(big, sizeof big, 256, &r), PARSE_URI_TOO_LONG);
 	ck_assert_int_eq(parse_exact(big, 200, 256, &r), PARSE_INCOMPLETE);
+	/* ... unless it is no request line at all. */
+	memcpy(big, "G\x01T /", 5);
+	ck_assert_int_eq(parse_exact(big, sizeof big, 256, &r), PARSE_BAD);
+	memcpy(big, "GET /", 5);
+	memcpy(big + 256, "\r\nHost: a\r\n\r\n", 14);
+	ck_assert_int_eq(parse_exact(big, sizeof big, 256, &r), PARSE_URI_TOO_LONG);
 	/* A head that ends past the limit is too large even if complete. */
 	const char *q = "GET / HTTP/1.1\r\nHost: x\r\nX: 0123456789012345678901234567890123456789\r\n\r\n";
 	ck_assert_int_eq(parse_exact(q, strlen(q), 40, &r), PARSE_TOO_LARGE);
@@ -117,7 +124,8 @@ START_TEST(parse_fuzz)
 		size_t limit = 16 + (size_t)((x >> 30) % 128);
 		int rc = parse_exact(buf, n, limit, &r);
 		ck_assert(rc == PARSE_OK || rc == PARSE_INCOMPLETE || rc == PARSE_BAD ||
-		          rc == PARSE_TOO_LARGE || rc == PARSE_VERSION);
+		          rc == PARSE_TOO_LARGE || rc == PARSE_VERSION ||
+		          rc == PARSE_URI_TOO_LONG || rc == PARSE_NOT_IMPL);
 		if (rc == PARSE_INCOMPLETE)
 			ck_assert_uint_lt(n, limit);
 	}
