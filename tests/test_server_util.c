@@ -62,6 +62,8 @@ static int wait_in(int fd, long deadline)
 	}
 }
 
+void (*srv_child_hook)(void);
+
 int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
               const char *const *args)
 {
@@ -103,6 +105,8 @@ int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
 			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 				_exit(126);
 		}
+		if (srv_child_hook)
+			srv_child_hook();
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}

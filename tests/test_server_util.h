@@ -26,6 +26,9 @@ const char *backend_at(int i);
  * child. Waits for the listening lines. Returns 0 or -1. */
 int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
               const char *const *args);
+/* If set, called in the child just before it runs the server (to restrict
+ * it further, e.g. with a seccomp filter). */
+extern void (*srv_child_hook)(void);
 /* Sends sig, reads stdout to EOF into out (may be NULL), reaps the child.
  * Returns the wait status, or -1 after a timeout (child then killed). */
 int srv_stop(struct srv *s, int sig, char *out, size_t cap);
