@@ -215,8 +215,10 @@ static int etag_listed(const char *v, size_t n, const char *tag)
 }
 
 /* RFC 9110 13.2.2: If-None-Match decides when present; otherwise
- * If-Modified-Since. Fields sent twice are ignored (see parse.h). */
-static int not_modified(const struct http_req *r, const char *etag, time_t lm)
+ * If-Modified-Since, unless its date is in the future (as RFC 7232 had it:
+ * a client's clock, or a forged date, must not pin an old copy). Fields
+ * sent twice are ignored (see parse.h). */
+static int not_modified(const struct http_req *r, const char *etag, time_t lm, time_t now)
 {
 	const struct http_field *inm = &r->f[F_IF_NONE_MATCH];
 	const struct http_field *ims = &r->f[F_IF_MODIFIED_SINCE];
@@ -224,7 +226,7 @@ static int not_modified(const struct http_req *r, const char *etag, time_t lm)
 	if (inm->v)
 		return !(r->dup & (1u << F_IF_NONE_MATCH)) && etag_listed(inm->v, inm->n, etag);
 	return ims->v && !(r->dup & (1u << F_IF_MODIFIED_SINCE)) &&
-	       http_parse_date(ims->v, ims->n, &t) == 0 && lm <= t;
+	       http_parse_date(ims->v, ims->n, &t) == 0 && lm <= t && t <= now;
 }
 
 /* If-Range (RFC 9110 13.1.5): the range is served only if the validator is
@@ -283,7 +285,7 @@ static int respond_file(struct worker *w, struct conn *c, const struct http_req 
 	         (unsigned long long)fr.size);
 	date_of(lm, lmd, sizeof lmd);
 	int n = snprintf(extra, sizeof extra, "Last-Modified: %s\r\nETag: %s\r\n", lmd, etag);
-	if (not_modified(r, etag, lm)) {
+	if (not_modified(r, etag, lm, now)) {
 		close(fr.fd);
 		char h[512];
 		int k = snprintf(h, sizeof h, "HTTP/1.1 304 Not Modified\r\nServer: pollux\r\n"

@@ -165,10 +165,13 @@ static int parse_te(const char *v, size_t n, unsigned *te)
 	return PARSE_OK;
 }
 
-/* Host (RFC 9112 3.2): uri-host [":" port] of RFC 3986, possibly empty. */
+/* Host (RFC 9112 3.2): uri-host [":" port] of RFC 3986. Not empty: an
+ * http URI with an empty host is invalid (RFC 9110 4.2.1). */
 static int valid_host(const char *v, size_t n)
 {
 	size_t i = 0;
+	if (n == 0 || v[0] == ':')
+		return 0;
 	if (n && v[0] == '[') {
 		for (i = 1; i < n && v[i] != ']'; i++)
 			if (!isalnum_ascii((unsigned char)v[i]) && !strchr(":.-_~!$&'()*+,;=", v[i]))
