@@ -194,6 +194,20 @@ static int epoll_del(void *state, int fd, unsigned old, void *fip)
 	return -1;
 }
 
+/* pollux_close: closing the fd takes it out of the kernel's set (and a
+ * registration a duplicate keeps alive turns stale, and is rebuilt away). */
+static void epoll_forget(void *state, int fd, unsigned old, void *fip)
+{
+	struct epoll_state *st = state;
+	struct epoll_fd *fi = fip;
+	if (fi->aw) {
+		epoll_del(state, fd, old, fip);
+		return;
+	}
+	if (st->nreg > 0)
+		st->nreg--;
+}
+
 static unsigned from_epoll(uint32_t e)
 {
 	return ((e & (EPOLLIN | EPOLLPRI)) ? POLLUX_IN : 0) |
@@ -277,22 +291,28 @@ static void size_answer(struct epoll_state *st, int n)
  */
 static int finish_stale(struct epoll_state *st)
 {
+	int rc = 0, e = 0;
 	size_answer(st, st->nreg + 1);
 	int n = epoll_wait(st->epfd, st->evs, st->cap, 0);
 	for (int i = 0; i < n; i++) {
 		uint64_t c = st->evs[i].data.u64;
 		struct epoll_fd *fi = px_fdinfo(st->p, cookie_fd(c));
 		if (fi && (fi->events & POLLUX_ONESHOT) &&
-		    ctl(st, EPOLL_CTL_MOD, cookie_fd(c), fi->events, fi->tag) < 0)
-			return -1;
+		    ctl(st, EPOLL_CTL_MOD, cookie_fd(c), fi->events, fi->tag) < 0) {
+			rc = -1;
+			e = errno;
+		}
 	}
 	n = epoll_wait(st->oldfd, st->evs, st->cap, 0);
 	for (int i = 0; i < n; i++) {
 		uint64_t c = st->evs[i].data.u64;
-		if (!stale(st, c) && push_owed(st, c, from_epoll(st->evs[i].events)) < 0)
-			return -1;
+		if (!stale(st, c) && push_owed(st, c, from_epoll(st->evs[i].events)) < 0) {
+			rc = -1;	/* out of memory: that event is lost */
+			e = errno;
+		}
 	}
-	/* The new object under the old number: no number changes hands. */
+	/* The new object under the old number: no number changes hands.
+	 * Done whatever failed above: the new object is the good one. */
 	if (dup3(st->epfd, st->oldfd, O_CLOEXEC) == st->oldfd) {
 		close(st->epfd);
 		st->epfd = st->oldfd;
@@ -300,7 +320,8 @@ static int finish_stale(struct epoll_state *st)
 		close(st->oldfd);
 	}
 	st->oldfd = -1;
-	return 0;
+	errno = e;
+	return rc;
 }
 
 static int epoll_rebuild(void *state, int phase)
@@ -437,4 +458,5 @@ const struct pollux_backend pollux_backend_epoll = {
 	.wait = epoll_wait_,
 	.rebuild = epoll_rebuild,
 	.wake = NULL,
+	.forget = epoll_forget,
 };

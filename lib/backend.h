@@ -84,6 +84,11 @@ typedef uint32_t px_tag;
  * - wake(st): optional, for a kernel with a wake-up of its own (kqueue's
  *   EVFILT_USER); async-signal-safe; wait then returns early without
  *   reporting it. NULL: the core registers an eventfd or a pipe of its own.
+ * - forget(st, fd, old, fi): optional, for pollux_close: the core closes fd
+ *   right after, and the backend's kernel drops a registration when its fd
+ *   is closed (epoll, when no duplicate keeps the file open: a registration
+ *   that outlives it is stale and rebuilt away), so the backend only drops
+ *   its own record of fd, without a system call. NULL: the core calls del.
  */
 struct pollux_backend {
 	const char *name;
@@ -101,6 +106,7 @@ struct pollux_backend {
 	             long long timeout_ns);
 	int  (*rebuild)(void *st, int phase);
 	int  (*wake)(void *st);
+	void (*forget)(void *st, int fd, unsigned old, void *fi);
 };
 
 /* The tag of a reported event travels in its data field. */

@@ -436,6 +436,27 @@ int pollux_del(pollux_t *p, int fd)
 	return 0;
 }
 
+int pollux_close(pollux_t *p, int fd)
+{
+	if (!p || fd < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct pollux_slot *s = find(p, fd);
+	if (!s)
+		return -1;
+	if (s->flags & PX_SLOT_KERNEL) {
+		unsigned old = kernel_events(p, s->events);
+		if (p->be->forget)
+			p->be->forget(p->state, fd, old, fdinfo_of(p, s));
+		else
+			(void)p->be->del(p->state, fd, old, fdinfo_of(p, s));
+	}
+	memset(s, 0, p->stride);
+	p->count--;
+	return close(fd);
+}
+
 /* ---- rebuilding ------------------------------------------------------ */
 
 #define PX_SLOT_READDED	0x100u	/* this rebuild registered it again */
@@ -472,8 +493,10 @@ static int rebuild(pollux_t *p, int phase)
 			return -1;
 		}
 	}
-	if (be->rebuild(p->state, PX_RB_DONE) < 0)
-		return -1;
+	/* The new object is in place even when finishing failed (it could
+	 * not keep every queued event): the table follows it either way. */
+	int rc = be->rebuild(p->state, PX_RB_DONE);
+	int e = errno;
 	for (int fd = 0; fd < p->nslots; fd++) {
 		struct pollux_slot *s = slot(p, fd);
 		if (s->flags & PX_SLOT_READDED)
@@ -481,7 +504,8 @@ static int rebuild(pollux_t *p, int phase)
 		else
 			s->flags &= ~PX_SLOT_KERNEL;
 	}
-	return 0;
+	errno = e;
+	return rc;
 }
 
 /* A forked child's own wake-up, under the same numbers as the parent's

@@ -37,6 +37,7 @@ unsigned    pollux_features(const pollux_t *p);
 int         pollux_add(pollux_t *p, int fd, unsigned events, void *data);
 int         pollux_mod(pollux_t *p, int fd, unsigned events, void *data);
 int         pollux_del(pollux_t *p, int fd);
+int         pollux_close(pollux_t *p, int fd);
 int         pollux_wait(pollux_t *p, struct pollux_event *ev, int maxev,
                         int timeout_ms);
 int         pollux_wait_ns(pollux_t *p, struct pollux_event *ev, int maxev,

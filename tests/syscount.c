@@ -1,5 +1,6 @@
 /* syscount.c: registers N socketpairs with a poller of backend B, then
- * changes only their pointers, with getppid() marking where each phase
+ * changes only their pointers, then closes them with pollux_close, with
+ * getppid() marking where each phase
  * starts and ends, so that test_syscalls.sh can count the system calls of
  * each under strace. Nothing else in here makes a system call.
  * "syscount --list" prints the backends built in. */
@@ -40,9 +41,12 @@ int main(int argc, char **argv)
 	getppid();	/* mod, same interest: */
 	for (int i = 0; i < n; i++)
 		bad |= pollux_mod(p, sv[i][0], POLLUX_IN, sv[i]);
+	getppid();	/* close: */
+	for (int i = 0; i < n; i++)
+		bad |= pollux_close(p, sv[i][0]);
 	getppid();	/* end */
 	if (bad) {
-		perror("pollux_add/mod");
+		perror("pollux_add/mod/close");
 		return 1;
 	}
 	pollux_free(p);

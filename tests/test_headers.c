@@ -38,13 +38,14 @@ int main(void)
 	int (*wait_ns_)(pollux_t *, struct pollux_event *, int, long long) =
 		pollux_wait_ns;
 	int (*wake_)(pollux_t *) = pollux_wake;
+	int (*close_)(pollux_t *, int) = pollux_close;
 	int (*reinit_)(pollux_t *) = pollux_reinit;
 	const char *const *(*backends_)(void) = pollux_backends;
 	const char *(*version_)(void) = pollux_version;
 
 	/* Use them so the linker resolves every symbol in the library. */
 	if (!new_ || !free_ || !backend_ || !features_ || !add_ || !mod_ ||
-	    !del_ || !wait_ || !wait_ns_ || !wake_ || !reinit_ || !backends_ || !version_ ||
+	    !del_ || !wait_ || !wait_ns_ || !wake_ || !close_ || !reinit_ || !backends_ || !version_ ||
 	    ev.data != NULL) {
 		fputs("test_headers: a public function is missing\n", stderr);
 		return 1;

@@ -493,6 +493,79 @@ START_TEST(http_curl)
 }
 END_TEST
 
+/* Reads until the server's FIN; 1 when it came as EOF, 0 on a reset (the
+ * RST that closing with unread input makes, which can destroy an answer). */
+static int eof_not_reset(int fd)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t k = recv(fd, buf, sizeof buf, 0);
+		if (k == 0)
+			return 1;
+		if (k < 0 && errno != EINTR)
+			return 0;
+	}
+}
+
+/* A closing answer is never cut off by an RST: not when the client
+ * pipelined past Connection: close (in the same write), and not when it
+ * goes on sending a body it was not asked for; the server lingers for that
+ * input. A closing answer with nothing left unread closes at once. */
+START_TEST(http_close_without_rst)
+{
+	struct srv s;
+	start(&s, _i, NULL);
+	/* Pipelined past the closing request. */
+	char *all = malloc(64 * 1024), *p = all;
+	p += sprintf(p, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+	while (p - all < 60 * 1024)
+		p += sprintf(p, "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n");
+	int fd = tcp_connect(s.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(send_all(fd, all, (size_t)(p - all)), 0);
+	free(all);
+	struct reader rd;
+	reader_init(&rd, fd);
+	struct resp r;
+	ck_assert_int_eq(read_resp(&rd, &r, 0), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, HELLO);
+	resp_free(&r);
+	ck_assert_msg(rd.len == rd.off, "%s: an answer after Connection: close",
+	              backend_at(_i));
+	reader_free(&rd);
+	ck_assert_msg(eof_not_reset(fd), "%s: reset after a closing answer to a "
+	              "pipelined request", backend_at(_i));
+	close(fd);
+	/* A body sent after the answer, in pieces. */
+	fd = tcp_connect(s.port);
+	ck_assert_int_ge(fd, 0);
+	const char *req = "GET / HTTP/1.0\r\nContent-Length: 262144\r\n\r\n";
+	ck_assert_int_eq(send_all(fd, req, strlen(req)), 0);
+	reader_init(&rd, fd);
+	ck_assert_int_eq(read_resp(&rd, &r, 0), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, HELLO);
+	resp_free(&r);
+	reader_free(&rd);
+	static char body[4096];
+	memset(body, 'b', sizeof body);
+	for (int k = 0; k < 64; k++)
+		ck_assert_msg(send_all(fd, body, sizeof body) == 0, "%s: body piece %d "
+		              "refused: the server closed instead of lingering",
+		              backend_at(_i), k);
+	shutdown(fd, SHUT_WR);
+	ck_assert_msg(eof_not_reset(fd), "%s: reset while sending an unasked body",
+	              backend_at(_i));
+	close(fd);
+	/* Nothing left unread: the answer, then EOF. */
+	struct resp r2;
+	ck_assert_int_eq(http_once(s.port, "GET / HTTP/1.0\r\n\r\n", &r2), 200);
+	resp_free(&r2);
+	stop_ok(&s);
+}
+END_TEST
+
 void add_http_tests(Suite *su, int nb);
 void add_http_tests(Suite *su, int nb)
 {
@@ -500,6 +573,7 @@ void add_http_tests(Suite *su, int nb)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, http_keepalive_head_errors, 0, nb);
 	tcase_add_loop_test(tc, http_pipelining, 0, nb);
+	tcase_add_loop_test(tc, http_close_without_rst, 0, nb);
 	tcase_add_loop_test(tc, http_limits, 0, nb);
 	tcase_add_loop_test(tc, http_traversal, 0, nb);
 	tcase_add_loop_test(tc, http_bigfile, 0, 2 * nb);

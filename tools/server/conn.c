@@ -128,6 +128,16 @@ int out_append(struct worker *w, struct conn *c, const void *p, size_t n)
 	return 0;
 }
 
+/* Nagle would hold back the tail of an answer until the previous segment
+ * is acknowledged, which a client that delays its ACKs makes 40 ms. Setting
+ * TCP_NODELAY also sends a tail that is being held at that moment. */
+static void nodelay(struct conn *c)
+{
+	int one = 1;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->flags |= C_NODELAY;
+}
+
 struct conn *conn_new(struct worker *w, int fd, int is_tcp)
 {
 	struct conn *c = calloc(1, sizeof *c);
@@ -142,12 +152,11 @@ struct conn *conn_new(struct worker *w, int fd, int is_tcp)
 		return NULL;
 	}
 	c->interest = POLLUX_IN;
-	if (is_tcp) {
-		/* Responses are written whole; do not let Nagle hold the last
-		 * segment of one back waiting for an ACK. */
-		int one = 1;
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
+	/* Echo answers every read at once: no Nagle from the start. HTTP
+	 * sets it when a connection stays open after an answer (nodelay()),
+	 * as nginx does, which spares a short connection the call. */
+	if (is_tcp && w->srv->opt.proto == PROTO_ECHO)
+		nodelay(c);
 	c->last_ns = w->now_ns;
 	conn_list_push(&w->active, c);
 	return c;
@@ -155,11 +164,17 @@ struct conn *conn_new(struct worker *w, int fd, int is_tcp)
 
 void conn_close(struct worker *w, struct conn *c)
 {
-	if (w->p && c->interest)
-		(void)pollux_del(w->p, c->fd);
-	if (w->before_close)
+	if (w->before_close) {
+		if (w->p && c->interest)
+			(void)pollux_del(w->p, c->fd);
 		w->before_close(w, c);
-	close(c->fd);
+		close(c->fd);
+	} else if (w->p && c->interest) {
+		/* On epoll one close(2): the kernel drops the registration. */
+		(void)pollux_close(w->p, c->fd);
+	} else {
+		close(c->fd);
+	}
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	free_in(w, c);
@@ -217,13 +232,20 @@ static void set_interest(struct worker *w, struct conn *c)
 	}
 }
 
-/* Half-closes our side and waits (bounded) for the peer's FIN, so that a
- * final answer is not destroyed by an RST caused by unread input. */
+/* After a closing answer: closing a socket with unread input makes the
+ * kernel send an RST, which can destroy the answer before the client has
+ * read it. So when input is left (unparsed, thrown away after the closing
+ * request, a body not read, or a read that filled the buffer), half-close
+ * our side and wait (bounded) for the peer's FIN. When the last read took
+ * everything there was, close at once, as nginx does: a short connection
+ * then costs no shutdown and no second read. */
 static void start_linger(struct worker *w, struct conn *c)
 {
+	int unsure = (c->flags & (C_UNSURE | C_FULL_READ)) || (c->in && c->in_len) ||
+	             c->body_left;
 	free_in(w, c);
 	free_out(w, c);
-	if ((c->flags & C_RD_EOF) || shutdown(c->fd, SHUT_WR) < 0) {
+	if ((c->flags & C_RD_EOF) || !unsure || shutdown(c->fd, SHUT_WR) < 0) {
 		conn_close(w, c);
 		return;
 	}
@@ -281,6 +303,7 @@ static int send_file(struct worker *w, struct conn *c)
 		}
 		c->file_off += k;
 		c->file_left -= k;
+		c->flags |= C_SENT;
 		budget -= (size_t)k;
 		STAT_ADD(&w->st, bytes_out, k);
 		STAT_ADD(&w->st, file_sent, k);
@@ -309,6 +332,7 @@ static int flush(struct worker *w, struct conn *c)
 			return -1;
 		}
 		c->out_off += (uint32_t)k;
+		c->flags |= C_SENT;
 		STAT_ADD(&w->st, bytes_out, k);
 		conn_touch(w, c);
 	}
@@ -366,6 +390,11 @@ void conn_progress(struct worker *w, struct conn *c)
 		}
 		break;
 	}
+	/* An answer went out and the connection stays open: from now on no
+	 * tail of an answer may wait for an ACK (see nodelay). */
+	if ((c->flags & (C_TCP | C_SENT | C_NODELAY | C_CLOSE_AFTER | C_LINGER)) ==
+	    (C_TCP | C_SENT) && !has_pending(c))
+		nodelay(c);
 	set_interest(w, c);
 }
 
@@ -452,6 +481,10 @@ static void conn_read(struct worker *w, struct conn *c)
 		conn_progress(w, c);
 		return;
 	}
+	if ((size_t)k == room)
+		c->flags |= C_FULL_READ;	/* the socket may hold more */
+	else
+		c->flags &= ~C_FULL_READ;
 	STAT_ADD(&w->st, bytes_in, k);
 	if (w->srv->opt.proto == PROTO_ECHO) {
 		conn_touch(w, c);

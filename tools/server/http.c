@@ -121,6 +121,10 @@ static int respond_error(struct worker *w, struct conn *c, int status,
 	char body[96];
 	int n = snprintf(body, sizeof body, "%d %s\n", status, reason(status));
 	count_status(w, status);
+	/* A refused request may still be arriving (a body, a long header):
+	 * an error answer that closes always lingers for it. */
+	if (!keep)
+		c->flags |= C_UNSURE;
 	return respond(w, c, status, "text/plain; charset=utf-8", body,
 	               (uint64_t)n, head, keep, extra);
 }
@@ -470,7 +474,7 @@ static int skip_chunked(struct worker *w, struct conn *c, const char *buf, size_
 	if (rc == CHUNK_DONE || rc == CHUNK_MORE)
 		return 0;
 	count_status(w, -rc);
-	c->flags |= C_CLOSE_AFTER;
+	c->flags |= C_CLOSE_AFTER | C_UNSURE;	/* the rest may still be coming */
 	return -1;
 }
 
@@ -514,6 +518,8 @@ size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t le
 		conn_touch(w, c);
 		c->burst++;
 		if (rc != PARSE_OK) {
+			/* The client may still be sending what we refused. */
+			c->flags |= C_UNSURE;
 			if (respond_error(w, c, -rc, 0, 0, NULL) < 0)
 				goto fail;
 			return len;
@@ -522,11 +528,16 @@ size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t le
 		if (serve(w, c, &r) < 0)
 			goto fail;
 	}
-	if (c->flags & C_CLOSE_AFTER)
+	if (c->flags & C_CLOSE_AFTER) {
+		/* Input thrown away, or a chunked body still to come: linger
+		 * before close. */
+		if (pos < len || (c->flags & C_CHUNKED))
+			c->flags |= C_UNSURE;
 		return len;	/* nothing after a closing answer is read */
+	}
 	return pos;
 fail:
 	STAT_ADD(&w->st, err[ERR_OOM], 1);
-	c->flags |= C_CLOSE_AFTER;
+	c->flags |= C_CLOSE_AFTER | C_UNSURE;
 	return len;
 }

@@ -100,8 +100,13 @@ struct wstats {
 #define C_TCP		0x08u
 #define C_DELAY		0x10u	/* held by /delay: on the timer heap, in no list */
 #define C_DELAY_HEAD	0x20u	/* the held request was HEAD */
-#define C_CHUNKED	0x40u	/* reading past a chunked request body */
-#define C_MORE		0x80u	/* requests left unparsed: this wakeup's budget is spent */
+#define C_UNSURE	0x40u	/* more input may be on its way or was thrown
+				   away: a closing answer lingers for it */
+#define C_SENT		0x80u	/* something was written to it */
+#define C_NODELAY	0x100u	/* TCP_NODELAY is set */
+#define C_FULL_READ	0x200u	/* the last read filled the buffer given */
+#define C_CHUNKED	0x400u	/* reading past a chunked request body */
+#define C_MORE		0x800u	/* requests left unparsed: this wakeup's budget is spent */
 
 /* Requests one connection may have answered per wakeup of the event loop
  * before the others get their turn (pipelining clients otherwise keep a
