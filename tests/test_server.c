@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 void add_http_tests(Suite *su, int nb);
+void add_files_tests(Suite *su, int nb);
 void add_echo_tests(Suite *su, int nb);
 void add_misc_tests(Suite *su, int nb);
 void add_procs_tests(Suite *su, int nb);
@@ -16,6 +17,7 @@ int main(void)
 	Suite *su = suite_create("pollux-server");
 	add_misc_tests(su, nb);
 	add_http_tests(su, nb);
+	add_files_tests(su, nb);
 	add_echo_tests(su, nb);
 	add_procs_tests(su, nb);
 	SRunner *sr = srunner_create(su);

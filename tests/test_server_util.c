@@ -64,6 +64,8 @@ static int wait_in(int fd, long deadline)
 	}
 }
 
+void (*srv_child_hook)(void);
+
 static int srv_spawn(struct srv *s, const char *backend, int add_listen, long nofile,
                      const char *const *args, int want_err)
 {
@@ -115,6 +117,8 @@ static int srv_spawn(struct srv *s, const char *backend, int add_listen, long no
 			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 				_exit(126);
 		}
+		if (srv_child_hook)
+			srv_child_hook();
 		execv(bin, (char *const *)argv);
 		_exit(127);
 	}

@@ -33,6 +33,9 @@ int srv_start_err(struct srv *s, const char *backend, int add_listen, long nofil
 /* Reads s->err until a line containing every one of the NULL-ended needles
  * has come, within ms; that line (NUL-ended, truncated) into line. 0 or -1. */
 int srv_err_line(struct srv *s, const char *const *needles, char *line, size_t cap, int ms);
+/* If set, called in the child just before it runs the server (to restrict
+ * it further, e.g. with a seccomp filter). */
+extern void (*srv_child_hook)(void);
 /* Sends sig, reads stdout to EOF into out (may be NULL), reaps the child.
  * Returns the wait status, or -1 after a timeout (child then killed). */
 int srv_stop(struct srv *s, int sig, char *out, size_t cap);

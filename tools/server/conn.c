@@ -201,6 +201,11 @@ static void set_interest(struct worker *w, struct conn *c)
 			want |= POLLUX_IN;
 		if (has_pending(c))
 			want |= POLLUX_OUT;
+		/* http.c stopped at its budget with requests still buffered:
+		 * writability (at once, on a socket with room) brings us back
+		 * after everybody else's turn. */
+		if (c->flags & C_MORE)
+			want |= POLLUX_OUT;
 	}
 	if (want == 0 && (c->flags & C_DELAY)) {
 		/* Held by /delay with everything before it sent: off the
@@ -379,7 +384,7 @@ void conn_progress(struct worker *w, struct conn *c)
 			else
 				continue;
 		}
-		if (c->flags & C_RD_EOF) {
+		if ((c->flags & C_RD_EOF) && !(c->flags & C_MORE)) {
 			conn_close(w, c);
 			return;
 		}
@@ -452,8 +457,8 @@ static void conn_read(struct worker *w, struct conn *c)
 		}
 		dst = c->in + c->in_len;
 		room = c->in_cap - c->in_len;
-		if (room == 0) {	/* full and not parseable yet: wait */
-			set_interest(w, c);
+		if (room == 0) {	/* full: parse (or wait for output) first */
+			conn_progress(w, c);
 			return;
 		}
 	} else {
@@ -511,6 +516,8 @@ static void conn_read(struct worker *w, struct conn *c)
 
 void conn_event(struct worker *w, struct conn *c, unsigned events)
 {
+	c->burst = 0;	/* a new wakeup: a new request budget */
+	c->flags &= ~C_MORE;
 	if (events & (POLLUX_IN | POLLUX_ERR | POLLUX_HUP)) {
 		/* A hang-up with nothing left to read: the peer is gone. */
 		if ((events & (POLLUX_HUP | POLLUX_ERR)) && !(events & POLLUX_IN)) {

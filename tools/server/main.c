@@ -18,7 +18,7 @@
 enum {
 	OPT_LIST = 256, OPT_PROTO, OPT_ROOT, OPT_NOSENDFILE, OPT_WORKERS,
 	OPT_MAXCONNS, OPT_IDLE, OPT_STATS, OPT_JSON, OPT_MAXHEADER, OPT_OUTCAP,
-	OPT_MODEL, OPT_PROCESSES
+	OPT_MODEL, OPT_PROCESSES, OPT_KEEPALIVE
 };
 
 static const struct option longopts[] = {
@@ -37,6 +37,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "max-header", required_argument, NULL, OPT_MAXHEADER },
 	{ "output-cap", required_argument, NULL, OPT_OUTCAP },
+	{ "keepalive-requests", required_argument, NULL, OPT_KEEPALIVE },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 	      "      --max-header BYTES   request line + headers limit (default 8192)\n"
 	      "      --output-cap BYTES   stop reading a client with this much unsent\n"
 	      "                           output (default 262144)\n"
+	      "      --keepalive-requests N  close a connection after N requests\n"
+	      "                           (default 1000, 0: never)\n"
 	      "  -q, --quiet              print only the listening lines and errors\n"
 	      "  -h, --help               show this help\n"
 	      "  -V, --version            show the version\n", f);
@@ -317,9 +320,11 @@ int main(int argc, char **argv)
 
 	o->proto = PROTO_HTTP;
 	o->use_sendfile = 1;
+	o->root_fd = -1;
 	o->workers = 1;
 	o->header_limit = 8192;
 	o->output_cap = 256 * 1024;
+	o->keepalive_requests = 1000;	/* nginx's keepalive_requests */
 
 	int ch, backend_given = 0;
 	opterr = 0;	/* our own one-line messages below */
@@ -376,6 +381,10 @@ int main(int argc, char **argv)
 		case OPT_OUTCAP:
 			o->output_cap = parse_count("--output-cap", optarg, 1024, 1u << 30);
 			break;
+		case OPT_KEEPALIVE:
+			o->keepalive_requests = parse_count("--keepalive-requests", optarg, 0,
+			                                    UINT32_MAX);
+			break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(SERVER_NAME " (pollux) %s\n", pollux_version()); return 0;
@@ -417,6 +426,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		o->root_len = strlen(o->root_real);
+		if (files_init(o) < 0) {
+			fprintf(stderr, SERVER_NAME ": --root '%s': %s\n", o->root, strerror(errno));
+			return 1;
+		}
 	}
 
 	s->nls = nlisten;
@@ -498,5 +511,7 @@ int main(int argc, char **argv)
 	free(s->ls);
 	free(listens);
 	free(o->root_real);
+	if (o->root && o->root_fd >= 0)
+		close(o->root_fd);
 	return atomic_load(&s->failed) ? 1 : 0;
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "parse.h"
 #include "pollux.h"
 
 #define SERVER_NAME "pollux-server"
@@ -31,6 +32,7 @@ struct options {
 	const char *root;		/* --root as given, or NULL */
 	char *root_real;		/* its realpath */
 	size_t root_len;
+	int root_fd;			/* files.c: the root, for openat2; -1 if unused */
 	int use_sendfile;
 	unsigned workers;		/* event-loop threads per process */
 	unsigned processes;		/* --processes; 0: one process, no parent */
@@ -41,6 +43,7 @@ struct options {
 	int quiet;
 	size_t header_limit;		/* request line + headers, bytes */
 	size_t output_cap;		/* pending output that stops reading */
+	unsigned long keepalive_requests;	/* close after this many; 0: never */
 };
 
 /* Every object registered with a poller starts with its kind, so the event
@@ -65,7 +68,12 @@ enum err_kind {
 	ERR_HTTP_404,
 	ERR_HTTP_405,
 	ERR_HTTP_413,
+	ERR_HTTP_414,
+	ERR_HTTP_416,
 	ERR_HTTP_431,
+	ERR_HTTP_500,		/* a file could not be opened or read (not ENOENT) */
+	ERR_HTTP_501,
+	ERR_HTTP_503,		/* a file could not be opened: out of descriptors */
 	ERR_HTTP_505,
 	ERR_COUNT
 };
@@ -98,6 +106,13 @@ struct wstats {
 #define C_SENT		0x80u	/* something was written to it */
 #define C_NODELAY	0x100u	/* TCP_NODELAY is set */
 #define C_FULL_READ	0x200u	/* the last read filled the buffer given */
+#define C_CHUNKED	0x400u	/* reading past a chunked request body */
+#define C_MORE		0x800u	/* requests left unparsed: this wakeup's budget is spent */
+
+/* Requests one connection may have answered per wakeup of the event loop
+ * before the others get their turn (pipelining clients otherwise keep a
+ * worker to themselves for as long as they have requests buffered). */
+#define REQ_BUDGET 32
 
 /* How long a closing connection may keep sending us bytes before we give
  * up on a clean FIN and close anyway. */
@@ -120,6 +135,9 @@ struct conn {
 	off_t file_off;
 	off_t file_left;
 	uint64_t body_left;		/* request body bytes still to skip */
+	struct http_chunked chunk;	/* C_CHUNKED: where in the body we are */
+	uint32_t nreq;			/* requests answered, for --keepalive-requests */
+	uint16_t burst;			/* requests answered in this wakeup */
 	uint64_t wake_ns;		/* C_DELAY: when to answer */
 	uint32_t heap_idx;		/* C_DELAY: place in the worker's timer heap */
 	uint16_t delay_ms;		/* C_DELAY: what was asked, for the body */
@@ -306,8 +324,13 @@ int  http_delay_answer(struct worker *w, struct conn *c);
 struct file_res {
 	int fd;
 	off_t size;
+	time_t mtime;
 	const char *ctype;
+	char loc[2048];			/* 301: the path to send the client to */
 };
+int files_init(struct options *o);
+/* 200 with res filled, or the status to answer: 301 (a directory asked for
+ * without its '/': res->loc), 400, 403, 404, 500, 503 (out of descriptors). */
 int files_open(const struct options *o, const char *path, size_t len,
                struct file_res *res);
 const char *files_ctype(const char *name, size_t len);

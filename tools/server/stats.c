@@ -35,7 +35,12 @@ const char *const err_names[ERR_COUNT] = {
 	[ERR_HTTP_404] = "http_404",
 	[ERR_HTTP_405] = "http_405",
 	[ERR_HTTP_413] = "http_413",
+	[ERR_HTTP_414] = "http_414",
+	[ERR_HTTP_416] = "http_416",
 	[ERR_HTTP_431] = "http_431",
+	[ERR_HTTP_500] = "http_500",
+	[ERR_HTTP_501] = "http_501",
+	[ERR_HTTP_503] = "http_503",
 	[ERR_HTTP_505] = "http_505",
 };
 
