@@ -12,6 +12,9 @@ static const struct pollux_backend *const registry[] = {
 #ifdef HAVE_BACKEND_EPOLL
 	&pollux_backend_epoll,
 #endif
+#ifdef HAVE_BACKEND_URING
+	&pollux_backend_uring,
+#endif
 #ifdef HAVE_BACKEND_POLL
 	&pollux_backend_poll,
 #endif
@@ -25,6 +28,9 @@ static const char *const names[] = {
 #ifdef HAVE_BACKEND_EPOLL
 	"epoll",
 #endif
+#ifdef HAVE_BACKEND_URING
+	"uring",
+#endif
 #ifdef HAVE_BACKEND_POLL
 	"poll",
 #endif
@@ -35,7 +41,7 @@ static const char *const names[] = {
 };
 
 /* Every name pollux knows, built in here or not. */
-static const char *const known[] = { "epoll", "poll", "select", NULL };
+static const char *const known[] = { "epoll", "uring", "poll", "select", NULL };
 
 const struct pollux_backend *const *pollux__registry(void)
 {
