@@ -32,6 +32,8 @@ void ct_add_wake(TCase *tc, int idx);
 void ct_add_close(TCase *tc, int idx);
 /* Backend choice, the backend list and the version: not per backend. */
 void ct_add_choice(TCase *tc);
+/* io_uring refused by the kernel (conformance_probe.c), part of "choice". */
+void ct_add_probe(TCase *tc);
 
 /* Checked fixture: soft RLIMIT_NOFILE to the hard limit, SIGPIPE ignored. */
 void ct_setup(void);
