@@ -1,5 +1,6 @@
-/* raw.c: the pipe benchmark run by loops that call select, poll and
- * epoll_wait directly, with no library, so the library's overhead shows. */
+/* raw.c: the pipe benchmark run by loops that call select, poll,
+ * epoll_wait and io_uring directly, with no library, so the library's
+ * overhead shows. */
 #include <config.h>
 #include "bench.h"
 
@@ -18,6 +19,10 @@
 #endif
 #ifdef HAVE_BACKEND_EPOLL
 #include <sys/epoll.h>
+#endif
+#ifdef HAVE_BACKEND_URING
+#include <liburing.h>
+#include <poll.h>
 #endif
 
 /* Each loop below does what the library path in bench.c does:
@@ -249,6 +254,93 @@ out:
 }
 #endif
 
+#ifdef HAVE_BACKEND_URING
+/* A one-shot IORING_OP_POLL_ADD per pair, the pair index in user_data,
+ * armed again after each completion: level-triggered, as the library's
+ * uring backend does. The ring is full when a prep finds no SQE: submit
+ * and take one again. */
+static struct io_uring_sqe *raw_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe && io_uring_submit(ring) >= 0)
+		sqe = io_uring_get_sqe(ring);
+	return sqe;
+}
+
+static int raw_uring_arm(struct bench *b, struct io_uring *ring, int i)
+{
+	struct io_uring_sqe *sqe = raw_sqe(ring);
+	if (!sqe) {
+		b->err = "io_uring_get_sqe";
+		b->err_errno = EBUSY;
+		return -1;
+	}
+	io_uring_prep_poll_add(sqe, b->rfd[i], POLLIN);
+	sqe->user_data = (uint64_t)i;
+	return 0;
+}
+
+static int raw_uring(struct bench *b, uint64_t *ns)
+{
+	struct io_uring ring;
+	struct io_uring_params prm;
+	memset(&prm, 0, sizeof prm);
+	prm.flags = IORING_SETUP_CQSIZE;
+	prm.cq_entries = 4096;		/* as the library's ring */
+	int rc = io_uring_queue_init_params(256, &ring, &prm);
+	if (rc < 0) {
+		b->err = "io_uring_queue_init_params";
+		b->err_errno = -rc;
+		return -1;
+	}
+	for (int i = 0; i < b->n; i++)
+		if ((rc = raw_uring_arm(b, &ring, i)) < 0)
+			goto out;
+	if ((rc = bench_prime(b)) < 0)
+		goto out;
+
+	uint64_t t0 = px_now_ns();
+	while (b->count < b->fired) {
+		/* One io_uring_enter: submit the re-arms, then take what has
+		 * completed without waiting. */
+		struct __kernel_timespec zero = { 0, 0 };
+		struct io_uring_cqe *cqe;
+		int k = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &zero, NULL);
+		if (k < 0 && k != -ETIME && k != -EINTR) {
+			b->err = "io_uring_submit_and_wait_timeout";
+			b->err_errno = -k;
+			rc = -1;
+			goto out;
+		}
+		b->waits++;
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			if ((int)seen == b->maxev)
+				break;
+			int i = (int)cqe->user_data;
+			seen++;
+			if (cqe->res < 0) {
+				b->err = "poll completion";
+				b->err_errno = -cqe->res;
+				rc = -1;
+				goto out;
+			}
+			if ((rc = bench_fire(b, i)) < 0 ||
+			    (rc = raw_uring_arm(b, &ring, i)) < 0)
+				goto out;
+		}
+		io_uring_cq_advance(&ring, seen);
+		if (seen == 0 && (rc = bench_empty(b)) < 0)
+			goto out;
+	}
+	*ns = px_now_ns() - t0;
+	rc = 0;
+out:
+	io_uring_queue_exit(&ring);
+	return rc;
+}
+#endif
+
 bench_raw_fn bench_raw_lookup(const char *backend)
 {
 #ifdef HAVE_BACKEND_SELECT
@@ -262,6 +354,10 @@ bench_raw_fn bench_raw_lookup(const char *backend)
 #ifdef HAVE_BACKEND_EPOLL
 	if (strcmp(backend, "epoll") == 0)
 		return raw_epoll;
+#endif
+#ifdef HAVE_BACKEND_URING
+	if (strcmp(backend, "uring") == 0)
+		return raw_uring;
 #endif
 	(void)backend;
 	return NULL;
