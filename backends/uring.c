@@ -139,15 +139,30 @@ static int rm_room(struct uring *st)
 	return 0;
 }
 
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN	(1U << 8)
+#define IORING_SETUP_TASKRUN_FLAG	(1U << 9)
+#endif
+
 static int setup(struct io_uring *ring)
 {
 	struct io_uring_params prm;
-	memset(&prm, 0, sizeof prm);
 	/* SUBMIT_ALL (5.18) goes on past an SQE that fails; a kernel that
-	 * knows it has every poll feature used here (multishot is 5.13). */
-	prm.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-	prm.cq_entries = CQ_ENTRIES;
-	int rc = io_uring_queue_init_params(SQ_ENTRIES, ring, &prm);
+	 * knows it has every poll feature used here (multishot is 5.13).
+	 * COOP_TASKRUN (5.19): a wake-up of a poll does not interrupt this
+	 * thread with an IPI to post the completion; that waits for its next
+	 * system call, or wakes it if it sleeps in a wait, and every wait
+	 * enters the kernel (TASKRUN_FLAG tells liburing so). A 5.18 kernel
+	 * refuses the flag: then without it. */
+	unsigned flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+	int rc = -EINVAL;
+	for (int coop = 1; coop >= 0 && rc == -EINVAL; coop--) {
+		memset(&prm, 0, sizeof prm);
+		prm.flags = flags | (coop ? IORING_SETUP_COOP_TASKRUN |
+		                            IORING_SETUP_TASKRUN_FLAG : 0);
+		prm.cq_entries = CQ_ENTRIES;
+		rc = io_uring_queue_init_params(SQ_ENTRIES, ring, &prm);
+	}
 	if (rc < 0) {
 		/* Refused (seccomp, kernel.io_uring_disabled: EPERM), absent
 		 * (ENOSYS) or too old for these flags (EINVAL): not here. */
