@@ -23,6 +23,10 @@
 #ifdef HAVE_BACKEND_URING
 #include <liburing.h>
 #include <poll.h>
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN	(1U << 8)
+#define IORING_SETUP_TASKRUN_FLAG	(1U << 9)
+#endif
 #endif
 
 /* Each loop below does what the library path in bench.c does:
@@ -285,10 +289,18 @@ static int raw_uring(struct bench *b, uint64_t *ns)
 	struct io_uring ring;
 	struct io_uring_cqe **cqes = calloc((size_t)b->maxev, sizeof *cqes);
 	struct io_uring_params prm;
-	memset(&prm, 0, sizeof prm);
-	prm.flags = IORING_SETUP_CQSIZE;
-	prm.cq_entries = 4096;		/* as the library's ring */
-	int rc = cqes ? io_uring_queue_init_params(256, &ring, &prm) : -ENOMEM;
+	/* The library's ring: the same sizes, and COOP_TASKRUN where the
+	 * kernel has it (5.19). */
+	int rc = -ENOMEM;
+	for (int coop = 1; cqes && coop >= 0 && (coop || rc == -EINVAL); coop--) {
+		memset(&prm, 0, sizeof prm);
+		prm.flags = IORING_SETUP_CQSIZE |
+		            (coop ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG : 0);
+		prm.cq_entries = 4096;
+		rc = io_uring_queue_init_params(256, &ring, &prm);
+		if (rc == 0)
+			break;
+	}
 	if (rc < 0) {
 		free(cqes);
 		b->err = cqes ? "io_uring_queue_init_params" : "out of memory";
