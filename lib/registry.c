@@ -7,8 +7,25 @@
 
 #include "backend.h"
 
-/* Best first: the order pollux_new(NULL) tries them in. */
+/* Best first: the order pollux_new(NULL) tries them in. A kernel's own
+ * kqueue (the BSDs, macOS) comes first there. libkqueue, which emulates it
+ * on Linux over epoll, comes last: it can never beat epoll, and it does not
+ * keep every promise poll and select keep (it runs threads of its own, its
+ * kevent() takes a mutex, so pollux_wake is not async-signal-safe on it,
+ * and it starves fds when more are ready than a wait takes: see
+ * tests/notrun.c), so it is used only when asked for by name.
+ * BEST_KQUEUE and LATE_KQUEUE say which of the two places this build's
+ * kqueue takes. */
+#if defined(HAVE_BACKEND_KQUEUE) && !defined(HAVE_LIBKQUEUE)
+#define BEST_KQUEUE 1
+#elif defined(HAVE_BACKEND_KQUEUE)
+#define LATE_KQUEUE 1
+#endif
+
 static const struct pollux_backend *const registry[] = {
+#ifdef BEST_KQUEUE
+	&pollux_backend_kqueue,
+#endif
 #ifdef HAVE_BACKEND_EPOLL
 	&pollux_backend_epoll,
 #endif
@@ -21,10 +38,17 @@ static const struct pollux_backend *const registry[] = {
 #ifdef HAVE_BACKEND_SELECT
 	&pollux_backend_select,
 #endif
+#ifdef LATE_KQUEUE
+	&pollux_backend_kqueue,
+#endif
 	NULL
 };
 
+/* The same order as registry. */
 static const char *const names[] = {
+#ifdef BEST_KQUEUE
+	"kqueue",
+#endif
 #ifdef HAVE_BACKEND_EPOLL
 	"epoll",
 #endif
@@ -37,11 +61,16 @@ static const char *const names[] = {
 #ifdef HAVE_BACKEND_SELECT
 	"select",
 #endif
+#ifdef LATE_KQUEUE
+	"kqueue",
+#endif
 	NULL
 };
 
 /* Every name pollux knows, built in here or not. */
-static const char *const known[] = { "epoll", "uring", "poll", "select", NULL };
+static const char *const known[] = {
+	"epoll", "kqueue", "uring", "poll", "select", NULL
+};
 
 const struct pollux_backend *const *pollux__registry(void)
 {

@@ -9,12 +9,14 @@
 #        Several SERVER binaries (e.g. an older build) are measured in turn,
 #        alternating, each against the same nginx.
 # env:   N (5000 requests per ab run), C (20 ab clients), ROUNDS (3),
-#        DURATION (10, seconds per wrk run), CONNS (50 wrk connections)
+#        DURATION (10, seconds per wrk run), CONNS (50 wrk connections),
+#        PROCESSES (unset: one server process; N: --processes N, and the
+#        calls and CPU are those of all N worker processes together)
 set -euo pipefail
 
 case "${1:-}" in
 -h|--help)
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 -*)
@@ -75,14 +77,18 @@ nginx -p "$work" -c "$work/nginx.conf"
 nginx_worker() { pgrep -P "$(cat "$work/nginx.pid")" | head -1; }
 for _ in $(seq 100); do [ -n "$(nginx_worker)" ] && break; sleep 0.05; done
 
-# start_server BIN: sets spid and saddr.
+# start_server BIN: sets spid and saddr, and wpids: the processes that
+# serve (the server, or its PROCESSES worker processes).
 start_server() {
-	"$1" -q -b epoll -l 127.0.0.1:0 --idle-timeout 0 > "$work/server.out" 2>&1 &
+	"$1" -q -b epoll -l 127.0.0.1:0 --idle-timeout 0 ${PROCESSES:+--processes "$PROCESSES"} \
+		> "$work/server.out" 2>&1 &
 	spid=$!
 	pids+=("$spid")
 	for _ in $(seq 100); do
 		saddr=$(sed -n 's/^listening //p' "$work/server.out")
-		[ -n "$saddr" ] && return 0
+		wpids=$spid
+		[ -n "${PROCESSES:-}" ] && wpids=$(pgrep -P "$spid" | tr '\n' ' ')
+		[ -n "$saddr" ] && [ "$(wc -w <<<"$wpids")" -eq "${PROCESSES:-1}" ] && return 0
 		sleep 0.05
 	done
 	echo "conn-cost: $1 did not start" >&2
@@ -90,11 +96,12 @@ start_server() {
 }
 stop_server() { kill "$spid"; wait "$spid" 2>/dev/null || true; }
 
-# calls PID URL [ab options]: system calls per request, and the calls made.
+# calls "PID..." URL [ab options]: system calls per request, and the calls made.
 calls() {
-	local pid=$1 url=$2
+	local pid url=$2 p=()
+	for pid in $1; do p+=(-p "$pid"); done
 	shift 2
-	strace -c -f -q -o "$work/strace.out" -p "$pid" &
+	strace -c -f -q -o "$work/strace.out" "${p[@]}" &
 	local st=$!
 	sleep 0.5	# strace attaches asynchronously; ab's first connection must be seen
 	ab -q "$@" -n "$n" -c "$c" "$url" > "$work/ab.out" 2>&1
@@ -117,20 +124,27 @@ print("%.2f %s" % (total / n, ",".join("%s=%.2f" % (k, v / n) for k, v in sorted
 PY
 }
 
-# cpu_us PID URL [wrk options]: microseconds of CPU per request under wrk.
+# ticks "PID...": their user + system CPU time so far, in clock ticks.
+ticks() {
+	local pid t=0
+	for pid in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+	echo "$t"
+}
+
+# cpu_us "PID..." URL [wrk options]: microseconds of CPU per request under wrk.
 cpu_us() {
-	local pid=$1 url=$2
-	shift 2
+	local url=$2
 	local t0 t1 out
-	t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-	out=$(wrk -t1 -c"$conns" -d"${dur}s" "$@" "$url")
-	t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	t0=$(ticks "$1")
+	out=$(wrk -t1 -c"$conns" -d"${dur}s" "${@:3}" "$url")
+	t1=$(ticks "$1")
 	local reqs
 	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
 	python3 -c "import os,sys; print(round(($t1-$t0)*1e6/os.sysconf('SC_CLK_TCK')/int(sys.argv[1]),2))" "$reqs"
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "${PROCESSES:-}" ] || echo "# pollux-server --processes $PROCESSES: calls and CPU of its worker processes, together"
 echo "# system calls: strace -c -f -p on the server during ab -n $n -c $c (and -k), per request"
 echo "# CPU: utime+stime of the server during wrk -t1 -c$conns -d${dur}s, per request, median of $rounds alternating runs"
 echo
@@ -141,8 +155,8 @@ short[nginx]=$(calls "$nw" "http://127.0.0.1:$nport/")
 keep[nginx]=$(calls "$nw" "http://127.0.0.1:$nport/" -k)
 for s in "$@"; do
 	start_server "$s"
-	short[$s]=$(calls "$spid" "http://$saddr/")
-	keep[$s]=$(calls "$spid" "http://$saddr/" -k)
+	short[$s]=$(calls "$wpids" "http://$saddr/")
+	keep[$s]=$(calls "$wpids" "http://$saddr/" -k)
 	stop_server
 done
 
@@ -152,8 +166,8 @@ for _ in $(seq "$rounds"); do
 	cpu_keep[nginx]+=" $(cpu_us "$nw" "http://127.0.0.1:$nport/")"
 	for s in "$@"; do
 		start_server "$s"
-		cpu_close[$s]+=" $(cpu_us "$spid" "http://$saddr/" -H 'Connection: close')"
-		cpu_keep[$s]+=" $(cpu_us "$spid" "http://$saddr/")"
+		cpu_close[$s]+=" $(cpu_us "$wpids" "http://$saddr/" -H 'Connection: close')"
+		cpu_keep[$s]+=" $(cpu_us "$wpids" "http://$saddr/")"
 		stop_server
 	done
 done

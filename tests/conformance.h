@@ -5,7 +5,9 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "notrun.h"
 #include "pollux.h"
 
 /* Every wait that expects an event uses this bound, so a broken library
@@ -34,6 +36,11 @@ void ct_add_close(TCase *tc, int idx);
 void ct_add_choice(TCase *tc);
 /* io_uring refused by the kernel (conformance_probe.c), part of "choice". */
 void ct_add_probe(TCase *tc);
+
+/* Adds test t on backend idx, unless this build's backend idx cannot be
+ * held to it for a reason outside pollux (tests/notrun.c lists those, with
+ * the evidence): then it is recorded as not run (nr_report). */
+#define ct_add(tc, t, idx) nr_add((tc), "test_conformance", (t), (idx), (idx) + 1)
 
 /* Checked fixture: soft RLIMIT_NOFILE to the hard limit, SIGPIPE ignored. */
 void ct_setup(void);

@@ -10,9 +10,20 @@
 
 #include "conformance.h"
 
-/* Every backend the library knows, best first. */
-static const char *const known[] = { "epoll", "uring", "poll", "select" };
-#define NKNOWN 4
+/* Every backend the library knows, best first: a kernel's own kqueue (the
+ * BSDs, macOS) before everything, libkqueue's emulation on Linux last
+ * (registry.c says why). */
+static const char *const known[] = {
+#ifndef HAVE_LIBKQUEUE
+	"kqueue",
+#endif
+	"epoll", "uring",
+	"poll", "select",
+#ifdef HAVE_LIBKQUEUE
+	"kqueue",
+#endif
+};
+#define NKNOWN 5
 
 static int rank_of(const char *name)
 {
@@ -31,6 +42,10 @@ static int configured(const char *name)
 #endif
 #ifdef HAVE_BACKEND_URING
 	if (strcmp(name, "uring") == 0)
+		return 1;
+#endif
+#ifdef HAVE_BACKEND_KQUEUE
+	if (strcmp(name, "kqueue") == 0)
 		return 1;
 #endif
 #ifdef HAVE_BACKEND_POLL
@@ -103,7 +118,7 @@ START_TEST(backends_list)
 	for (n = 0; n <= NKNOWN && b[n] != NULL; n++) {
 		int r = rank_of(b[n]);
 		ck_assert_msg(r >= 0, "pollux_backends()[%d] is \"%s\", not one of "
-		              "epoll, uring, poll, select", n, b[n]);
+		              "epoll, kqueue, uring, poll, select", n, b[n]);
 		ck_assert_msg(r > prev, "pollux_backends() not best first or has "
 		              "a duplicate: \"%s\" at %d", b[n], n);
 		ck_assert_msg(configured(b[n]), "pollux_backends() lists %s, which "
@@ -160,7 +175,7 @@ END_TEST
 START_TEST(unknown_name_einval)
 {
 	static const char *const bad[] = { "bogus", "", "epol", "selectx",
-	                                   "poll ", "kqueue" };
+	                                   "poll ", "kqueue2", "KQUEUE" };
 	const char *const *b = pollux_backends();
 
 	unsetenv("POLLUX_BACKEND");
@@ -178,7 +193,7 @@ START_TEST(unknown_name_einval)
 END_TEST
 
 #if !defined(HAVE_BACKEND_EPOLL) || !defined(HAVE_BACKEND_POLL) || \
-    !defined(HAVE_BACKEND_SELECT)
+    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE)
 /* Only in builds that leave a backend out (--disable-epoll and so on). */
 START_TEST(not_built_enosys)
 {
@@ -205,22 +220,17 @@ END_TEST
  * left, epoll_create1, io_uring_setup or the wake-up fails (EMFILE) but
  * poll and select can be made: automatic choice must fall back to the best
  * of those. With none left, nothing can be made, and the error says why. */
-static const char *best_without_object(void)
-{
-	const char *const *b = pollux_backends();
-
-	for (int i = 0; b[i] != NULL; i++)
-		if (strcmp(b[i], "poll") == 0 || strcmp(b[i], "select") == 0)
-			return b[i];
-	return NULL;
-}
-
 START_TEST(auto_falls_back)
 {
-	const char *next = best_without_object();
+	const char *const *b = pollux_backends(), *next = NULL;
 	struct rlimit rl, low;
 	int fd, taken[64], ntaken = 0;
 
+	/* The next best one that needs no kernel object (a kqueue, even
+	 * libkqueue's, needs descriptors as epoll does). */
+	for (int i = 0; b[i] != NULL && next == NULL; i++)
+		if (strcmp(b[i], "poll") == 0 || strcmp(b[i], "select") == 0)
+			next = b[i];
 	unsetenv("POLLUX_BACKEND");
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
 	low = rl;
@@ -256,7 +266,8 @@ START_TEST(features_per_backend)
 		ck_assert_msg(p != NULL, "pollux_new(\"%s\"): %s", b[i],
 		              strerror(errno));
 		f = pollux_features(p);
-		if (strcmp(b[i], "epoll") == 0 || strcmp(b[i], "uring") == 0)
+		if (strcmp(b[i], "epoll") == 0 || strcmp(b[i], "kqueue") == 0 ||
+		    strcmp(b[i], "uring") == 0)
 			want = POLLUX_FEAT_EDGE | POLLUX_FEAT_O1 | POLLUX_FEAT_NOLIMIT;
 		else if (strcmp(b[i], "poll") == 0)
 			want = POLLUX_FEAT_NOLIMIT;
@@ -306,7 +317,8 @@ void ct_add_choice(TCase *tc)
 	tcase_add_test(tc, env_is_honoured);
 	tcase_add_test(tc, unknown_name_einval);
 #if !defined(HAVE_BACKEND_EPOLL) || !defined(HAVE_BACKEND_POLL) || \
-    !defined(HAVE_BACKEND_SELECT)
+    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE) || \
+    !defined(HAVE_BACKEND_URING)
 	tcase_add_test(tc, not_built_enosys);
 #endif
 #if defined(HAVE_BACKEND_EPOLL) && \

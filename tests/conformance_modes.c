@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "conformance.h"
@@ -501,6 +502,29 @@ START_TEST(close_then_del_among_others)
 }
 END_TEST
 
+/*
+ * Whether backend idx has edge triggering, asked in a child process, so
+ * that the process that forks every test never makes a poller: libkqueue's
+ * atfork handler closes, in each child, the descriptors of every kqueue it
+ * has not yet finished freeing (its monitoring thread frees a closed one
+ * later), by number, and a kqueue made and freed here leaves a number that
+ * Check's own result file can take next: the first test's child then
+ * closed it and the suite died with "Error in call to punpack" (one run in
+ * two here; none in five since).
+ */
+static int has_edge(int idx)
+{
+	int status;
+	pid_t kid = fork();
+
+	if (kid == 0) {
+		pollux_t *p = pollux_new(ct_name(idx));
+		_exit(p && (pollux_features(p) & POLLUX_FEAT_EDGE) ? 0 : 1);
+	}
+	return kid > 0 && waitpid(kid, &status, 0) == kid &&
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 void ct_add_modes(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, oneshot_once_then_rearm, idx, idx + 1);
@@ -517,11 +541,9 @@ void ct_add_modes(TCase *tc, int idx)
 	                    idx + 1);
 	tcase_add_loop_test(tc, mod_unchanged_makes_no_call, idx, idx + 1);
 	/* Registered only where there is edge triggering to test. */
-	pollux_t *p = pollux_new(ct_name(idx));
-	if (p && (pollux_features(p) & POLLUX_FEAT_EDGE)) {
+	if (has_edge(idx)) {
 		tcase_add_loop_test(tc, close_then_del_dup_alive_keeps_queued_edge,
 		                    idx, idx + 1);
 		tcase_add_loop_test(tc, edge_mod_same_mask_rearms, idx, idx + 1);
 	}
-	pollux_free(p);
 }

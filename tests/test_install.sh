@@ -157,17 +157,18 @@ if [ "$shared" = yes ]; then
 	echo "shared: $out"
 fi
 if [ "$static" = yes ]; then
-	# What a static link needs beyond libpollux.a itself: the words that
-	# --static adds (Libs.private, liburing where the io_uring backend is).
+	# What libpollux.a itself needs (Libs.private: -lkqueue where kqueue is
+	# libkqueue), as pkg-config --static says, without -lpollux, which would
+	# bring the shared library back in.
+	pc_private=
 	pc_static=$($PKG_CONFIG --static --libs pollux) ||
 		fail "pkg-config --static --libs pollux failed"
-	private=""
 	for w in $pc_static; do
-		case " $pc_libs " in *" $w "*) ;; *) private="$private $w" ;; esac
+		[ "$w" = -lpollux ] || pc_private="$pc_private $w"
 	done
 	# shellcheck disable=SC2086
 	$CC $CFLAGS $pc_cflags "$tmp/prog.c" -o "$tmp/prog-static" $LDFLAGS \
-		"$dest$libdir/libpollux.a" $private ||
+		"$dest$libdir/libpollux.a" $pc_private ||
 		fail "cannot build a program against the installed libpollux.a"
 	out=$("$tmp/prog-static") ||
 		fail "the program linked to libpollux.a failed (exit $?)"

@@ -8,6 +8,7 @@
 void add_http_tests(Suite *su, int nb);
 void add_echo_tests(Suite *su, int nb);
 void add_misc_tests(Suite *su, int nb);
+void add_procs_tests(Suite *su, int nb);
 
 int main(void)
 {
@@ -16,6 +17,7 @@ int main(void)
 	add_misc_tests(su, nb);
 	add_http_tests(su, nb);
 	add_echo_tests(su, nb);
+	add_procs_tests(su, nb);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

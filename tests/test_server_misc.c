@@ -487,21 +487,6 @@ START_TEST(port_in_use_workers)
 }
 END_TEST
 
-static int count_fds(pid_t pid)
-{
-	char p[64];
-	snprintf(p, sizeof p, "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(p);
-	if (!d)
-		return -1;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Random and mutated requests over real sockets: the server answers or
  * closes, never dies, and keeps no descriptor afterwards. */
 START_TEST(random_input)

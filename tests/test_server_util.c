@@ -4,6 +4,8 @@
 #include "test_server_util.h"
 #include "pollux.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -62,8 +64,8 @@ static int wait_in(int fd, long deadline)
 	}
 }
 
-int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
-              const char *const *args)
+static int srv_spawn(struct srv *s, const char *backend, int add_listen, long nofile,
+                     const char *const *args, int want_err)
 {
 	const char *top = getenv("top_builddir");
 	char bin[4096];
@@ -83,9 +85,14 @@ int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
 		argv[n++] = args[i];
 	argv[n] = NULL;
 
-	int pfd[2];
+	int pfd[2], efd[2] = { -1, -1 };
 	if (pipe(pfd) < 0)
 		return -1;
+	if (want_err && pipe(efd) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
@@ -98,6 +105,11 @@ int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
 		dup2(pfd[1], 1);
 		close(pfd[0]);
 		close(pfd[1]);
+		if (want_err) {
+			dup2(efd[1], 2);
+			close(efd[0]);
+			close(efd[1]);
+		}
 		if (nofile > 0) {
 			struct rlimit rl = { (rlim_t)nofile, (rlim_t)nofile };
 			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -107,9 +119,12 @@ int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
 		_exit(127);
 	}
 	close(pfd[1]);
+	if (want_err)
+		close(efd[1]);
 	memset(s, 0, sizeof *s);
 	s->pid = pid;
 	s->out = pfd[0];
+	s->err = efd[0];
 	s->port = -1;
 	size_t len = 0;
 	long deadline = now_ms() + T_WAIT_MS;
@@ -130,6 +145,51 @@ int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
 		}
 	}
 	srv_stop(s, SIGKILL, NULL, 0);
+	return -1;
+}
+
+int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
+              const char *const *args)
+{
+	return srv_spawn(s, backend, add_listen, nofile, args, 0);
+}
+
+int srv_start_err(struct srv *s, const char *backend, int add_listen, long nofile,
+                  const char *const *args)
+{
+	return srv_spawn(s, backend, add_listen, nofile, args, 1);
+}
+
+int srv_err_line(struct srv *s, const char *const *needles, char *line, size_t cap, int ms)
+{
+	char buf[8192];
+	size_t len = 0;
+	long deadline = now_ms() + ms;
+	while (s->err >= 0) {
+		/* Whole lines in buf first, then read more. */
+		char *nl;
+		while ((nl = memchr(buf, '\n', len))) {
+			*nl = '\0';
+			int all = 1;
+			for (int i = 0; needles[i]; i++)
+				all &= strstr(buf, needles[i]) != NULL;
+			if (all) {
+				snprintf(line, cap, "%s", buf);
+				return 0;
+			}
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len);
+		}
+		if (len == sizeof buf)
+			len = 0;	/* a line that long is none of ours */
+		if (!wait_in(s->err, deadline))
+			break;
+		ssize_t k = read(s->err, buf + len, sizeof buf - len);
+		if (k <= 0)
+			break;
+		len += (size_t)k;
+	}
+	snprintf(line, cap, "%.*s", (int)len, buf);
 	return -1;
 }
 
@@ -163,6 +223,9 @@ int srv_stop(struct srv *s, int sig, char *out, size_t cap)
 	while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
 		;
 	close(s->out);
+	if (s->err >= 0)
+		close(s->err);
+	s->err = -1;
 	s->pid = 0;
 	return timed_out ? -1 : st;
 }
@@ -370,6 +433,159 @@ double stats_value(int port, const char *key)
 	double v = r.body ? json_value(r.body, key) : -1;
 	resp_free(&r);
 	return v;
+}
+
+double stats_wait(int port, const char *key, double want, int ms)
+{
+	long deadline = now_ms() + ms;
+	double v;
+	/* Each ask is a request: it is its own pause between looks. */
+	while ((v = stats_value(port, key)) != want && now_ms() < deadline)
+		;
+	return v;
+}
+
+/* The parent pid and state of pid from /proc/pid/stat; -1 if gone. */
+static int proc_stat(pid_t pid, pid_t *ppid, char *state)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof p, "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The name in parentheses may hold anything: read after the last ')'. */
+	char *r = strrchr(buf, ')');
+	long pp;
+	if (!r || sscanf(r + 1, " %c %ld", state, &pp) != 2)
+		return -1;
+	*ppid = (pid_t)pp;
+	return 0;
+}
+
+int children_of(pid_t parent, pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		pid_t pid = (pid_t)atol(e->d_name), pp;
+		char st;
+		if (proc_stat(pid, &pp, &st) == 0 && pp == parent && st != 'Z' && n < max)
+			pids[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+static void nap_ms(int ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+int wait_children(pid_t parent, int n, pid_t not_pid, pid_t *pids, int ms)
+{
+	long deadline = now_ms() + ms;
+	for (;;) {
+		int k = children_of(parent, pids, 64);
+		int fresh = 1;
+		for (int i = 0; not_pid && i < k; i++)
+			fresh &= pids[i] != not_pid;
+		if (k < 0 || (k == n && fresh))
+			return k;
+		if (now_ms() >= deadline)
+			return k;
+		nap_ms(10);	/* nothing to wait on: look again shortly */
+	}
+}
+
+int wait_gone(pid_t pid, int ms)
+{
+	long deadline = now_ms() + ms;
+	for (;;) {
+		pid_t pp;
+		char st;
+		if (proc_stat(pid, &pp, &st) < 0 || st == 'Z')
+			return 1;
+		if (now_ms() >= deadline)
+			return 0;
+		nap_ms(10);
+	}
+}
+
+int count_fds(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof p, "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(p);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Whether pid has a descriptor on socket inode ino. */
+static int holds_socket(pid_t pid, unsigned long ino)
+{
+	char p[64], want[64];
+	snprintf(p, sizeof p, "/proc/%ld/fd", (long)pid);
+	snprintf(want, sizeof want, "socket:[%lu]", ino);
+	DIR *d = opendir(p);
+	if (!d)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		char link[4096], target[128];
+		snprintf(link, sizeof link, "%s/%s", p, e->d_name);
+		ssize_t k = readlink(link, target, sizeof target - 1);
+		if (k > 0) {
+			target[k] = '\0';
+			found = strcmp(target, want) == 0;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+pid_t conn_owner(int fd, int port, const pid_t *pids, int n)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof a;
+	if (getsockname(fd, (struct sockaddr *)&a, &l) < 0)
+		return -1;
+	unsigned cport = ntohs(a.sin_port);
+	FILE *f = fopen("/proc/net/tcp", "r");
+	if (!f)
+		return -1;
+	/* The server's end: local port = port, remote port = ours. */
+	char line[512];
+	unsigned long ino = 0;
+	while (!ino && fgets(line, sizeof line, f)) {
+		unsigned lp, rp;
+		unsigned long i;
+		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%x %*x %*s %*s %*s %*u %*u %lu",
+		           &lp, &rp, &i) == 3 && lp == (unsigned)port && rp == cport)
+			ino = i;
+	}
+	fclose(f);
+	if (!ino)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (holds_socket(pids[i], ino))
+			return pids[i];
+	return 0;
 }
 
 char *make_tempdir(void)

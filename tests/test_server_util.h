@@ -14,6 +14,7 @@
 struct srv {
 	pid_t pid;
 	int out;		/* the server's stdout */
+	int err;		/* its stderr (srv_start_err), or -1 */
 	int port;		/* of the first 127.0.0.1 listener */
 	char lines[2048];	/* its "listening" lines */
 };
@@ -26,6 +27,12 @@ const char *backend_at(int i);
  * child. Waits for the listening lines. Returns 0 or -1. */
 int srv_start(struct srv *s, const char *backend, int add_listen, long nofile,
               const char *const *args);
+/* srv_start, with the server's stderr in s->err instead of the test's. */
+int srv_start_err(struct srv *s, const char *backend, int add_listen, long nofile,
+                  const char *const *args);
+/* Reads s->err until a line containing every one of the NULL-ended needles
+ * has come, within ms; that line (NUL-ended, truncated) into line. 0 or -1. */
+int srv_err_line(struct srv *s, const char *const *needles, char *line, size_t cap, int ms);
 /* Sends sig, reads stdout to EOF into out (may be NULL), reaps the child.
  * Returns the wait status, or -1 after a timeout (child then killed). */
 int srv_stop(struct srv *s, int sig, char *out, size_t cap);
@@ -64,6 +71,20 @@ int http_once(int port, const char *req, struct resp *out);
 /* GET /stats; value of a numeric key; -1 on failure. */
 double stats_value(int port, const char *key);
 double json_value(const char *json, const char *key);
+/* Asks /stats again (within ms) until key is want; its last value. */
+double stats_wait(int port, const char *key, double want, int ms);
+
+/* Processes (Linux /proc): the children of parent now, up to max, into
+ * pids; -1 without /proc. Waits, polling within ms, until parent has n
+ * children (and, if not 0, none is pid not_pid); their count or -1. */
+int children_of(pid_t parent, pid_t *pids, int max);
+int wait_children(pid_t parent, int n, pid_t not_pid, pid_t *pids, int ms);
+/* 1 once pid is gone (or a zombie), polled within ms; 0 if still there. */
+int wait_gone(pid_t pid, int ms);
+int count_fds(pid_t pid);		/* open descriptors of pid, -1 if unknown */
+/* Which of pids holds the server's end of the TCP connection whose client
+ * end is fd (to 127.0.0.1:port); 0 if none does, -1 if it cannot tell. */
+pid_t conn_owner(int fd, int port, const pid_t *pids, int n);
 
 /* Temporary directory helpers. */
 char *make_tempdir(void);

@@ -1,5 +1,5 @@
 /* raw.c: the pipe benchmark run by loops that call select, poll,
- * epoll_wait and io_uring directly, with no library, so the library's
+ * epoll_wait, kevent and io_uring directly, with no library, so the library's
  * overhead shows. */
 #include <config.h>
 #include "bench.h"
@@ -19,6 +19,13 @@
 #endif
 #ifdef HAVE_BACKEND_EPOLL
 #include <sys/epoll.h>
+#endif
+#ifdef HAVE_BACKEND_KQUEUE
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <time.h>
 #endif
 #ifdef HAVE_BACKEND_URING
 #include <liburing.h>
@@ -258,6 +265,73 @@ out:
 }
 #endif
 
+#ifdef HAVE_BACKEND_KQUEUE
+/* The pair index rides in udata, as a raw kqueue user would; the adds go
+ * in as one changelist, as kqueue users batch them. */
+static int raw_kqueue(struct bench *b, uint64_t *ns)
+{
+	struct kevent *ev = calloc((size_t)(b->maxev > b->n ? b->maxev : b->n),
+	                           sizeof *ev);
+	struct kevent *chg = calloc((size_t)b->n, sizeof *chg);
+	struct timespec zero = { 0, 0 };
+	int kq = kqueue();
+	int rc = -1;
+	if (!ev || !chg || kq < 0) {
+		b->err = ev && chg ? "kqueue" : "out of memory";
+		b->err_errno = ev && chg ? errno : ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < b->n; i++)
+		EV_SET(&chg[i], (uintptr_t)b->rfd[i], EVFILT_READ, EV_ADD | EV_RECEIPT,
+		       0, 0, (void *)(uintptr_t)i);
+	/* In slices: libkqueue answers at most 512 receipts per call. */
+	for (int i = 0; i < b->n; i += 512) {
+		int c = b->n - i < 512 ? b->n - i : 512;
+		int k = kevent(kq, chg + i, c, ev, c, &zero);
+		for (int j = 0; j < k && rc == -1; j++)
+			if ((ev[j].flags & EV_ERROR) && ev[j].data != 0)
+				rc = (int)ev[j].data;
+		if (k < 0 || rc != -1) {
+			b->err = "kevent EV_ADD";
+			b->err_errno = k < 0 ? errno : rc;
+			rc = -1;
+			goto out;
+		}
+	}
+	if ((rc = bench_prime(b)) < 0)
+		goto out;
+
+	uint64_t t0 = px_now_ns();
+	while (b->count < b->fired) {
+		int k = kevent(kq, NULL, 0, ev, b->maxev, &zero);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			b->err = "kevent";
+			b->err_errno = errno;
+			rc = -1;
+			goto out;
+		}
+		b->waits++;
+		if (k == 0) {
+			if ((rc = bench_empty(b)) < 0)
+				goto out;
+			continue;
+		}
+		for (int j = 0; j < k; j++)
+			if ((rc = bench_fire(b, (int)(uintptr_t)ev[j].udata)) < 0)
+				goto out;
+	}
+	*ns = px_now_ns() - t0;
+out:
+	if (kq >= 0)
+		close(kq);
+	free(chg);
+	free(ev);
+	return rc;
+}
+#endif
+
 #ifdef HAVE_BACKEND_URING
 /* A one-shot IORING_OP_POLL_ADD per pair, the pair index in user_data,
  * armed again after each completion: level-triggered, as the library's
@@ -370,6 +444,10 @@ bench_raw_fn bench_raw_lookup(const char *backend)
 #ifdef HAVE_BACKEND_EPOLL
 	if (strcmp(backend, "epoll") == 0)
 		return raw_epoll;
+#endif
+#ifdef HAVE_BACKEND_KQUEUE
+	if (strcmp(backend, "kqueue") == 0)
+		return raw_kqueue;
 #endif
 #ifdef HAVE_BACKEND_URING
 	if (strcmp(backend, "uring") == 0)

@@ -184,7 +184,7 @@ void conn_close(struct worker *w, struct conn *c)
 	else
 		conn_list_unlink((c->flags & C_LINGER) ? &w->linger : &w->active, c);
 	STAT_ADD(&w->st, closed, 1);
-	atomic_fetch_sub_explicit(&w->srv->open, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(w->srv->open, 1, memory_order_relaxed);
 	free(c);
 }
 

@@ -78,6 +78,25 @@ void server_signal_chld(void)
 	sigaction(SIGCHLD, &sa, NULL);
 }
 
+/* The pipe the SIGINT/SIGTERM handler writes into: non-blocking (a full
+ * pipe must not block a handler) and closed on exec. */
+int server_sigpipe(struct server *s)
+{
+#ifdef HAVE_PIPE2
+	return pipe2(s->sigpipe, O_NONBLOCK | O_CLOEXEC);
+#else
+	if (pipe(s->sigpipe) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++)
+		if (px_set_nonblock(s->sigpipe[i]) < 0 || px_set_cloexec(s->sigpipe[i]) < 0) {
+			close(s->sigpipe[0]);
+			close(s->sigpipe[1]);
+			return -1;
+		}
+	return 0;
+#endif
+}
+
 static int open_spare(void)
 {
 	return open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -147,6 +166,18 @@ void worker_free(struct worker *w)
 	w->ls = NULL;
 	w->rbuf = NULL;
 	w->spare_fd = -1;
+}
+
+/* Gives event loop k of loops its listening sockets: fds holds, for each
+ * --listen, one per loop (its own, SO_REUSEPORT) or the same shared one. */
+void worker_listeners(struct worker *w, struct server *s, const int *fds,
+                      unsigned loops, unsigned k)
+{
+	for (size_t i = 0; i < s->nls; i++) {
+		const struct listen_spec *ls = &s->ls[i];
+		w->ls[i] = (struct listener){ OBJ_LISTENER, fds[i * loops + k], ls->shared_fd < 0,
+		                              0, ls->ss.ss_family != AF_UNIX };
+	}
 }
 
 static void listeners_pause(struct worker *w, int pause)
@@ -238,24 +269,29 @@ void worker_accept(struct worker *w, struct listener *l)
 			listeners_pause(w, 1);
 			return;
 		}
-		long open_now = atomic_fetch_add_explicit(&s->open, 1, memory_order_relaxed) + 1;
+		long open_now = atomic_fetch_add_explicit(s->open, 1, memory_order_relaxed) + 1;
 		if (s->opt.max_conns && (unsigned long)open_now > s->opt.max_conns) {
-			atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 			STAT_ADD(&w->st, err[ERR_MAX_CONNS], 1);
 			close(fd);
 			continue;
 		}
+		/* Counted accepted next to open, not after conn_new's system
+		 * call: with --processes the parent takes a killed worker's
+		 * accepted - closed off the shared open count, which is right
+		 * only if the two move together. */
+		STAT_ADD(&w->st, accepted, 1);
 		struct conn *c = conn_new(w, fd, l->is_tcp);
 		if (!c) {
-			atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+			STAT_ADD(&w->st, accepted, (uint64_t)-1);	/* never taken */
+			atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 			STAT_ADD(&w->st, err[ERR_REGISTER], 1);
 			close(fd);
 			continue;
 		}
-		STAT_ADD(&w->st, accepted, 1);
-		long peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
+		long peak = atomic_load_explicit(s->peak, memory_order_relaxed);
 		while (open_now > peak &&
-		       !atomic_compare_exchange_weak(&s->peak, &peak, open_now))
+		       !atomic_compare_exchange_weak(s->peak, &peak, open_now))
 			;
 	}
 }
@@ -414,4 +450,28 @@ void *worker_run(void *arg)
 	atomic_store_explicit(&w->st.registered, (uint64_t)pollux_count(w->p),
 	                      memory_order_relaxed);
 	return NULL;
+}
+
+static void *thread_main(void *arg)
+{
+	return worker_run(arg);
+}
+
+/* Runs s's event loops, worker 0 on this thread and each other one on its
+ * own, until all have stopped. -1 (said on stderr) if a thread could not
+ * be started. */
+int server_run_loops(struct server *s)
+{
+	for (unsigned i = 1; i < s->nworkers; i++) {
+		int rc = pthread_create(&s->w[i].thread, NULL, thread_main, &s->w[i]);
+		if (rc != 0) {
+			fprintf(stderr, SERVER_NAME ": cannot start worker %u: %s\n", s->w[i].id,
+			        strerror(rc));
+			return -1;
+		}
+	}
+	worker_run(&s->w[0]);
+	for (unsigned i = 1; i < s->nworkers; i++)
+		pthread_join(s->w[i].thread, NULL);
+	return 0;
 }

@@ -1,5 +1,6 @@
 /* main.c: pollux-server's command line, listening sockets, worker threads
- * (or another --model's runner), and the final statistics. */
+ * (or worker processes, or another --model's runner), and the final
+ * statistics. */
 #include <config.h>
 #include "server.h"
 
@@ -17,7 +18,7 @@
 enum {
 	OPT_LIST = 256, OPT_PROTO, OPT_ROOT, OPT_NOSENDFILE, OPT_WORKERS,
 	OPT_MAXCONNS, OPT_IDLE, OPT_STATS, OPT_JSON, OPT_MAXHEADER, OPT_OUTCAP,
-	OPT_MODEL
+	OPT_MODEL, OPT_PROCESSES
 };
 
 static const struct option longopts[] = {
@@ -29,6 +30,7 @@ static const struct option longopts[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "no-sendfile", no_argument, NULL, OPT_NOSENDFILE },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "processes", required_argument, NULL, OPT_PROCESSES },
 	{ "max-conns", required_argument, NULL, OPT_MAXCONNS },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
 	{ "stats-interval", required_argument, NULL, OPT_STATS },
@@ -60,6 +62,9 @@ static void usage(FILE *f)
 	      "      --root DIR           serve files under DIR (http)\n"
 	      "      --no-sendfile        send files with read/write, not sendfile\n"
 	      "      --workers N          event-loop threads (default 1; --model loop)\n"
+	      "      --processes N        N worker processes, each with --workers threads,\n"
+	      "                           its own pollers and descriptor limit, under a\n"
+	      "                           parent that restarts them (--model loop)\n"
 	      "      --max-conns N        close connections beyond N at once (0: none)\n"
 	      "      --idle-timeout SEC   close idle connections (default 60, 0: never)\n"
 	      "      --stats-interval SEC print statistics every SEC seconds\n"
@@ -142,7 +147,7 @@ static int unix_stale(const struct listen_spec *ls)
 	return !alive && unlink(un->sun_path) == 0;
 }
 
-#if HAVE_DECL_SO_REUSEPORT
+#if REUSEPORT_SPREADS
 /* SO_REUSEPORT lets any socket of the same user that also asked for it bind
  * a port already listening, so workers binding with it would silently share
  * a port another server holds. Bind it once without the option first: a
@@ -231,14 +236,45 @@ static void die(const char *msg)
 	exit(1);
 }
 
-static void check_backend(const char *name)
+/* Opens the listening sockets of `loops` event loops (in all processes):
+ * fds[i * loops + k] is loop k's for --listen i. Where SO_REUSEPORT spreads
+ * connections each TCP loop has its own socket and the kernel picks one
+ * per connection; otherwise (and for unix sockets) all share one, whose
+ * number is kept in shared_fd. Prints the "listening" lines. */
+static void open_listeners(struct server *s, unsigned loops, int *fds)
+{
+	char err[PX_ADDRSTRLEN + 256];
+	for (size_t i = 0; i < s->nls; i++) {
+		struct listen_spec *ls = &s->ls[i];
+		int each = ls->ss.ss_family != AF_UNIX && loops > 1 && REUSEPORT_SPREADS;
+#if REUSEPORT_SPREADS
+		if (each && probe_port(ls, err, sizeof err) < 0)
+			die(err);
+#endif
+		for (unsigned k = 0; k < loops; k++) {
+			int fd = k == 0 || each ? make_listener(ls, each, err, sizeof err) : fds[i * loops];
+			if (fd < 0)
+				die(err);
+			fds[i * loops + k] = fd;
+		}
+		if (!each)
+			ls->shared_fd = fds[i * loops];
+		px_format_addr((const struct sockaddr *)&ls->ss, ls->len, ls->text, sizeof ls->text);
+		printf("listening %s\n", ls->text);
+	}
+	fflush(stdout);
+}
+
+/* Returns the name of the backend a worker's poller will have. */
+static const char *check_backend(const char *name)
 {
 	if (!name)
 		name = getenv("POLLUX_BACKEND");
 	pollux_t *p = pollux_new(name && *name ? name : NULL);
 	if (p) {
+		const char *chosen = pollux_backend(p);	/* static: outlives p */
 		pollux_free(p);
-		return;
+		return chosen;
 	}
 	int e = errno;
 	if (name && *name && !is_known_backend(name))
@@ -249,11 +285,6 @@ static void check_backend(const char *name)
 	list_backends(stderr, ", ");
 	fputc('\n', stderr);
 	exit(2);
-}
-
-static void *thread_main(void *arg)
-{
-	return worker_run(arg);
 }
 
 /* Started with stdin, stdout or stderr closed, the server would hand those
@@ -332,6 +363,9 @@ int main(int argc, char **argv)
 		case OPT_ROOT: o->root = optarg; break;
 		case OPT_NOSENDFILE: o->use_sendfile = 0; break;
 		case OPT_WORKERS: o->workers = (unsigned)parse_count("--workers", optarg, 1, 256); break;
+		case OPT_PROCESSES:
+			o->processes = (unsigned)parse_count("--processes", optarg, 1, 256);
+			break;
 		case OPT_MAXCONNS: o->max_conns = parse_count("--max-conns", optarg, 0, LONG_MAX); break;
 		case OPT_IDLE: idle = parse_seconds("--idle-timeout", optarg); break;
 		case OPT_STATS: stats_iv = parse_seconds("--stats-interval", optarg); break;
@@ -362,13 +396,13 @@ int main(int argc, char **argv)
 	o->stats_ns = (uint64_t)(stats_iv * 1e9);
 	if (o->root && o->proto != PROTO_HTTP)
 		usage_error("--root needs --proto http; got --root", o->root);
-	if (o->model != MODEL_LOOP && (o->workers > 1 || backend_given)) {
+	if (o->model != MODEL_LOOP && (o->workers > 1 || backend_given || o->processes)) {
 		fprintf(stderr, SERVER_NAME ": %s needs --model loop, not --model %s\n",
-		        o->workers > 1 ? "--workers" : "--backend", model_names[o->model]);
+		        o->workers > 1 ? "--workers" : o->processes ? "--processes" : "--backend",
+		        model_names[o->model]);
 		return 2;
 	}
-	if (o->model == MODEL_LOOP)
-		check_backend(o->backend);
+	const char *backend_name = o->model == MODEL_LOOP ? check_backend(o->backend) : "none";
 
 	if (o->root) {
 		struct stat st;
@@ -400,72 +434,42 @@ int main(int argc, char **argv)
 	}
 
 	/* Room for many connections: a server limited to 1024 descriptors
-	 * by default would fail long before the pollers do. */
+	 * by default would fail long before the pollers do. Worker processes
+	 * inherit the limit, each for its own descriptors. */
 	(void)px_raise_nofile();
-#ifdef HAVE_PIPE2
-	if (pipe2(s->sigpipe, O_NONBLOCK | O_CLOEXEC) < 0)
+	if (server_sigpipe(s) < 0)
 		die("cannot create the signal pipe");
-#else
-	if (pipe(s->sigpipe) < 0)
-		die("cannot create the signal pipe");
-	for (int i = 0; i < 2; i++)
-		if (px_set_nonblock(s->sigpipe[i]) < 0 || px_set_cloexec(s->sigpipe[i]) < 0)
-			die("cannot set up the signal pipe");
-#endif
 	server_signals(s);
 	s->start_ns = px_now_ns();
+	s->open = &s->open_here;
+	s->peak = &s->peak_here;
+	s->backend_name = backend_name;
 
-	s->nworkers = o->workers;
-	s->w = calloc(s->nworkers, sizeof *s->w);
-	if (!s->w)
+	/* Every event loop of the server, in all its processes. */
+	unsigned loops = o->workers * (o->processes ? o->processes : 1);
+	int *fds = calloc(nlisten * loops, sizeof *fds);
+	if (!fds)
 		die("out of memory");
-	for (unsigned i = 0; i < s->nworkers; i++)
-		if (worker_init(&s->w[i], s, i) < 0) {
-			fprintf(stderr, SERVER_NAME ": cannot set up worker %u: %s\n", i, strerror(errno));
-			return 1;
-		}
-	s->backend_name = s->w[0].p ? pollux_backend(s->w[0].p) : "none";
-
-	for (size_t i = 0; i < nlisten; i++) {
-		struct listen_spec *ls = &s->ls[i];
-		int tcp = ls->ss.ss_family != AF_UNIX;
-		int each = tcp && s->nworkers > 1 && HAVE_DECL_SO_REUSEPORT;
-#if HAVE_DECL_SO_REUSEPORT
-		if (each && probe_port(ls, err, sizeof err) < 0)
-			die(err);
-#endif
-		int fd = make_listener(ls, each, err, sizeof err);
-		if (fd < 0)
-			die(err);
-		s->w[0].ls[i] = (struct listener){ OBJ_LISTENER, fd, each, 0, tcp };
-		if (!each)
-			ls->shared_fd = fd;
-		for (unsigned k = 1; k < s->nworkers; k++) {
-			int f = fd;
-			if (each && (f = make_listener(ls, 1, err, sizeof err)) < 0)
-				die(err);
-			s->w[k].ls[i] = (struct listener){ OBJ_LISTENER, f, each, 0, tcp };
-		}
-		px_format_addr((const struct sockaddr *)&ls->ss, ls->len, ls->text, sizeof ls->text);
-		printf("listening %s\n", ls->text);
-	}
-	fflush(stdout);
-
-	if (o->model != MODEL_LOOP) {
-		if (model_run(s) < 0)
+	if (o->processes) {
+		open_listeners(s, loops, fds);
+		if (procs_run(s, fds, loops) < 0)
 			return 1;
 	} else {
-		for (unsigned i = 1; i < s->nworkers; i++) {
-			int rc = pthread_create(&s->w[i].thread, NULL, thread_main, &s->w[i]);
-			if (rc != 0) {
-				fprintf(stderr, SERVER_NAME ": cannot start worker %u: %s\n", i,
-				        strerror(rc));
+		s->nworkers = o->workers;
+		s->w = calloc(s->nworkers, sizeof *s->w);
+		if (!s->w)
+			die("out of memory");
+		for (unsigned i = 0; i < s->nworkers; i++)
+			if (worker_init(&s->w[i], s, i) < 0) {
+				fprintf(stderr, SERVER_NAME ": cannot set up worker %u: %s\n", i,
+				        strerror(errno));
 				return 1;
 			}
-		}
-		worker_run(&s->w[0]);
-		for (unsigned i = 1; i < s->nworkers; i++)
-			pthread_join(s->w[i].thread, NULL);
+		open_listeners(s, loops, fds);
+		for (unsigned i = 0; i < s->nworkers; i++)
+			worker_listeners(&s->w[i], s, fds, loops, i);
+		if (o->model != MODEL_LOOP ? model_run(s) < 0 : server_run_loops(s) < 0)
+			return 1;
 	}
 
 	struct stats_sum t;
@@ -478,7 +482,7 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 
-	for (unsigned i = 0; i < s->nworkers; i++)
+	for (unsigned i = 0; !o->processes && i < s->nworkers; i++)
 		worker_free(&s->w[i]);
 	for (size_t i = 0; i < nlisten; i++) {
 		if (s->ls[i].shared_fd >= 0)
@@ -488,7 +492,9 @@ int main(int argc, char **argv)
 	}
 	close(s->sigpipe[0]);
 	close(s->sigpipe[1]);
-	free(s->w);
+	if (!o->processes)
+		free(s->w);
+	free(fds);
 	free(s->ls);
 	free(listens);
 	free(o->root_real);

@@ -7,11 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -48,14 +46,8 @@ struct child_slot {
 };
 
 struct fork_shared {
+	struct stats_shared sh;	/* the children reaped, peak, children alive */
 	struct wstats main;	/* the parent's accept counters, published */
-	struct wstats retired;	/* of the children reaped */
-	_Atomic long peak;
-	_Atomic long alive;
-	/* Odd while the parent folds a reaped child's slot into retired: a
-	 * sum taken meanwhile would miss or double that child, so it waits
-	 * and reads again (a sequence lock across processes). */
-	_Atomic unsigned long seq;
 	size_t nslots;
 	struct child_slot slot[];
 };
@@ -63,31 +55,8 @@ struct fork_shared {
 /* The fork child's own slot (process-local: set after the fork). */
 static struct child_slot *my_slot;
 
-_Static_assert(sizeof(struct wstats) % sizeof(_Atomic uint64_t) == 0,
-               "struct wstats must be an array of counters");
-#define NCOUNTERS (sizeof(struct wstats) / sizeof(_Atomic uint64_t))
-
-static void wstats_copy(struct wstats *dst, const struct wstats *src)
-{
-	_Atomic uint64_t *d = (_Atomic uint64_t *)dst;
-	const _Atomic uint64_t *s = (const _Atomic uint64_t *)src;
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		atomic_store_explicit(&d[i], atomic_load_explicit(&s[i], memory_order_relaxed),
-		                      memory_order_relaxed);
-}
-
-void wstats_add(struct wstats *dst, const struct wstats *src)
-{
-	_Atomic uint64_t *d = (_Atomic uint64_t *)dst;
-	const _Atomic uint64_t *s = (const _Atomic uint64_t *)src;
-	for (size_t i = 0; i < NCOUNTERS; i++)
-		atomic_store_explicit(&d[i], atomic_load_explicit(&d[i], memory_order_relaxed) +
-		                      atomic_load_explicit(&s[i], memory_order_relaxed),
-		                      memory_order_relaxed);
-}
-
-/* Folds the counters of a finished connection into a total; the gauges
- * (buffers held, descriptors registered) end with it. */
+/* Folds the counters of a finished connection thread into a total; the
+ * gauges (buffers held, descriptors registered) end with it. */
 static void wstats_retire(struct wstats *dst, const struct wstats *src)
 {
 	struct wstats t;
@@ -178,16 +147,16 @@ static void clear_shutdown_fd(struct worker *w, struct conn *c)
 /* Takes a connection over --max-conns or not: 0 admitted (counted open). */
 static int admit(struct server *s, struct worker *w, int fd)
 {
-	long open_now = atomic_fetch_add_explicit(&s->open, 1, memory_order_relaxed) + 1;
+	long open_now = atomic_fetch_add_explicit(s->open, 1, memory_order_relaxed) + 1;
 	if (s->opt.max_conns && (unsigned long)open_now > s->opt.max_conns) {
-		atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 		STAT_ADD(&w->st, err[ERR_MAX_CONNS], 1);
 		close(fd);
 		return -1;
 	}
 	STAT_ADD(&w->st, accepted, 1);
-	long peak = atomic_load_explicit(&s->peak, memory_order_relaxed);
-	while (open_now > peak && !atomic_compare_exchange_weak(&s->peak, &peak, open_now))
+	long peak = atomic_load_explicit(s->peak, memory_order_relaxed);
+	while (open_now > peak && !atomic_compare_exchange_weak(s->peak, &peak, open_now))
 		;
 	return 0;
 }
@@ -196,7 +165,7 @@ static int admit(struct server *s, struct worker *w, int fd)
  * and said once a second at most. */
 static void spawn_failed(struct server *s, struct worker *w, int fd, const char *why)
 {
-	atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 	STAT_ADD(&w->st, accepted, (uint64_t)-1);	/* as the loop: never taken */
 	STAT_ADD(&w->st, err[ERR_SPAWN], 1);
 	close(fd);
@@ -291,7 +260,7 @@ static int run_iterative(struct server *s)
 		atomic_store(&stop_shutdown_fd, fd);
 		if (!conn_new(w, fd, tcp)) {
 			atomic_store(&stop_shutdown_fd, -1);
-			atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 			STAT_ADD(&w->st, err[ERR_OOM], 1);
 			close(fd);
 			continue;
@@ -323,7 +292,7 @@ static void *session_main(void *arg)
 		STAT_ADD(&w->st, err[ERR_OOM], 1);
 		session_before_close(w, NULL);
 		close(ses->fd);	/* the number is ours alone again */
-		atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 	}
 	pthread_mutex_lock(&s->mx);
 	wstats_retire(&s->retired, &w->st);
@@ -434,34 +403,28 @@ static int run_threads(struct server *s)
 static void fork_publish(struct server *s)
 {
 	wstats_copy(&s->fs->main, &s->w[0].st);
-	atomic_store(&s->fs->peak, atomic_load(&s->peak));
+	atomic_store(&s->fs->sh.peak, atomic_load(s->peak));
+}
+
+static void fork_add_live(void *ctx, struct wstats *sum)
+{
+	struct fork_shared *fs = ctx;
+	wstats_add(sum, &fs->main);
+	for (size_t i = 0; i < fs->nslots; i++)
+		if (atomic_load(&fs->slot[i].used))
+			wstats_add(sum, &fs->slot[i].st);
 }
 
 uint64_t models_fork_sum(struct server *s, struct wstats *sum, long *peak)
 {
 	struct fork_shared *fs = s->fs;
-	memset(sum, 0, sizeof *sum);
 	if (my_slot && s->self)
 		wstats_copy(&my_slot->st, &s->self->st);
 	else
 		fork_publish(s);
-	for (;;) {
-		unsigned long seq = atomic_load(&fs->seq);
-		if (seq & 1) {
-			sched_yield();	/* the parent is folding a slot */
-			continue;
-		}
-		memset(sum, 0, sizeof *sum);
-		wstats_add(sum, &fs->main);
-		wstats_add(sum, &fs->retired);
-		for (size_t i = 0; i < fs->nslots; i++)
-			if (atomic_load(&fs->slot[i].used))
-				wstats_add(sum, &fs->slot[i].st);
-		if (atomic_load(&fs->seq) == seq)
-			break;
-	}
-	*peak = atomic_load(&fs->peak);
-	long alive = atomic_load(&fs->alive);
+	shared_sum(&fs->sh, sum, fork_add_live, fs);
+	*peak = atomic_load(&fs->sh.peak);
+	long alive = atomic_load(&fs->sh.alive);
 	return alive > 0 ? (uint64_t)alive : 0;
 }
 
@@ -477,12 +440,12 @@ static void fork_reaped(struct server *s, pid_t pid)
 			continue;
 		if (STAT_GET(&sl->st, closed) == 0)
 			STAT_ADD(&sl->st, closed, 1);
-		atomic_fetch_add(&fs->seq, 1);
+		shared_fold_begin(&fs->sh);
 		atomic_store(&sl->used, 0);
-		wstats_retire(&fs->retired, &sl->st);
-		atomic_fetch_add(&fs->seq, 1);
-		atomic_fetch_sub(&fs->alive, 1);
-		atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+		shared_fold(&fs->sh, &sl->st);
+		shared_fold_end(&fs->sh);
+		atomic_fetch_sub(&fs->sh.alive, 1);
+		atomic_fetch_sub_explicit(s->open, 1, memory_order_relaxed);
 		return;
 	}
 }
@@ -551,12 +514,9 @@ static int run_fork(struct server *s)
 	size_t nslots = s->opt.max_conns && s->opt.max_conns < 65536 ? s->opt.max_conns
 	                                                               : FORK_SLOTS_DEFAULT;
 	size_t size = sizeof(struct fork_shared) + nslots * sizeof(struct child_slot);
-	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		fprintf(stderr, SERVER_NAME ": cannot map the shared statistics: %s\n",
-		        strerror(errno));
+	void *m = shared_map(size);
+	if (!m)
 		return -1;
-	}
 	struct fork_shared *fs = m;	/* zero-filled by the kernel */
 	fs->nslots = nslots;
 	s->fs = fs;
@@ -595,7 +555,7 @@ static int run_fork(struct server *s)
 		int e = errno;
 		if (pid > 0) {
 			sl->pid = pid;
-			atomic_fetch_add(&fs->alive, 1);
+			atomic_fetch_add(&fs->sh.alive, 1);
 		} else {
 			atomic_store(&sl->used, 0);
 		}
@@ -617,13 +577,13 @@ static int run_fork(struct server *s)
 	uint64_t deadline = px_now_ns() + CHILD_GRACE_NS;
 	for (;;) {
 		fork_reap(s);
-		if (atomic_load(&fs->alive) <= 0)
+		if (atomic_load(&fs->sh.alive) <= 0)
 			break;
 		if (px_now_ns() >= deadline) {
 			for (size_t i = 0; i < nslots; i++)
 				if (atomic_load(&fs->slot[i].used))
 					(void)kill(fs->slot[i].pid, SIGKILL);
-			while (atomic_load(&fs->alive) > 0) {
+			while (atomic_load(&fs->sh.alive) > 0) {
 				pid_t pid;
 				int st;
 				/* Blocking now: they are dying. */

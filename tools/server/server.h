@@ -32,7 +32,8 @@ struct options {
 	char *root_real;		/* its realpath */
 	size_t root_len;
 	int use_sendfile;
-	unsigned workers;
+	unsigned workers;		/* event-loop threads per process */
+	unsigned processes;		/* --processes; 0: one process, no parent */
 	unsigned long max_conns;	/* 0: no limit */
 	uint64_t idle_ns;		/* 0: no idle timeout */
 	uint64_t stats_ns;		/* 0: no periodic statistics */
@@ -138,9 +139,33 @@ struct listener {
 	int is_tcp;
 };
 
+/* Counters that outlive the worker (thread or process) that counted them,
+ * in memory every process of the server maps (MAP_SHARED): the fork model's
+ * connection processes and the --processes workers both use it. */
+struct stats_shared {
+	struct wstats retired;		/* folded in from the workers that ended */
+	_Atomic long open, peak;	/* --processes: the whole server's */
+	_Atomic long alive;		/* child processes serving now */
+	/* Odd while the parent folds an ended worker's counters into retired:
+	 * a sum taken meanwhile would miss or double them, so it waits and
+	 * reads again (a sequence lock across processes). */
+	_Atomic unsigned long seq;
+};
+
+/* Whether SO_REUSEPORT spreads the connections to one port over the sockets
+ * bound to it: Linux (3.9 on) hashes each connection to one of them; on the
+ * BSDs and macOS the last socket bound takes them all, so there the event
+ * loops share one listening socket instead. */
+#if HAVE_DECL_SO_REUSEPORT && defined(__linux__)
+#define REUSEPORT_SPREADS 1
+#else
+#define REUSEPORT_SPREADS 0
+#endif
+
 struct server;
 struct session;
 struct fork_shared;
+struct procs_shared;
 
 struct worker {
 	struct server *srv;
@@ -197,8 +222,11 @@ struct server {
 	const char *backend_name;
 	uint64_t start_ns;
 	int sigpipe[2];
-	_Atomic long open;
-	_Atomic long peak;
+	/* Connections open now and most at once: here (open_here, peak_here)
+	 * or, with --processes, in the shared page, so that --max-conns and
+	 * peak_open are the whole server's. */
+	_Atomic long *open, *peak;
+	_Atomic long open_here, peak_here;
 	_Atomic int failed;
 	/* When the last "out of file descriptors" line was printed: shared,
 	 * so the message stays at one a second whatever --workers says. */
@@ -212,6 +240,7 @@ struct server {
 	_Atomic long nthreads;
 	struct fork_shared *fs;
 	struct worker *self;		/* fork child: its connection's worker */
+	struct procs_shared *ps;	/* --processes: every worker's counters */
 };
 
 /* Set by SIGINT/SIGTERM (lock-free, so the handler may store it). */
@@ -227,6 +256,10 @@ void worker_free(struct worker *w);
 void server_signals(struct server *s);
 void server_signals_child(void);
 void server_signal_chld(void);
+int  server_sigpipe(struct server *s);
+void worker_listeners(struct worker *w, struct server *s, const int *fds,
+                      unsigned loops, unsigned k);
+int  server_run_loops(struct server *s);
 int  worker_init_plain(struct worker *w, struct server *s);
 void worker_accept(struct worker *w, struct listener *l);
 void worker_emfile(struct worker *w, struct listener *l, int err);
@@ -257,9 +290,13 @@ void timers_fire(struct worker *w);
 
 /* models.c */
 int  model_run(struct server *s);
-void wstats_add(struct wstats *dst, const struct wstats *src);
 void models_threads_sum(struct server *s, struct wstats *sum);
 uint64_t models_fork_sum(struct server *s, struct wstats *sum, long *peak);
+
+/* procs.c */
+int  procs_run(struct server *s, int *fds, unsigned loops);
+uint64_t procs_sum(struct server *s, struct wstats *sum);
+unsigned procs_loops(const struct server *s);
 
 /* http.c */
 size_t http_process(struct worker *w, struct conn *c, const char *buf, size_t len);
@@ -288,6 +325,14 @@ struct stats_sum {
 	uint64_t err[ERR_COUNT];
 };
 void stats_collect(struct server *s, struct stats_sum *t);
+void wstats_copy(struct wstats *dst, const struct wstats *src);
+void wstats_add(struct wstats *dst, const struct wstats *src);
+void *shared_map(size_t size);
+void shared_fold_begin(struct stats_shared *sh);
+void shared_fold(struct stats_shared *sh, struct wstats *st);
+void shared_fold_end(struct stats_shared *sh);
+void shared_sum(struct stats_shared *sh, struct wstats *sum,
+                void (*add_live)(void *ctx, struct wstats *sum), void *ctx);
 void stats_json(FILE *f, const struct stats_sum *t);
 void stats_text(FILE *f, const struct stats_sum *t);
 void stats_line(FILE *f, const struct stats_sum *t);

@@ -4,8 +4,11 @@
 #include <config.h>
 #include "server.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 
 const char *const model_names[MODEL_COUNT] = {
 	[MODEL_LOOP] = "loop",
@@ -36,6 +39,93 @@ const char *const err_names[ERR_COUNT] = {
 	[ERR_HTTP_505] = "http_505",
 };
 
+_Static_assert(sizeof(struct wstats) % sizeof(_Atomic uint64_t) == 0,
+               "struct wstats must be an array of counters");
+#define NCOUNTERS (sizeof(struct wstats) / sizeof(_Atomic uint64_t))
+/* The counters are shared with other processes only if their atomics work
+ * without a lock (a lock would be private to each process). */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2,
+               "shared counters need lock-free atomics");
+
+void wstats_copy(struct wstats *dst, const struct wstats *src)
+{
+	_Atomic uint64_t *d = (_Atomic uint64_t *)dst;
+	const _Atomic uint64_t *s = (const _Atomic uint64_t *)src;
+	for (size_t i = 0; i < NCOUNTERS; i++)
+		atomic_store_explicit(&d[i], atomic_load_explicit(&s[i], memory_order_relaxed),
+		                      memory_order_relaxed);
+}
+
+void wstats_add(struct wstats *dst, const struct wstats *src)
+{
+	_Atomic uint64_t *d = (_Atomic uint64_t *)dst;
+	const _Atomic uint64_t *s = (const _Atomic uint64_t *)src;
+	for (size_t i = 0; i < NCOUNTERS; i++)
+		atomic_store_explicit(&d[i], atomic_load_explicit(&d[i], memory_order_relaxed) +
+		                      atomic_load_explicit(&s[i], memory_order_relaxed),
+		                      memory_order_relaxed);
+}
+
+/* Memory every process forked from now on shares; zero-filled. NULL (with
+ * the reason printed) when the system has none to give. */
+void *shared_map(size_t size)
+{
+	void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m != MAP_FAILED)
+		return m;
+	fprintf(stderr, SERVER_NAME ": cannot map the shared statistics: %s\n", strerror(errno));
+	return NULL;
+}
+
+/* Folding the counters of workers that ended into sh->retired: between
+ * begin and end, any number of shared_fold calls. The ended worker writes
+ * no more; only sums taken meanwhile must wait. */
+void shared_fold_begin(struct stats_shared *sh)
+{
+	/* seq_cst read-modify-write: the folds below stay after it. */
+	atomic_fetch_add(&sh->seq, 1);
+}
+
+/* Adds st to the retired total, without the gauges (buffers held,
+ * descriptors registered), which end with their worker, and zeroes st. */
+void shared_fold(struct stats_shared *sh, struct wstats *st)
+{
+	struct wstats t;
+	wstats_copy(&t, st);
+	atomic_store_explicit(&t.buffered, 0, memory_order_relaxed);
+	atomic_store_explicit(&t.registered, 0, memory_order_relaxed);
+	wstats_add(&sh->retired, &t);
+	_Atomic uint64_t *d = (_Atomic uint64_t *)st;
+	for (size_t i = 0; i < NCOUNTERS; i++)
+		atomic_store_explicit(&d[i], 0, memory_order_relaxed);
+}
+
+void shared_fold_end(struct stats_shared *sh)
+{
+	atomic_fetch_add(&sh->seq, 1);
+}
+
+/* sum = retired + what add_live adds (the workers alive), read again until
+ * no fold ran meanwhile. */
+void shared_sum(struct stats_shared *sh, struct wstats *sum,
+                void (*add_live)(void *ctx, struct wstats *sum), void *ctx)
+{
+	for (;;) {
+		unsigned long seq = atomic_load(&sh->seq);
+		if (seq & 1) {
+			sched_yield();	/* the parent is folding */
+			continue;
+		}
+		memset(sum, 0, sizeof *sum);
+		wstats_add(sum, &sh->retired);
+		add_live(ctx, sum);
+		/* The relaxed reads above before the second look at seq. */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load(&sh->seq) == seq)
+			break;
+	}
+}
+
 static void add_one(struct stats_sum *t, const struct wstats *st)
 {
 	t->accepted += STAT_GET(st, accepted);
@@ -61,10 +151,11 @@ void stats_collect(struct server *s, struct stats_sum *t)
 	t->model = model_names[s->opt.model];
 	t->workers = s->nworkers;
 	t->uptime_s = (double)(px_now_ns() - s->start_ns) / 1e9;
-	long peak = atomic_load(&s->peak);
+	long peak = atomic_load(s->peak);
 	/* A fork child's copy of the parent's worker is as old as the fork:
-	 * there the parent's counters come from the shared mapping. */
-	if (!s->fs) {
+	 * there the parent's counters come from the shared mapping. With
+	 * --processes every worker's counters are in the shared page. */
+	if (!s->fs && !s->ps) {
 		for (unsigned i = 0; i < s->nworkers; i++)
 			add_one(t, &s->w[i].st);
 	}
@@ -78,6 +169,12 @@ void stats_collect(struct server *s, struct stats_sum *t)
 		struct wstats sum;
 		t->processes = models_fork_sum(s, &sum, &peak);
 		add_one(t, &sum);
+	}
+	if (s->ps) {
+		struct wstats sum;
+		t->processes = procs_sum(s, &sum);
+		add_one(t, &sum);
+		t->workers = procs_loops(s);
 	}
 	/* Counters of different workers are read at slightly different
 	 * moments; never report more closed than accepted. */

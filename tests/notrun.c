@@ -1,0 +1,121 @@
+/* notrun.c: the test cases that a backend of this build is not held to,
+ * each with its reason and the evidence for it, and the record of those
+ * that were therefore not run. Only for a limit outside pollux, shown to be
+ * so: today, kqueue built on libkqueue (kqueue(2) emulated in user space on
+ * Linux). Each suite prints its record; tests/not-run.sh counts them as
+ * SKIP, never as a pass. */
+#include <config.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "notrun.h"
+#include "pollux.h"
+
+struct mark {
+	const char *backend;
+	const char *prog;	/* the test program */
+	const char *test;
+	const char *why;
+};
+
+static const struct mark marks[] = {
+#ifdef HAVE_LIBKQUEUE
+	/*
+	 * libkqueue keeps one epoll registration per fd for its READ and
+	 * WRITE knotes (src/linux/platform.c, EPOLL_UDATA_FD_STATE) and asks
+	 * epoll_wait for as many events as the caller has kevent slots; an fd
+	 * with both filters ready becomes two kevents, so when more is ready
+	 * than fits, the fds beyond the slots are dropped after epoll has
+	 * moved them to the back of its ready list, and on the next call the
+	 * same ones are dropped again. With 400 socketpairs, READ and WRITE
+	 * registered, all readable and writable, 400 calls of 16 slots
+	 * report 200 of the 400 READ knotes and 200 of the 400 WRITE knotes,
+	 * never the others. A kernel's kqueue puts every level-triggered knote
+	 * it reports back at the tail of its queue (FreeBSD kqueue_scan,
+	 * TAILQ_INSERT_TAIL in sys/kern/kern_event.c), so each ready knote
+	 * comes within ceil(ready / slots) calls. This case checks that no fd
+	 * starves with maxev 64 among ~3000 fds, a third asking for IN and OUT.
+	 */
+	{ "kqueue", "test_conformance", "thousands_cross_checked_with_poll",
+	  "libkqueue starves fds that have READ and WRITE knotes when more are "
+	  "ready than the caller has slots for (its one epoll registration per "
+	  "fd yields two kevents; those that do not fit are dropped after "
+	  "epoll rotated them); a kernel kqueue re-queues each reported knote "
+	  "at the tail" },
+	/*
+	 * libkqueue reads the socket's pending error with
+	 * getsockopt(SO_ERROR) to put it in the kevent's fflags when epoll
+	 * says EPOLLERR (src/linux/read.c and write.c, the copyout
+	 * functions), and that read clears it: the program's own SO_ERROR is
+	 * then 0 and its read() gives 0 instead of ECONNRESET. A nonblocking
+	 * connect to a port that refuses it: poll(2) then SO_ERROR gives
+	 * ECONNREFUSED; kevent(EVFILT_WRITE) gives EV_EOF with fflags 111,
+	 * then SO_ERROR gives 0. FreeBSD's filt_sowrite and filt_soread copy
+	 * so_error into kn_fflags and leave it set. pollux-load tells a
+	 * refused or reset connection by SO_ERROR and read(), as every program
+	 * does, so under libkqueue it counts them as reset or closed.
+	 */
+	{ "kqueue", "test_load", "refused_target",
+	  "libkqueue clears the socket's pending error (its copyout reads "
+	  "SO_ERROR for fflags), so a refused connect reads as SO_ERROR 0; a "
+	  "kernel kqueue leaves so_error set" },
+	{ "kqueue", "test_load", "reset_connections",
+	  "libkqueue clears the socket's pending error (its copyout reads "
+	  "SO_ERROR for fflags), so a reset connection's read() gives 0, not "
+	  "ECONNRESET; a kernel kqueue leaves so_error set" },
+#endif
+	{ NULL, NULL, NULL, NULL }
+};
+
+#define MAX_NOT_RUN 64
+static const struct mark *not_run[MAX_NOT_RUN];
+static int n_not_run;
+
+static const struct mark *mark_of(const char *backend, const char *prog,
+                                  const char *test)
+{
+	for (const struct mark *m = marks; m->backend; m++)
+		if (strcmp(m->backend, backend) == 0 && strcmp(m->prog, prog) == 0 &&
+		    strcmp(m->test, test) == 0)
+			return m;
+	return NULL;
+}
+
+void nr_add(TCase *tc, const char *prog, const TTest *t, int start, int end)
+{
+	const char *const *b = pollux_backends();
+
+	for (int i = start; i < end; i++) {
+		const struct mark *m = mark_of(b[i], prog, t->name);
+		if (!m)
+			tcase_add_loop_test(tc, t, i, i + 1);
+		else if (n_not_run < MAX_NOT_RUN)
+			not_run[n_not_run++] = m;
+	}
+}
+
+int nr_report(FILE *f, const char *prog)
+{
+	const char *const *b = pollux_backends();
+	int bad = 0;
+
+	for (int i = 0; i < n_not_run; i++)
+		fprintf(f, "NOT RUN: %s: %s %s: %s\n", not_run[i]->backend,
+		        not_run[i]->prog, not_run[i]->test, not_run[i]->why);
+	for (const struct mark *m = marks; m->backend; m++) {
+		int built = 0, used = 0;
+		if (strcmp(m->prog, prog) != 0)
+			continue;
+		for (int i = 0; b[i] != NULL; i++)
+			built |= strcmp(b[i], m->backend) == 0;
+		for (int i = 0; i < n_not_run; i++)
+			used |= not_run[i] == m;
+		if (built && !used) {
+			fprintf(f, "%s: the not-run mark for %s %s names no case "
+			        "registered with nr_add\n", prog, m->backend, m->test);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : n_not_run;
+}
