@@ -193,7 +193,8 @@ START_TEST(unknown_name_einval)
 END_TEST
 
 #if !defined(HAVE_BACKEND_EPOLL) || !defined(HAVE_BACKEND_POLL) || \
-    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE)
+    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE) || \
+    !defined(HAVE_BACKEND_URING)
 /* Only in builds that leave a backend out (--disable-epoll and so on). */
 START_TEST(not_built_enosys)
 {
