@@ -26,10 +26,12 @@ need cc gcc
 need python3 python3
 need curl curl
 need strace strace
+# liburing-dev: the io_uring backend (configure leaves it out without).
 if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists check 2>/dev/null || missing="$missing check"
+	pkg-config --exists liburing 2>/dev/null || missing="$missing liburing-dev"
 else
-	missing="$missing check"
+	missing="$missing check liburing-dev"
 fi
 if [ -n "$missing" ]; then
 	echo "quickstart: installing:$missing" >&2

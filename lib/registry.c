@@ -29,7 +29,9 @@ static const struct pollux_backend *const registry[] = {
 #ifdef HAVE_BACKEND_EPOLL
 	&pollux_backend_epoll,
 #endif
-	/* io_uring ("uring") goes here. */
+#ifdef HAVE_BACKEND_URING
+	&pollux_backend_uring,
+#endif
 #ifdef HAVE_BACKEND_POLL
 	&pollux_backend_poll,
 #endif
@@ -50,6 +52,9 @@ static const char *const names[] = {
 #ifdef HAVE_BACKEND_EPOLL
 	"epoll",
 #endif
+#ifdef HAVE_BACKEND_URING
+	"uring",
+#endif
 #ifdef HAVE_BACKEND_POLL
 	"poll",
 #endif
@@ -64,7 +69,7 @@ static const char *const names[] = {
 
 /* Every name pollux knows, built in here or not. */
 static const char *const known[] = {
-	"epoll", "kqueue", "poll", "select", NULL
+	"epoll", "kqueue", "uring", "poll", "select", NULL
 };
 
 const struct pollux_backend *const *pollux__registry(void)

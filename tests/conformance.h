@@ -34,6 +34,8 @@ void ct_add_wake(TCase *tc, int idx);
 void ct_add_close(TCase *tc, int idx);
 /* Backend choice, the backend list and the version: not per backend. */
 void ct_add_choice(TCase *tc);
+/* io_uring refused by the kernel (conformance_probe.c), part of "choice". */
+void ct_add_probe(TCase *tc);
 
 /* Adds test t on backend idx, unless this build's backend idx cannot be
  * held to it for a reason outside pollux (tests/notrun.c lists those, with

@@ -17,13 +17,13 @@ static const char *const known[] = {
 #ifndef HAVE_LIBKQUEUE
 	"kqueue",
 #endif
-	"epoll",
+	"epoll", "uring",
 	"poll", "select",
 #ifdef HAVE_LIBKQUEUE
 	"kqueue",
 #endif
 };
-#define NKNOWN 4
+#define NKNOWN 5
 
 static int rank_of(const char *name)
 {
@@ -38,6 +38,10 @@ static int configured(const char *name)
 {
 #ifdef HAVE_BACKEND_EPOLL
 	if (strcmp(name, "epoll") == 0)
+		return 1;
+#endif
+#ifdef HAVE_BACKEND_URING
+	if (strcmp(name, "uring") == 0)
 		return 1;
 #endif
 #ifdef HAVE_BACKEND_KQUEUE
@@ -114,7 +118,7 @@ START_TEST(backends_list)
 	for (n = 0; n <= NKNOWN && b[n] != NULL; n++) {
 		int r = rank_of(b[n]);
 		ck_assert_msg(r >= 0, "pollux_backends()[%d] is \"%s\", not one of "
-		              "epoll, kqueue, poll, select", n, b[n]);
+		              "epoll, kqueue, uring, poll, select", n, b[n]);
 		ck_assert_msg(r > prev, "pollux_backends() not best first or has "
 		              "a duplicate: \"%s\" at %d", b[n], n);
 		ck_assert_msg(configured(b[n]), "pollux_backends() lists %s, which "
@@ -189,7 +193,8 @@ START_TEST(unknown_name_einval)
 END_TEST
 
 #if !defined(HAVE_BACKEND_EPOLL) || !defined(HAVE_BACKEND_POLL) || \
-    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE)
+    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE) || \
+    !defined(HAVE_BACKEND_URING)
 /* Only in builds that leave a backend out (--disable-epoll and so on). */
 START_TEST(not_built_enosys)
 {
@@ -212,10 +217,10 @@ END_TEST
 #if defined(HAVE_BACKEND_EPOLL) && \
     (defined(HAVE_BACKEND_POLL) || defined(HAVE_BACKEND_SELECT))
 /* Every poller takes one descriptor for its wake-up (pollux_wake); epoll
- * takes one more for its epoll object. With one descriptor left,
- * epoll_create1 or the wake-up fails (EMFILE) but poll and select can be
- * made: automatic choice must fall back to the next best one. With none
- * left, nothing can be made, and the error says why. */
+ * and uring take one more for their kernel object. With one descriptor
+ * left, epoll_create1, io_uring_setup or the wake-up fails (EMFILE) but
+ * poll and select can be made: automatic choice must fall back to the best
+ * of those. With none left, nothing can be made, and the error says why. */
 START_TEST(auto_falls_back)
 {
 	const char *const *b = pollux_backends(), *next = NULL;
@@ -240,9 +245,9 @@ START_TEST(auto_falls_back)
 	close(taken[--ntaken]);
 	expect_backend(NULL, next);
 	expect_backend("auto", next);
-	/* Free one more descriptor: epoll is back. */
+	/* Free one more descriptor: the best is back. */
 	close(taken[--ntaken]);
-	expect_backend(NULL, "epoll");
+	expect_backend(NULL, pollux_backends()[0]);
 	/* Give everything back (sanitizers need descriptors at exit). */
 	while (ntaken > 0)
 		close(taken[--ntaken]);
@@ -262,7 +267,8 @@ START_TEST(features_per_backend)
 		ck_assert_msg(p != NULL, "pollux_new(\"%s\"): %s", b[i],
 		              strerror(errno));
 		f = pollux_features(p);
-		if (strcmp(b[i], "epoll") == 0 || strcmp(b[i], "kqueue") == 0)
+		if (strcmp(b[i], "epoll") == 0 || strcmp(b[i], "kqueue") == 0 ||
+		    strcmp(b[i], "uring") == 0)
 			want = POLLUX_FEAT_EDGE | POLLUX_FEAT_O1 | POLLUX_FEAT_NOLIMIT;
 		else if (strcmp(b[i], "poll") == 0)
 			want = POLLUX_FEAT_NOLIMIT;
@@ -312,7 +318,8 @@ void ct_add_choice(TCase *tc)
 	tcase_add_test(tc, env_is_honoured);
 	tcase_add_test(tc, unknown_name_einval);
 #if !defined(HAVE_BACKEND_EPOLL) || !defined(HAVE_BACKEND_POLL) || \
-    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE)
+    !defined(HAVE_BACKEND_SELECT) || !defined(HAVE_BACKEND_KQUEUE) || \
+    !defined(HAVE_BACKEND_URING)
 	tcase_add_test(tc, not_built_enosys);
 #endif
 #if defined(HAVE_BACKEND_EPOLL) && \
@@ -322,4 +329,5 @@ void ct_add_choice(TCase *tc)
 	tcase_add_test(tc, features_per_backend);
 	tcase_add_test(tc, version_string);
 	tcase_add_test(tc, null_poller_harmless);
+	ct_add_probe(tc);
 }

@@ -1,5 +1,5 @@
 /* raw.c: the pipe benchmark run by loops that call select, poll,
- * epoll_wait and kevent directly, with no library, so the library's
+ * epoll_wait, kevent and io_uring directly, with no library, so the library's
  * overhead shows. */
 #include <config.h>
 #include "bench.h"
@@ -26,6 +26,14 @@
 #include <sys/event.h>
 #include <sys/time.h>
 #include <time.h>
+#endif
+#ifdef HAVE_BACKEND_URING
+#include <liburing.h>
+#include <poll.h>
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN	(1U << 8)
+#define IORING_SETUP_TASKRUN_FLAG	(1U << 9)
+#endif
 #endif
 
 /* Each loop below does what the library path in bench.c does:
@@ -324,6 +332,105 @@ out:
 }
 #endif
 
+#ifdef HAVE_BACKEND_URING
+/* A one-shot IORING_OP_POLL_ADD per pair, the pair index in user_data,
+ * armed again after each completion: level-triggered, as the library's
+ * uring backend does. The ring is full when a prep finds no SQE: submit
+ * and take one again. */
+static struct io_uring_sqe *raw_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+	if (!sqe && io_uring_submit(ring) >= 0)
+		sqe = io_uring_get_sqe(ring);
+	return sqe;
+}
+
+static int raw_uring_arm(struct bench *b, struct io_uring *ring, int i)
+{
+	struct io_uring_sqe *sqe = raw_sqe(ring);
+	if (!sqe) {
+		b->err = "io_uring_get_sqe";
+		b->err_errno = EBUSY;
+		return -1;
+	}
+	io_uring_prep_poll_add(sqe, b->rfd[i], POLLIN);
+	sqe->user_data = (uint64_t)i;
+	return 0;
+}
+
+static int raw_uring(struct bench *b, uint64_t *ns)
+{
+	struct io_uring ring;
+	struct io_uring_cqe **cqes = calloc((size_t)b->maxev, sizeof *cqes);
+	struct io_uring_params prm;
+	/* The library's ring: the same sizes, and COOP_TASKRUN where the
+	 * kernel has it (5.19). */
+	int rc = -ENOMEM;
+	for (int coop = 1; cqes && coop >= 0 && (coop || rc == -EINVAL); coop--) {
+		memset(&prm, 0, sizeof prm);
+		prm.flags = IORING_SETUP_CQSIZE |
+		            (coop ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG : 0);
+		prm.cq_entries = 4096;
+		rc = io_uring_queue_init_params(256, &ring, &prm);
+		if (rc == 0)
+			break;
+	}
+	if (rc < 0) {
+		free(cqes);
+		b->err = cqes ? "io_uring_queue_init_params" : "out of memory";
+		b->err_errno = -rc;
+		return -1;
+	}
+	for (int i = 0; i < b->n; i++)
+		if ((rc = raw_uring_arm(b, &ring, i)) < 0)
+			goto out;
+	if ((rc = bench_prime(b)) < 0)
+		goto out;
+
+	uint64_t t0 = px_now_ns();
+	while (b->count < b->fired) {
+		/* One io_uring_enter: submit the re-arms, then take what has
+		 * completed without waiting. */
+		struct __kernel_timespec zero = { 0, 0 };
+		struct io_uring_cqe *cqe;
+		int k = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &zero, NULL);
+		if (k < 0 && k != -ETIME && k != -EINTR) {
+			b->err = "io_uring_submit_and_wait_timeout";
+			b->err_errno = -k;
+			rc = -1;
+			goto out;
+		}
+		b->waits++;
+		/* What has completed at this wait, as the library takes it:
+		 * a completion that a write below posts is the next wait's
+		 * (io_uring_for_each_cqe would run on into it without one). */
+		unsigned seen = io_uring_peek_batch_cqe(&ring, cqes, (unsigned)b->maxev);
+		for (unsigned j = 0; j < seen; j++) {
+			cqe = cqes[j];
+			int i = (int)cqe->user_data;
+			if (cqe->res < 0) {
+				b->err = "poll completion";
+				b->err_errno = -cqe->res;
+				rc = -1;
+				goto out;
+			}
+			if ((rc = bench_fire(b, i)) < 0 ||
+			    (rc = raw_uring_arm(b, &ring, i)) < 0)
+				goto out;
+		}
+		io_uring_cq_advance(&ring, seen);
+		if (seen == 0 && (rc = bench_empty(b)) < 0)
+			goto out;
+	}
+	*ns = px_now_ns() - t0;
+	rc = 0;
+out:
+	io_uring_queue_exit(&ring);
+	free(cqes);
+	return rc;
+}
+#endif
+
 bench_raw_fn bench_raw_lookup(const char *backend)
 {
 #ifdef HAVE_BACKEND_SELECT
@@ -341,6 +448,10 @@ bench_raw_fn bench_raw_lookup(const char *backend)
 #ifdef HAVE_BACKEND_KQUEUE
 	if (strcmp(backend, "kqueue") == 0)
 		return raw_kqueue;
+#endif
+#ifdef HAVE_BACKEND_URING
+	if (strcmp(backend, "uring") == 0)
+		return raw_uring;
 #endif
 	(void)backend;
 	return NULL;
