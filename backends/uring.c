@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +72,33 @@ struct uring {
 	uint64_t *rm;		/* polls to remove (their user_data) */
 	int nrm, caprm;
 	int overflowed;		/* reap met completions kept aside */
+	unsigned forks;		/* forks_seen when the ring was made here */
 };
+
+/*
+ * The rings are kept out of a forked child (see setup), so a child that
+ * waits without pollux_reinit would touch memory that is not mapped there.
+ * A fork handler counts forks in each child; a wait that finds the count
+ * changed asks the core for a rebuild, which gives the child a ring of its
+ * own, as pollux_reinit would: never a crash, and never the parent's queue.
+ */
+static volatile sig_atomic_t forks_seen;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	forks_seen++;
+}
+
+static void watch_forks(void)
+{
+	(void)pthread_atfork(NULL, NULL, count_fork);
+}
+
+static int forked(const struct uring *st)
+{
+	return st->forks != (unsigned)forks_seen;
+}
 
 static int multishot(unsigned events)
 {
@@ -197,19 +225,28 @@ static int uring_init(void *vst, struct pollux *p)
 	struct uring *st = vst;
 	st->p = p;
 	st->gen = 1;
+	pthread_once(&forks_once, watch_forks);
 	if (setup(&st->ring) < 0)
 		return -1;
 	st->have_ring = 1;
+	st->forks = (unsigned)forks_seen;
 	return 0;
 }
 
 static void uring_fini(void *vst)
 {
 	struct uring *st = vst;
-	if (st->have_ring)
-		io_uring_queue_exit(&st->ring);
-	if (st->have_old)
-		io_uring_queue_exit(&st->old);
+	if (forked(st)) {	/* the rings are not mapped here: only the fds */
+		if (st->have_ring)
+			close(st->ring.ring_fd);
+		if (st->have_old)
+			close(st->old.ring_fd);
+	} else {
+		if (st->have_ring)
+			io_uring_queue_exit(&st->ring);
+		if (st->have_old)
+			io_uring_queue_exit(&st->old);
+	}
 	free(st->arm.v);
 	free(st->rq.v);
 	free(st->rm);
@@ -475,6 +512,8 @@ static int uring_wait(void *vst, struct pollux_event *ev, int maxev,
                       long long timeout_ns)
 {
 	struct uring *st = vst;
+	if (forked(st))
+		return PX_REBUILD;	/* a child that did not call pollux_reinit */
 	queue_changes(st);
 	/* EDGE completions kept from the last wait: do not block. */
 	long long t = st->rq.head < st->rq.n ? 0 : timeout_ns;
@@ -555,7 +594,7 @@ static int uring_rebuild(void *vst, int phase)
 	case PX_RB_STALE:
 		if (setup(&nr) < 0)
 			return -1;
-		if (phase == PX_RB_FORK) {
+		if (phase == PX_RB_FORK || forked(st)) {
 			if (st->have_ring)
 				close(st->ring.ring_fd);
 			if (st->have_old)
@@ -569,6 +608,7 @@ static int uring_rebuild(void *vst, int phase)
 		}
 		st->ring = nr;
 		st->have_ring = 1;
+		st->forks = (unsigned)forks_seen;
 		if (++st->gen == 0)
 			st->gen = 1;
 		st->arm.head = st->arm.n = 0;

@@ -272,8 +272,52 @@ START_TEST(fork_reinit_keeps_files)
 }
 END_TEST
 
+/* A child that forgets pollux_reinit may share its parent's kernel object
+ * (select, poll, epoll) or get one of its own (uring, whose rings are not
+ * mapped in a child), but it must never crash: its wait reports its ready
+ * fds, and add and del go on working. */
+START_TEST(fork_without_reinit_works)
+{
+	pollux_t *p = ct_new(_i);
+	int sv[2], other[2], status;
+
+	ct_pair(sv);
+	ct_pair(other);
+	ck_assert_int_eq(pollux_add(p, sv[0], POLLUX_IN, sv), 0);
+	ct_put(sv[1], 1);
+	ct_expect_one(p, sv[0], POLLUX_IN, sv);
+	pid_t kid = fork();
+	ck_assert_msg(kid >= 0, "fork: %s", strerror(errno));
+	if (kid == 0) {
+		struct pollux_event ev[4];
+		int n = pollux_wait(p, ev, 4, CT_WAIT_MS);
+		int ok = n == 1 && ev[0].fd == sv[0] && ev[0].data == sv;
+		ok = ok && pollux_add(p, other[0], POLLUX_IN, other) == 0;
+		ct_put(other[1], 1);
+		ok = ok && ct_drain(sv[0]) == 1;
+		n = pollux_wait(p, ev, 4, CT_WAIT_MS);
+		ok = ok && n == 1 && ev[0].fd == other[0] && ev[0].data == other;
+		ok = ok && pollux_del(p, other[0]) == 0;
+		pollux_free(p);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(kid, &status, 0), kid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "%s: a child waiting without pollux_reinit %s %d",
+	              ct_name(_i), WIFSIGNALED(status) ? "died of signal" :
+	              "exited", WIFSIGNALED(status) ? WTERMSIG(status) :
+	              WEXITSTATUS(status));
+	pollux_free(p);
+	close(sv[0]);
+	close(sv[1]);
+	close(other[0]);
+	close(other[1]);
+}
+END_TEST
+
 void ct_add_fork(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, fork_reinit_isolates, idx, idx + 1);
 	tcase_add_loop_test(tc, fork_reinit_keeps_files, idx, idx + 1);
+	tcase_add_loop_test(tc, fork_without_reinit_works, idx, idx + 1);
 }
