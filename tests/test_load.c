@@ -330,6 +330,14 @@ START_TEST(refused_target)
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_int_eq((long)jnum(r->out, "errors", "refused"), 1);
 	ck_assert_int_eq((long)jnum(r->out, "idle_connect_errors", "refused"), 2);
+	/* open loop with nothing ever sent: no lateness to report, null */
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-R", "100", "-d", "0.2", "--json",
+	         addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_msg(strstr(r->out, "\"lateness_us\": null"), "lateness: %s", r->out);
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-R", "100", "-d", "0.2", addr, NULL);
+	ck_assert_msg(strstr(r->out, "sent behind schedule (us): no request sent\n"),
+	              "text: %s", r->out);
 	close(fd);
 	free(r);
 }
@@ -425,6 +433,12 @@ START_TEST(open_loop_rate_gives_count)
 		ck_assert_msg(jnum(r->out, "latency_us", p[i]) >=
 		              jnum(r->out, "latency_uncorrected_us", p[i]),
 		              "%s corrected < uncorrected: %s", p[i], r->out);
+	/* how late requests went out against the schedule: there, ordered,
+	 * never negative (how large is the machine's business, not a test's) */
+	double l50 = jnum(r->out, "lateness_us", "p50");
+	double l99 = jnum(r->out, "lateness_us", "p99");
+	double lmax = jnum(r->out, "lateness_us", "max");
+	ck_assert_msg(l50 >= 0 && l50 <= l99 && l99 <= lmax, "lateness: %s", r->out);
 	/* The run ends on a due time (20/s for 0.5 s); with 8 connections and
 	 * answers in microseconds a connection is free for it, so it is not
 	 * "due but found no free connection" (that said 1 on every run). */
@@ -630,14 +644,20 @@ static void python_check(const char *json, int with_rate)
 		"top = ['target','proto','backend','connections','active','threads',"
 		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
 		"'idle_connect_errors','latency_us']\n"
-		"if rate: top += ['latency_uncorrected_us','requested_rps','unsent']\n"
+		"if rate: top += ['latency_uncorrected_us','requested_rps','unsent','lateness_us']\n"
 		"miss = [k for k in top if k not in d]\n"
 		"assert not miss, 'missing %s' % miss\n"
 		"assert rate or 'requested_rps' not in d\n"
+		"assert rate or 'lateness_us' not in d\n"
+		"if rate:\n"
+		"    l = d['lateness_us']\n"
+		"    assert isinstance(l, dict) and sorted(l) == ['max','p50','p99'], l\n"
+		"    assert all(isinstance(v, (int, float)) for v in l.values()), l\n"
+		"    assert 0 <= l['p50'] <= l['p99'] <= l['max'], l\n"
 		"for k in ('target','proto','backend'): assert isinstance(d[k], str), k\n"
 		"for k in top:\n"
 		"    if k not in ('target','proto','backend','errors','idle_connect_errors',"
-		"'latency_us','latency_uncorrected_us'):\n"
+		"'latency_us','latency_uncorrected_us','lateness_us'):\n"
 		"        assert isinstance(d[k], (int, float)), k\n"
 		"lat = ['latency_us'] + (['latency_uncorrected_us'] if rate else [])\n"
 		"for o in lat:\n"

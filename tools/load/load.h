@@ -127,6 +127,8 @@ struct worker {
 	/* results */
 	struct hist *lat;        /* corrected (closed loop: the only one) */
 	struct hist *lat_unc;    /* uncorrected, open loop only */
+	struct hist *late;       /* open loop only: send time minus intended
+	                          * time, in nanoseconds (not microseconds) */
 	uint64_t bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS];
 	uint64_t idle_errors[E_NKINDS];
@@ -168,6 +170,7 @@ struct totals {
 	unsigned long connected; /* connections made in it */
 	uint64_t unsent;
 	struct hist *lat, *lat_unc;
+	struct hist *late;       /* ns; NULL in a closed loop */
 	const char *backend;
 };
 

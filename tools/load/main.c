@@ -532,13 +532,16 @@ int main(int argc, char **argv)
 		abefore += x->nactive;
 		x->lat = malloc(sizeof *x->lat);
 		x->lat_unc = cfg.rate > 0 ? malloc(sizeof *x->lat_unc) : NULL;
-		if (!x->lat || (cfg.rate > 0 && !x->lat_unc)) {
+		x->late = cfg.rate > 0 ? malloc(sizeof *x->late) : NULL;
+		if (!x->lat || (cfg.rate > 0 && (!x->lat_unc || !x->late))) {
 			fprintf(stderr, PROG ": out of memory\n");
 			return 1;
 		}
 		hist_init(x->lat);
 		if (x->lat_unc)
 			hist_init(x->lat_unc);
+		if (x->late)
+			hist_init(x->late);
 	}
 	uint64_t t0 = px_now_ns();
 	for (unsigned long i = 0; i < cfg.threads; i++) {
@@ -569,13 +572,16 @@ int main(int argc, char **argv)
 	struct totals tot = { 0 };
 	tot.lat = malloc(sizeof *tot.lat);
 	tot.lat_unc = cfg.rate > 0 ? malloc(sizeof *tot.lat_unc) : NULL;
-	if (!tot.lat || (cfg.rate > 0 && !tot.lat_unc)) {
+	tot.late = cfg.rate > 0 ? malloc(sizeof *tot.late) : NULL;
+	if (!tot.lat || (cfg.rate > 0 && (!tot.lat_unc || !tot.late))) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
 	hist_init(tot.lat);
 	if (tot.lat_unc)
 		hist_init(tot.lat_unc);
+	if (tot.late)
+		hist_init(tot.late);
 	int failed = 0;
 	uint64_t stop = g_run.start_ns, last = 0;
 	for (unsigned long i = 0; i < cfg.threads; i++) {
@@ -594,6 +600,8 @@ int main(int argc, char **argv)
 		hist_merge(tot.lat, x->lat);
 		if (x->lat_unc)
 			hist_merge(tot.lat_unc, x->lat_unc);
+		if (x->late)
+			hist_merge(tot.late, x->late);
 		tot.connected += x->connected;
 		tot.unsent += x->unsent;
 		if (x->stopped_ns > stop)
@@ -653,10 +661,12 @@ int main(int argc, char **argv)
 	for (unsigned long i = 0; i < cfg.threads; i++) {
 		free(w[i].lat);
 		free(w[i].lat_unc);
+		free(w[i].late);
 	}
 	free(w);
 	free(tot.lat);
 	free(tot.lat_unc);
+	free(tot.late);
 	free(req);
 	free(cfg.sources);
 	pthread_barrier_destroy(&g_run.barrier);

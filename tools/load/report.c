@@ -76,6 +76,19 @@ static void json_latency(FILE *f, const struct config *cfg, const struct hist *h
 	fprintf(f, ", \"max\": %llu}", (unsigned long long)(h->count ? h->max : 0));
 }
 
+/* Send lateness (recorded in ns) as microseconds to the nanosecond, or
+ * null when no measured request was sent. */
+static void json_lateness(FILE *f, const struct hist *h)
+{
+	if (!h->count) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
+	        (double)hist_percentile(h, 50) / 1e3, (double)hist_percentile(h, 99) / 1e3,
+	        (double)h->max / 1e3);
+}
+
 static void json_errors(FILE *f, const uint64_t *e)
 {
 	fputc('{', f);
@@ -110,6 +123,8 @@ void report_json(FILE *f, const struct config *cfg, const struct totals *t)
 		json_latency(f, cfg, t->lat_unc);
 		fprintf(f, ", \"requested_rps\": %.1f, \"unsent\": %llu", cfg->rate,
 		        (unsigned long long)t->unsent);
+		fputs(", \"lateness_us\": ", f);
+		json_lateness(f, t->late);
 	}
 	fputs("}\n", f);
 }
@@ -173,6 +188,13 @@ void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 	text_latency(f, cfg, cfg->rate > 0 ? "latency from intended send" : "latency", t->lat);
 	if (cfg->rate > 0) {
 		text_latency(f, cfg, "latency from actual send (uncorrected)", t->lat_unc);
+		if (t->late->count)
+			fprintf(f, "sent behind schedule (us): p50 %.3f  p99 %.3f  max %.3f\n",
+			        (double)hist_percentile(t->late, 50) / 1e3,
+			        (double)hist_percentile(t->late, 99) / 1e3,
+			        (double)t->late->max / 1e3);
+		else
+			fputs("sent behind schedule (us): no request sent\n", f);
 		fprintf(f, "due but never sent (no free connection by the end): %llu\n",
 		        (unsigned long long)t->unsent);
 	}
