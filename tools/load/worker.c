@@ -9,9 +9,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#if defined(HAVE_TIMERFD_CREATE) && defined(HAVE_SYS_TIMERFD_H)
-#include <sys/timerfd.h>
-#define USE_TIMERFD 1
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
 #endif
 
 #include "common.h"
@@ -68,15 +67,7 @@ struct loop {
 	uint64_t interval_ns;
 	uint64_t requests;     /* measured and passed */
 	uint64_t last_scan;
-	/* Open loop: a timerfd wakes the poller at the exact due time; poller
-	 * timeouts alone are whole milliseconds, which would make the tool's
-	 * own lateness part of every corrected latency. */
-	int timer_fd;
-	uint64_t timer_armed;
 };
-
-/* ev.data of the timer: no connection has this address */
-static char timer_tag;
 
 static void set_fail(struct worker *w, const char *what, int e)
 {
@@ -523,40 +514,18 @@ static void dispatch(struct loop *L, uint64_t now)
 	}
 }
 
-/* Arms the timer for an absolute monotonic time; 1 when armed. */
-static int arm_timer(struct loop *L, uint64_t at)
-{
-#ifdef USE_TIMERFD
-	if (L->timer_fd < 0)
-		return 0;
-	if (L->timer_armed == at)
-		return 1;
-	struct itimerspec its = { { 0, 0 }, { (time_t)(at / 1000000000u),
-	                                      (long)(at % 1000000000u) } };
-	if (timerfd_settime(L->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		return 0;
-	L->timer_armed = at;
-	return 1;
-#else
-	(void)L;
-	(void)at;
-	return 0;
-#endif
-}
-
-static int wait_events(struct loop *L, struct pollux_event *ev, uint64_t now,
-                       uint64_t until)
+/* Waits for events until `until` at the latest (and the next deadline
+ * scan). The timeout is in nanoseconds, from a fresh clock reading, so
+ * that the open loop wakes at a request's due time itself on every
+ * backend, not at the next whole millisecond after it. */
+static int wait_events(struct loop *L, struct pollux_event *ev, uint64_t until)
 {
 	uint64_t wake = until;
-	/* a due time the timer will announce needs no poller timeout */
-	if (until < g_run.end_ns && until > now && arm_timer(L, until))
-		wake = g_run.end_ns;
 	if (L->last_scan + SCAN_NS < wake)
 		wake = L->last_scan + SCAN_NS;
-	int ms = 0;
-	if (wake > now)
-		ms = (int)((wake - now + 999999) / 1000000);
-	int n = pollux_wait(L->w->poller, ev, MAX_EVENTS, ms);
+	uint64_t now = px_now_ns();
+	long long ns = wake > now ? (long long)(wake - now) : 0;
+	int n = pollux_wait_ns(L->w->poller, ev, MAX_EVENTS, ns);
 	if (n < 0 && errno != EINTR) {
 		set_fail(L->w, "pollux_wait", errno);
 		atomic_store(&g_run.stop, 1);
@@ -564,17 +533,8 @@ static int wait_events(struct loop *L, struct pollux_event *ev, uint64_t now,
 	}
 	if (n < 0)
 		n = 0;
-	for (int i = 0; i < n; i++) {
-		if (ev[i].data == &timer_tag) {
-			uint64_t expirations;
-			if (read(L->timer_fd, &expirations, sizeof expirations) < 0) {
-				/* EAGAIN: already drained; nothing to do */
-			}
-			L->timer_armed = 0;
-			continue;
-		}
+	for (int i = 0; i < n; i++)
 		on_event(L, ev[i].data, ev[i].events);
-	}
 	return n;
 }
 
@@ -649,7 +609,7 @@ static void connect_phase(struct loop *L, struct pollux_event *ev)
 		}
 		if (L->nretry)
 			until = min_u64(until, L->retry_at);
-		if (wait_events(L, ev, now, until) < 0)
+		if (wait_events(L, ev, until) < 0)
 			return;
 		scan_if_due(L);
 	}
@@ -673,7 +633,7 @@ static void drain(struct loop *L, struct pollux_event *ev)
 			else if (px_now_ns() >= cut)
 				break;
 		}
-		if (wait_events(L, ev, px_now_ns(), UINT64_MAX) < 0)
+		if (wait_events(L, ev, UINT64_MAX) < 0)
 			break;
 		scan_if_due(L);
 	}
@@ -693,14 +653,6 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 		/* stagger the threads' schedules inside one interval */
 		L->next_due = g_run.start_ns +
 		              (uint64_t)((double)L->interval_ns * (double)w->id / (double)cfg->threads);
-#ifdef USE_TIMERFD
-		L->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-		if (L->timer_fd >= 0 &&
-		    pollux_add(w->poller, L->timer_fd, POLLUX_IN, &timer_tag) < 0) {
-			close(L->timer_fd);
-			L->timer_fd = -1;
-		}
-#endif
 	} else {
 		L->next_due = UINT64_MAX;
 	}
@@ -729,16 +681,12 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 			until = L->next_due;
 		if (L->nretry)
 			until = min_u64(until, L->retry_at);
-		if (wait_events(L, ev, now, until) < 0)
+		if (wait_events(L, ev, until) < 0)
 			break;
 		scan_if_due(L);
 	}
 	if (!done)
 		atomic_fetch_sub(&g_run.undone, 1);
-	if (L->timer_fd >= 0) {
-		pollux_del(w->poller, L->timer_fd);
-		close(L->timer_fd);
-	}
 	w->stopped_ns = now < g_run.end_ns ? now : g_run.end_ns;
 	/* Open loop: requests whose time came but that found no free
 	 * connection were never sent; say how many, not just drop them.
@@ -755,7 +703,14 @@ void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	const struct config *cfg = w->cfg;
-	struct loop L = { .w = w, .cfg = cfg, .timer_fd = -1 };
+	struct loop L = { .w = w, .cfg = cfg };
+#ifdef PR_SET_TIMERSLACK
+	/* Linux ends a wait's timeout up to the thread's timer slack late
+	 * (50 us by default) to merge wake-ups; an open loop wants its due
+	 * times, so it asks for the least slack there is (0 means default). */
+	if (cfg->rate > 0)
+		(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+#endif
 	struct pollux_event *ev = calloc(MAX_EVENTS, sizeof *ev);
 	L.buf = malloc(READ_BUF);
 	L.retry = calloc(w->nconn ? w->nconn : 1, sizeof *L.retry);
