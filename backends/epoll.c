@@ -14,6 +14,22 @@
 
 #include "backend.h"
 
+#if !defined(HAVE_EPOLL_PWAIT2)
+#include <sys/syscall.h>
+#ifdef SYS_epoll_pwait2
+/* A libc without the wrapper (musl up to 1.2.5 at least) on a kernel
+ * header that knows the call: make it directly. With no signal mask the
+ * kernel does not look at the mask size; 8 is Linux's all the same. */
+static int epoll_pwait2(int epfd, struct epoll_event *evs, int maxevents,
+                        const struct timespec *ts, const void *sigmask)
+{
+	return (int)syscall(SYS_epoll_pwait2, epfd, evs, maxevents, ts, sigmask,
+	                    (size_t)8);
+}
+#define HAVE_EPOLL_PWAIT2 1
+#endif
+#endif
+
 /* Per registered fd (the core's fdinfo area). */
 struct epoll_fd {
 	px_tag tag;		/* the registration's, also in the kernel's cookie */
