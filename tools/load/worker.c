@@ -527,7 +527,7 @@ static int wait_events(struct loop *L, struct pollux_event *ev, uint64_t until)
 	long long ns = wake > now ? (long long)(wake - now) : 0;
 	int n = pollux_wait_ns(L->w->poller, ev, MAX_EVENTS, ns);
 	if (n < 0 && errno != EINTR) {
-		set_fail(L->w, "pollux_wait", errno);
+		set_fail(L->w, "pollux_wait_ns", errno);
 		atomic_store(&g_run.stop, 1);
 		return -1;
 	}
