@@ -12,7 +12,9 @@
 # and prints one line per run, then per (label, backend, rate) the medians
 # of lateness p50 and p99 over the runs. Environment: RATES (default
 # "1000 10000 50000"), BACKENDS ("select poll epoll"), RUNS (3),
-# DURATION (5), CONNS (16). Prints the load average before and after.
+# DURATION (5), CONNS (16), WRAP (a command put before LOAD, such as
+# "chrt -f 10" to keep other processes off the client; default none).
+# Prints the load average before and after.
 set -euo pipefail
 
 [ $# -ge 2 ] || { echo "usage: $0 SERVER LABEL=LOAD [LABEL=LOAD ...]" >&2; exit 2; }
@@ -23,6 +25,7 @@ backends=${BACKENDS:-select poll epoll}
 runs=${RUNS:-3}
 duration=${DURATION:-5}
 conns=${CONNS:-16}
+read -r -a wrap <<<"${WRAP:-}"
 
 coproc SRV { exec "$server" -q -b epoll --proto echo -l 127.0.0.1:0; }
 srv_pid=$SRV_PID
@@ -34,6 +37,7 @@ out=$(mktemp)
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, Linux $(uname -r)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# server: $server -q -b epoll --proto echo -l 127.0.0.1:0 ($addr)"
+[ ${#wrap[@]} -eq 0 ] || echo "# clients run under: ${wrap[*]}"
 printf '%-8s %-7s %6s %4s %9s %9s %10s %8s %6s %s\n' label backend rate run \
 	p50_us p99_us max_us requests unsent loadavg
 for run in $(seq "$runs"); do
@@ -42,7 +46,7 @@ for run in $(seq "$runs"); do
 			for spec in "$@"; do
 				label=${spec%%=*}
 				load=${spec#*=}
-				json=$("$load" -b "$b" -c "$conns" -R "$rate" -d "$duration" \
+				json=$("${wrap[@]}" "$load" -b "$b" -c "$conns" -R "$rate" -d "$duration" \
 				       --json "$addr")
 				python3 -c '
 import json, sys
