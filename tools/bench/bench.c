@@ -391,7 +391,7 @@ static int check_backend(const char **name)
 	}
 	if (errno == EINVAL && strcmp(*name, "auto") == 0) {
 		fprintf(stderr, PROG ": POLLUX_BACKEND='%s' names no backend: set it to "
-		        "select, poll or epoll, or unset it\n", getenv("POLLUX_BACKEND"));
+		        "select, poll, epoll, kqueue or uring, or unset it\n", getenv("POLLUX_BACKEND"));
 		return 1;
 	}
 	if (errno == EINVAL)

@@ -393,7 +393,19 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	if (cfg->rate > 0 && cfg->active == 0)
 		die_usage("%s", "--rate needs at least one active connection");
 	if (cfg->backend && !backend_known(cfg->backend)) {
-		fprintf(stderr, PROG ": unknown backend '%s'; this build has:", cfg->backend);
+		/* The library tells a name it does not know (EINVAL) from one
+		 * it knows but was not built with or cannot use here. */
+		pollux_t *probe = pollux_new(cfg->backend);
+		int e = errno;
+		pollux_free(probe);
+		if (e == EINVAL)
+			fprintf(stderr, PROG ": unknown backend '%s'; this build has:", cfg->backend);
+		else if (e == ENOSYS)
+			fprintf(stderr, PROG ": backend '%s' is not built into this library "
+			        "or not usable on this system; this build has:", cfg->backend);
+		else
+			fprintf(stderr, PROG ": backend '%s' cannot be created here (%s); this "
+			        "build has:", cfg->backend, strerror(e));
 		for (const char *const *b = pollux_backends(); b && *b; b++)
 			fprintf(stderr, " %s", *b);
 		fprintf(stderr, "\n");

@@ -47,7 +47,7 @@ static const struct option longopts[] = {
 static void usage(FILE *f)
 {
 	fputs("Usage: " SERVER_NAME " [OPTION]...\n"
-	      "An echo/HTTP server: an event loop on libpollux (select, poll or epoll),\n"
+	      "An echo/HTTP server: an event loop on libpollux (any backend it has),\n"
 	      "or one of the classic designs it is compared with.\n\n"
 	      "      --model NAME         loop (default: event loop on libpollux),\n"
 	      "                           iterative (one client at a time), threads\n"
@@ -280,8 +280,11 @@ static const char *check_backend(const char *name)
 		return chosen;
 	}
 	int e = errno;
-	if (name && *name && !is_known_backend(name))
+	if (name && *name && !is_known_backend(name) && e == EINVAL)
 		fprintf(stderr, SERVER_NAME ": unknown backend '%s'; use one of: ", name);
+	else if (e == ENOSYS)
+		fprintf(stderr, SERVER_NAME ": backend '%s' is not built into this library or "
+		        "not usable on this system; use one of: ", name && *name ? name : "(default)");
 	else
 		fprintf(stderr, SERVER_NAME ": backend '%s' is not available here (%s); use one of: ",
 		        name && *name ? name : "(default)", strerror(e));
