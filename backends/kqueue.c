@@ -54,6 +54,7 @@ struct always {
 };
 
 struct kq_state {
+	unsigned forks;		/* px_forks() when kq was made: see kq_wait */
 	struct pollux *p;
 	int kq;
 	struct kevent *chg;	/* changes not yet given to the kernel */
@@ -175,6 +176,7 @@ static int new_kqueue(struct kq_state *st)
 		return -1;
 	}
 	st->kq = kq;
+	st->forks = px_forks();
 	st->nchg = st->nknote = 0;
 	st->naw = st->armedaw = st->cursor = 0;
 	if (wake_register(st) < 0) {
@@ -190,7 +192,8 @@ static int new_kqueue(struct kq_state *st)
 static void kq_fini(void *vst)
 {
 	struct kq_state *st = vst;
-	if (st->kq >= 0)
+	/* In a child that never waited: the number is not our kqueue. */
+	if (st->kq >= 0 && st->forks == px_forks())
 		close(st->kq);
 	free(st->chg);
 	free(st->evs);
@@ -504,6 +507,10 @@ static int kq_wait(void *vst, struct pollux_event *ev, int maxev,
 {
 	struct kq_state *st = vst;
 
+	/* A forked child that did not call pollux_reinit: its parent's kqueue
+	 * is not inherited. Ask for a kqueue of its own (kq_rebuild). */
+	if (st->forks != px_forks())
+		return PX_REBUILD;
 	if (++st->round == 0)
 		st->round = 1;	/* 0 is a new fd's, never a wait's */
 	/* Always-ready files and kernel events take turns at going first, so
@@ -567,12 +574,12 @@ static int kq_wait(void *vst, struct pollux_event *ev, int maxev,
 /* In a forked child: a kqueue of the child's own, empty. The parent's is
  * not inherited (the BSDs and macOS leave it out of the child, libkqueue
  * closes it in its atfork handler), so its number is not ours to close or
- * reuse. A rebuild for any other reason never comes: this backend never
- * says PX_REBUILD, since a kqueue drops a closed fd's knotes itself. */
+ * reuse. PX_RB_STALE comes only after kq_wait found itself in such a child
+ * (a kqueue drops a closed fd's knotes itself): the same. */
 static int kq_rebuild(void *vst, int phase)
 {
 	struct kq_state *st = vst;
-	if (phase != PX_RB_FORK)
+	if (phase != PX_RB_FORK && phase != PX_RB_STALE)
 		return 0;
 	return new_kqueue(st);
 }

@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,26 +76,13 @@ struct uring {
 /*
  * The rings are kept out of a forked child (see setup), so a child that
  * waits without pollux_reinit would touch memory that is not mapped there.
- * A fork handler counts forks in each child; a wait that finds the count
- * changed asks the core for a rebuild, which gives the child a ring of its
- * own, as pollux_reinit would: never a crash, and never the parent's queue.
+ * A wait that finds the core's fork count changed asks for a rebuild, which
+ * gives the child a ring of its own, as pollux_reinit would: never a crash,
+ * and never the parent's queue.
  */
-static volatile sig_atomic_t forks_seen;
-static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
-
-static void count_fork(void)
-{
-	forks_seen++;
-}
-
-static void watch_forks(void)
-{
-	(void)pthread_atfork(NULL, NULL, count_fork);
-}
-
 static int forked(const struct uring *st)
 {
-	return st->forks != (unsigned)forks_seen;
+	return st->forks != px_forks();
 }
 
 static int multishot(unsigned events)
@@ -225,11 +210,10 @@ static int uring_init(void *vst, struct pollux *p)
 	struct uring *st = vst;
 	st->p = p;
 	st->gen = 1;
-	pthread_once(&forks_once, watch_forks);
 	if (setup(&st->ring) < 0)
 		return -1;
 	st->have_ring = 1;
-	st->forks = (unsigned)forks_seen;
+	st->forks = px_forks();
 	return 0;
 }
 
@@ -608,7 +592,7 @@ static int uring_rebuild(void *vst, int phase)
 		}
 		st->ring = nr;
 		st->have_ring = 1;
-		st->forks = (unsigned)forks_seen;
+		st->forks = px_forks();
 		if (++st->gen == 0)
 			st->gen = 1;
 		st->arm.head = st->arm.n = 0;

@@ -115,6 +115,14 @@ static inline void *px_tag_data(px_tag tag)
 	return (void *)(uintptr_t)tag;
 }
 
+/* How many times this process is a forked child of the one that made its
+ * first poller (counted by a fork handler the core installs). A backend
+ * whose kernel object a child does not inherit (kqueue) or must not touch
+ * (io_uring's rings) keeps the count it was made under: a wait that finds
+ * it changed, in a child that did not call pollux_reinit, returns
+ * PX_REBUILD and treats the PX_RB_STALE that follows as PX_RB_FORK. */
+unsigned px_forks(void);
+
 /* A timeout in nanoseconds as whole milliseconds, rounded up, for kernels
  * that count in milliseconds: -1 stays -1, and a wait never ends early. */
 int px_timeout_ms(long long timeout_ns);

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -226,10 +228,31 @@ int pollux_wake(pollux_t *p)
 	return 0;
 }
 
+/* ---- forks ----------------------------------------------------------- */
+
+static volatile sig_atomic_t forks_seen;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void)
+{
+	forks_seen++;
+}
+
+static void watch_forks(void)
+{
+	(void)pthread_atfork(NULL, NULL, count_fork);
+}
+
+unsigned px_forks(void)
+{
+	return (unsigned)forks_seen;
+}
+
 /* ---- creation -------------------------------------------------------- */
 
 static pollux_t *create(const struct pollux_backend *be)
 {
+	pthread_once(&forks_once, watch_forks);
 	pollux_t *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;

@@ -273,9 +273,10 @@ START_TEST(fork_reinit_keeps_files)
 END_TEST
 
 /* A child that forgets pollux_reinit may share its parent's kernel object
- * (select, poll, epoll) or get one of its own (uring, whose rings are not
- * mapped in a child), but it must never crash: its wait reports its ready
- * fds, and add and del go on working. */
+ * (select, poll, epoll) or get one of its own at its first wait (kqueue,
+ * which a child does not inherit; uring, whose rings are not mapped in a
+ * child), but it must never crash or fail: its wait reports its ready fds,
+ * and add and del go on working. */
 START_TEST(fork_without_reinit_works)
 {
 	pollux_t *p = ct_new(_i);
