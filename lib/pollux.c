@@ -442,24 +442,9 @@ int pollux_mod(pollux_t *p, int fd, unsigned events, void *data)
 	return 0;
 }
 
-int pollux_del(pollux_t *p, int fd)
-{
-	if (!p || fd < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	struct pollux_slot *s = find(p, fd);
-	if (!s)
-		return -1;
-	if ((s->flags & PX_SLOT_KERNEL) &&
-	    p->be->del(p->state, fd, kernel_events(p, s->events), fdinfo_of(p, s)) < 0)
-		return -1;
-	memset(s, 0, p->stride);
-	p->count--;
-	return 0;
-}
-
-int pollux_close(pollux_t *p, int fd)
+/* Takes fd's registration out of the table and the backend: with del, or
+ * (closing) with the backend's forget where its kernel drops the fd itself. */
+static int unregister(pollux_t *p, int fd, int closing)
 {
 	if (!p || fd < 0) {
 		errno = EINVAL;
@@ -470,14 +455,25 @@ int pollux_close(pollux_t *p, int fd)
 		return -1;
 	if (s->flags & PX_SLOT_KERNEL) {
 		unsigned old = kernel_events(p, s->events);
-		if (p->be->forget)
-			p->be->forget(p->state, fd, old, fdinfo_of(p, s));
-		else
-			(void)p->be->del(p->state, fd, old, fdinfo_of(p, s));
+		void *fi = fdinfo_of(p, s);
+		if (closing && p->be->forget)
+			p->be->forget(p->state, fd, old, fi);
+		else if (p->be->del(p->state, fd, old, fi) < 0 && !closing)
+			return -1;
 	}
 	memset(s, 0, p->stride);
 	p->count--;
-	return close(fd);
+	return 0;
+}
+
+int pollux_del(pollux_t *p, int fd)
+{
+	return unregister(p, fd, 0);
+}
+
+int pollux_close(pollux_t *p, int fd)
+{
+	return unregister(p, fd, 1) < 0 ? -1 : close(fd);
 }
 
 /* ---- rebuilding ------------------------------------------------------ */

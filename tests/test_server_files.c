@@ -37,18 +37,6 @@
 #define MTIME 1577934245
 #define MTIME_HTTP "Thu, 02 Jan 2020 03:04:05 GMT"
 
-static void start(struct srv *s, int i, const char *const *args)
-{
-	ck_assert_msg(srv_start(s, backend_at(i), 1, 0, args) == 0 && s->port > 0,
-	              "server did not start on backend %s", backend_at(i));
-}
-
-static void stop_ok(struct srv *s)
-{
-	int st = srv_stop(s, SIGTERM, NULL, 0);
-	ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	              "server did not exit 0 after SIGTERM (status %d)", st);
-}
 
 static void put(const char *dir, const char *name, const char *data, size_t n)
 {
@@ -258,16 +246,16 @@ START_TEST(files_paths)
 	char *tmp = make_root(root, sizeof root);
 	const char *args[] = { "--root", root, NULL };
 	struct srv s;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	check_paths(s.port);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 #ifdef HAVE_SECCOMP_TEST
 	/* The same answers where openat2 does not exist. */
 	srv_child_hook = no_openat2;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	srv_child_hook = NULL;
 	check_paths(s.port);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 #endif
 	remove_tree(tmp);
 	free(tmp);
@@ -280,7 +268,7 @@ START_TEST(files_validators)
 	char *tmp = make_root(root, sizeof root);
 	const char *args[] = { "--root", root, NULL };
 	struct srv s;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	char etag[64], h[512];
 	snprintf(etag, sizeof etag, "\"%llx-%x\"", (unsigned long long)MTIME, 100);
 	struct resp r;
@@ -349,7 +337,7 @@ START_TEST(files_validators)
 	ck_assert_msg(wait_closed(fd, T_WAIT_MS), "304 with Connection: close left open");
 	reader_free(&rd);
 	close(fd);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 	remove_tree(tmp);
 	free(tmp);
 }
@@ -370,7 +358,7 @@ START_TEST(files_ranges)
 	put(root, "big.bin", big, bign);
 	const char *args[] = { "--root", root, no_sendfile ? "--no-sendfile" : NULL, NULL };
 	struct srv s;
-	start(&s, bi, args);
+	srv_start_on(&s, bi, args);
 	char etag[64];
 	snprintf(etag, sizeof etag, "\"%llx-%x\"", (unsigned long long)MTIME, 100);
 	int fd = tcp_connect(s.port);
@@ -459,7 +447,7 @@ START_TEST(files_ranges)
 	reader_free(&rd);
 	close(fd);
 	free(big);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 	remove_tree(tmp);
 	free(tmp);
 }
@@ -535,7 +523,7 @@ START_TEST(files_emfile)
 	for (int k = 0; k < n; k++)
 		if (fds[k] >= 0)
 			close(fds[k]);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 	remove_tree(tmp);
 	free(tmp);
 }
@@ -587,7 +575,7 @@ static void pipeline(int port, const char *reqs, size_t cut, const int *want, in
 START_TEST(http_chunked_bodies)
 {
 	struct srv s;
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	/* A chunked POST (405), then a GET in the same write: both answered.
 	 * Extensions, a trailer, upper- and lower-case hex, leading zeros. */
 	const char *two =
@@ -651,14 +639,14 @@ START_TEST(http_chunked_bodies)
 	ck_assert_msg(json_value(r.body, "http_413") == 2, "http_413 %g", json_value(r.body, "http_413"));
 	ck_assert_msg(json_value(r.body, "http_501") == 2, "http_501 %g", json_value(r.body, "http_501"));
 	resp_free(&r);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 
 START_TEST(http_host_method_uri)
 {
 	struct srv s;
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	struct resp r;
 	static const char *const good_hosts[] = {
 		"t", "example.com:8080", "127.0.0.1", "[::1]", "[::1]:80", "a%41b",
@@ -708,7 +696,7 @@ START_TEST(http_host_method_uri)
 	strcpy(q + strlen(pre) + big, "\r\n\r\n");
 	expect_close(s.port, q, 431);
 	free(q);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 
@@ -718,7 +706,7 @@ START_TEST(http_keepalive_cap)
 {
 	const char *args[] = { "--keepalive-requests", "3", NULL };
 	struct srv s;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	int fd = tcp_connect(s.port);
 	ck_assert_int_ge(fd, 0);
 	const char *one = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -738,10 +726,10 @@ START_TEST(http_keepalive_cap)
 	ck_assert_msg(read_resp(&rd, &r, 0) < 0, "a fourth answer after Connection: close");
 	reader_free(&rd);
 	close(fd);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 
 	/* Default 1000: the 1000th answer closes. */
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	fd = tcp_connect(s.port);
 	size_t n = 1001, l = strlen(one);
 	char *all = malloc(n * l + 1);
@@ -758,7 +746,7 @@ START_TEST(http_keepalive_cap)
 	ck_assert_msg(read_resp(&rd, &r, 0) < 0, "answer 1001 after Connection: close");
 	reader_free(&rd);
 	close(fd);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 
@@ -770,7 +758,7 @@ START_TEST(http_budget)
 {
 	const char *args[] = { "--keepalive-requests", "0", NULL };
 	struct srv s;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	const char *one = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 	size_t n = 700, l = strlen(one);
 	char *all = malloc(n * l + 1);
@@ -801,7 +789,7 @@ START_TEST(http_budget)
 		reader_free(&rd);
 		close(fds[c]);
 	}
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 

@@ -18,18 +18,6 @@
 
 #define HELLO "Hello from pollux-server\n"
 
-static void start(struct srv *s, int i, const char *const *args)
-{
-	ck_assert_msg(srv_start(s, backend_at(i), 1, 0, args) == 0 && s->port > 0,
-	              "server did not start on backend %s", backend_at(i));
-}
-
-static void stop_ok(struct srv *s)
-{
-	int st = srv_stop(s, SIGTERM, NULL, 0);
-	ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	              "server did not exit 0 after SIGTERM (status %d)", st);
-}
 
 /* Sends req on the connection of rd and reads one response. */
 static int ask(struct reader *rd, const char *req, struct resp *r)
@@ -43,7 +31,7 @@ static int ask(struct reader *rd, const char *req, struct resp *r)
 START_TEST(http_keepalive_head_errors)
 {
 	struct srv s;
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	int fd = tcp_connect(s.port);
 	ck_assert_int_ge(fd, 0);
 	struct reader rd;
@@ -129,14 +117,14 @@ START_TEST(http_keepalive_head_errors)
 	/* Still serving after all that. */
 	ck_assert_int_eq(http_once(s.port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
 	resp_free(&r);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 
 START_TEST(http_pipelining)
 {
 	struct srv s;
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	int fd = tcp_connect(s.port);
 	ck_assert_int_ge(fd, 0);
 	enum { N = 400 };
@@ -183,7 +171,7 @@ START_TEST(http_pipelining)
 	}
 	reader_free(&rd);
 	close(fd);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 
@@ -216,7 +204,7 @@ static void expect_close_status(int port, const char *req, int status)
 START_TEST(http_limits)
 {
 	struct srv s;
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	char *big = repeat("GET / HTTP/1.1\r\nHost: t\r\nX-Big: ", 'a', 9000, "\r\n\r\n");
 	expect_close_status(s.port, big, 431);
 	free(big);
@@ -249,11 +237,11 @@ START_TEST(http_limits)
 	ck_assert_int_eq(http_once(s.port, big, &r), 200);
 	resp_free(&r);
 	free(big);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 
 	/* The limit is configurable. */
 	const char *args[] = { "--max-header", "1024", NULL };
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	big = repeat("GET / HTTP/1.1\r\nHost: t\r\nX-Big: ", 'd', 2000, "\r\n\r\n");
 	expect_close_status(s.port, big, 431);
 	free(big);
@@ -261,7 +249,7 @@ START_TEST(http_limits)
 	ck_assert_int_eq(http_once(s.port, big, &r), 200);
 	resp_free(&r);
 	free(big);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 
@@ -299,7 +287,7 @@ START_TEST(http_traversal)
 
 	const char *args[] = { "--root", root, NULL };
 	struct srv s;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	struct resp r;
 	char v[256];
 	ck_assert_int_eq(http_once(s.port, "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
@@ -355,7 +343,7 @@ START_TEST(http_traversal)
 		ck_assert_msg(!r.body || !strstr(r.body, "root:"), "%s leaked /etc/passwd", evil[k]);
 		resp_free(&r);
 	}
-	stop_ok(&s);
+	srv_stop_ok(&s);
 	remove_tree(tmp);
 	free(tmp);
 }
@@ -401,7 +389,7 @@ START_TEST(http_bigfile)
 
 	const char *args[] = { "--root", tmp, no_sendfile ? "--no-sendfile" : NULL, NULL };
 	struct srv s;
-	start(&s, bi, args);
+	srv_start_on(&s, bi, args);
 	int fd = tcp_connect(s.port);
 	ck_assert_int_ge(fd, 0);
 	const char *req = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -438,7 +426,7 @@ START_TEST(http_bigfile)
 	}
 	reader_free(&rd);
 	close(fd);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 	remove_tree(tmp);
 	free(tmp);
 }
@@ -463,7 +451,7 @@ START_TEST(http_curl)
 	write_file(tmp, "page.html", "<h1>hi</h1>\n");
 	const char *args[] = { "--root", tmp, NULL };
 	struct srv s;
-	start(&s, _i, args);
+	srv_start_on(&s, _i, args);
 	char a[512], out[8192];
 	snprintf(a, sizeof a, "-w ' %%{http_code}' http://127.0.0.1:%d/", s.port);
 	ck_assert_int_eq(run_curl(curl, a, out, sizeof out), 0);
@@ -487,7 +475,7 @@ START_TEST(http_curl)
 	snprintf(a, sizeof a, "http://127.0.0.1:%d/stats", s.port);
 	ck_assert_int_eq(run_curl(curl, a, out, sizeof out), 0);
 	ck_assert_msg(json_value(out, "accepted") >= 6, "stats: %s", out);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 	remove_tree(tmp);
 	free(tmp);
 }
@@ -514,7 +502,7 @@ static int eof_not_reset(int fd)
 START_TEST(http_close_without_rst)
 {
 	struct srv s;
-	start(&s, _i, NULL);
+	srv_start_on(&s, _i, NULL);
 	/* Pipelined past the closing request. */
 	char *all = malloc(64 * 1024), *p = all;
 	p += sprintf(p, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -562,7 +550,7 @@ START_TEST(http_close_without_rst)
 	struct resp r2;
 	ck_assert_int_eq(http_once(s.port, "GET / HTTP/1.0\r\n\r\n", &r2), 200);
 	resp_free(&r2);
-	stop_ok(&s);
+	srv_stop_ok(&s);
 }
 END_TEST
 

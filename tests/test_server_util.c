@@ -681,3 +681,16 @@ int run_capture(const char *const *args, char *out, size_t ocap, char *err, size
 	close(pe[0]);
 	return (oo || eo) ? -1 : st;
 }
+
+void srv_start_on(struct srv *s, int i, const char *const *args)
+{
+	ck_assert_msg(srv_start(s, backend_at(i), 1, 0, args) == 0 && s->port > 0,
+	              "server did not start on backend %s", backend_at(i));
+}
+
+void srv_stop_ok(struct srv *s)
+{
+	int st = srv_stop(s, SIGTERM, NULL, 0);
+	ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	              "server did not exit 0 after SIGTERM (status %d)", st);
+}

@@ -39,6 +39,11 @@ extern void (*srv_child_hook)(void);
 /* Sends sig, reads stdout to EOF into out (may be NULL), reaps the child.
  * Returns the wait status, or -1 after a timeout (child then killed). */
 int srv_stop(struct srv *s, int sig, char *out, size_t cap);
+/* srv_start on backend_at(i) with --listen 127.0.0.1:0; the test fails if
+ * it does not start. srv_stop_ok: SIGTERM, and the test fails unless the
+ * server exits 0. */
+void srv_start_on(struct srv *s, int i, const char *const *args);
+void srv_stop_ok(struct srv *s);
 
 int tcp_connect(int port);		/* blocking, timeouts set; -1 on error */
 int send_all(int fd, const void *p, size_t n);
