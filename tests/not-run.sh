@@ -6,7 +6,7 @@
 # case runs; FAIL when a mark names no case.
 : "${top_builddir:?run through make check}"
 skip=0
-for prog in test_conformance test_load; do
+for prog in test_conformance test_load test_server; do
 	"$top_builddir/tests/$prog" --not-run
 	case $? in
 	0) ;;

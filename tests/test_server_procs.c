@@ -3,6 +3,7 @@
  * and a stop (or the parent's death) leaves no process behind. */
 #include <config.h>
 #include "test_server_util.h"
+#include "notrun.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -352,11 +353,12 @@ void add_procs_tests(Suite *su, int nb)
 	TCase *tc = tcase_create("processes");
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, procs_usage);
-	tcase_add_loop_test(tc, procs_http, 0, nb);
-	tcase_add_loop_test(tc, procs_echo, 0, nb);
-	tcase_add_loop_test(tc, procs_stats_sum, 0, nb);
-	tcase_add_loop_test(tc, procs_restart, 0, nb);
-	tcase_add_loop_test(tc, procs_stop_none_left, 0, nb);
+	/* Not under libkqueue: see tests/notrun.c. */
+	nr_add(tc, "test_server", procs_http, 0, nb);
+	nr_add(tc, "test_server", procs_echo, 0, nb);
+	nr_add(tc, "test_server", procs_stats_sum, 0, nb);
+	nr_add(tc, "test_server", procs_restart, 0, nb);
+	nr_add(tc, "test_server", procs_stop_none_left, 0, nb);
 #ifdef __linux__
 	tcase_add_test(tc, procs_parent_killed);
 #endif
