@@ -139,10 +139,12 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 	unsigned long n = cfg->processes;
 	struct kid *k = calloc(n, sizeof *k);
 	struct pollfd *pf = calloc(n, sizeof *pf);
-	if (!k || !pf) {
+	unsigned long *who = calloc(n, sizeof *who);
+	if (!k || !pf || !who) {
 		fprintf(stderr, PROG ": out of memory\n");
 		free(k);
 		free(pf);
+		free(who);
 		return -1;
 	}
 	memset(r, 0, sizeof *r);
@@ -203,11 +205,15 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 		x->down = down[1];
 	}
 
-	int go_sent = 0, stopping = failed;
+	int go_sent = 0, stopping = failed, told = 0;
 	for (;;) {
-		if (!stopping && atomic_load(&g_run.stop)) {
-			/* a signal to this process alone reaches them all */
+		if (atomic_load(&g_run.stop))
 			stopping = 1;
+		if (stopping && !told) {
+			/* a signal to this process alone reaches them all, and a
+			 * run one of them died in is over for all: they stop as
+			 * if signalled and send what they measured */
+			told = 1;
 			for (unsigned long i = 0; i < forked; i++)
 				if (k[i].up >= 0)
 					kill(k[i].pid, SIGTERM);
@@ -237,6 +243,7 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 				pf[np].fd = k[i].up;
 				pf[np].events = POLLIN;
 				pf[np].revents = 0;
+				who[np] = i;
 				np++;
 			}
 		if (np == 0)
@@ -248,10 +255,11 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 			stopping = 1;
 			continue;
 		}
-		for (unsigned long i = 0; i < forked; i++) {
-			struct kid *x = &k[i];
-			if (x->up < 0)
+		for (nfds_t j = 0; j < np; j++) {
+			/* only a pipe that is ready: a read of another blocks */
+			if (!pf[j].revents)
 				continue;
+			struct kid *x = &k[who[j]];
 			ssize_t got;
 			if (!x->ready) {
 				char c;
@@ -272,10 +280,8 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 				continue;
 			/* its blob is complete, or it is gone */
 			close_fd(&x->up);
-			if (x->got < BLOB_LEN && !go_sent) {
-				/* dead before the start: the run cannot be whole */
-				stopping = 1;
-			}
+			if (x->got < BLOB_LEN)
+				stopping = 1; /* dead: the run cannot be whole */
 		}
 	}
 
@@ -325,5 +331,6 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 		free(k[i].blob);
 	free(k);
 	free(pf);
+	free(who);
 	return failed ? -1 : 0;
 }
