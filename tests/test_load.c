@@ -663,15 +663,12 @@ START_TEST(processes_split_sources_and_rate)
 }
 END_TEST
 
-/* A load process that dies is named, and the run fails: never a silently
- * smaller total. */
-START_TEST(dead_process_fails_the_run)
+/* Starts pollux-load -P 2 -c 4 -d 60 against addr with its stderr into a
+ * pipe (*err_fd), and waits (bounded, through /proc) until both of its
+ * load processes exist: their pids into kids. Returns its pid. */
+static pid_t load_two_processes(const char *backend, const char *addr, int *err_fd,
+                                long kids[2])
 {
-	struct srv s;
-	struct result *r = malloc(sizeof *r);
-	srv_start(&s, "--mode", "echo", NULL);
-	/* A long run, one of whose load processes is killed from here once
-	 * it exists (found in /proc): the parent must name it and fail. */
 	int out[2];
 	ck_assert_int_eq(pipe(out), 0);
 	pid_t pid = fork();
@@ -682,63 +679,115 @@ START_TEST(dead_process_fails_the_run)
 		close(out[1]);
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 1);
-		execl(load_bin, load_bin, "-b", backend_at(_i), "-P", "2", "-c", "4",
-		      "-d", "60", s.addr, (char *)NULL);
+		execl(load_bin, load_bin, "-b", backend, "-P", "2", "-c", "4", "-d", "60",
+		      addr, (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
-	/* its children: /proc/PID/task/PID/children (Linux) */
+	*err_fd = out[0];
 	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
-	long kid = 0;
+	int found = 0;
 	uint64_t end = px_now_ns() + 30ull * 1000000000u;
-	while (!kid && px_now_ns() < end) {
+	while (found < 2 && px_now_ns() < end) {
+		snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
 		FILE *f = fopen(path, "r");
 		if (!f)
-			break; /* no /proc: kill(0) below fails the test */
-		if (fgets(buf, sizeof buf, f))
-			kid = strtol(buf, NULL, 10);
-		fclose(f);
-		/* the libtool wrapper's own helpers are children too, before
-		 * it runs the tool: only a pollux-load process will do */
-		if (kid) {
-			/* (a shell script's subshell has its name as comm, so
-			 * the program it runs is what tells) */
-			char exe[4096];
-			snprintf(path, sizeof path, "/proc/%ld/exe", kid);
-			ssize_t el = readlink(path, exe, sizeof exe - 1);
-			exe[el > 0 ? el : 0] = '\0';
-			const char *base = strrchr(exe, '/');
-			base = base ? base + 1 : exe;
-			if (strcmp(base, "pollux-load") != 0 && strcmp(base, "lt-pollux-load") != 0)
-				kid = 0;
-			snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid,
-			         (long)pid);
+			break; /* no /proc: the assertion below fails the test */
+		found = 0;
+		if (fgets(buf, sizeof buf, f)) {
+			char *p = buf;
+			for (int i = 0; i < 2; i++) {
+				char *e;
+				long kid = strtol(p, &e, 10);
+				if (e == p)
+					break;
+				p = e;
+				/* the libtool wrapper's subshells are children too
+				 * (with its name as comm): the program tells */
+				char exe[4096];
+				snprintf(path, sizeof path, "/proc/%ld/exe", kid);
+				ssize_t el = readlink(path, exe, sizeof exe - 1);
+				exe[el > 0 ? el : 0] = '\0';
+				const char *base = strrchr(exe, '/');
+				base = base ? base + 1 : exe;
+				if (strcmp(base, "pollux-load") == 0 ||
+				    strcmp(base, "lt-pollux-load") == 0)
+					kids[found++] = kid;
+			}
 		}
-		if (!kid) {
+		fclose(f);
+		if (found < 2) {
 			struct pollfd p = { .fd = -1 };
 			poll(&p, 0, 10);
 		}
 	}
-	ck_assert_msg(kid > 0, "no load process found under %ld", (long)pid);
-	ck_assert_int_eq(kill((pid_t)kid, SIGKILL), 0);
+	ck_assert_msg(found == 2, "no two load processes found under %ld", (long)pid);
+	return pid;
+}
+
+/* Reads fd to EOF (bounded) into buf; then reaps pid: its wait status. */
+static int drain_and_wait(pid_t pid, int fd, char *buf, size_t cap)
+{
 	size_t len = 0;
 	for (;;) {
-		struct pollfd p = { .fd = out[0], .events = POLLIN };
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ck_assert_msg(poll(&p, 1, 30000) == 1, "pollux-load did not end");
-		ssize_t n = read(out[0], r->err + len, OUT_MAX - 1 - len);
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
 	}
-	r->err[len] = '\0';
-	close(out[0]);
+	buf[len] = '\0';
+	close(fd);
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/* A load process that dies is named, the others are stopped, and the run
+ * fails: never a silently smaller total. */
+START_TEST(dead_process_fails_the_run)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	int fd;
+	long kids[2];
+	pid_t pid = load_two_processes(backend_at(_i), s.addr, &fd, kids);
+	ck_assert_int_eq(kill((pid_t)kids[0], SIGKILL), 0);
+	int st = drain_and_wait(pid, fd, r->err, OUT_MAX);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x; %s", st, r->err);
 	ck_assert_msg(strstr(r->err, "killed by signal 9") &&
 	              strstr(r->err, "the totals lack its 2 connections"), "%s", r->err);
+	ck_assert(kill((pid_t)kids[1], 0) < 0 && errno == ESRCH);
 	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* SIGTERM to the parent alone (not the process group, as Ctrl-C is) ends
+ * every load process, and the one report covers both. */
+START_TEST(signal_to_parent_stops_all)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	int fd;
+	long kids[2];
+	pid_t pid = load_two_processes(backend_at(_i), s.addr, &fd, kids);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	int st = drain_and_wait(pid, fd, r->err, OUT_MAX);
+	ck_assert_msg(WIFEXITED(st), "status %#x; %s", st, r->err);
+	/* stopped while connecting, or with requests in flight, is exit 1 and
+	 * says so; a dead process never is what it says */
+	ck_assert_msg(WEXITSTATUS(st) == 0 || strstr(r->err, "stopped"), "status %d: %s",
+	              WEXITSTATUS(st), r->err);
+	ck_assert_msg(!strstr(r->err, "before sending its results"), "%s", r->err);
+	for (int i = 0; i < 2; i++)
+		ck_assert(kill((pid_t)kids[i], 0) < 0 && errno == ESRCH);
+	srv_stop(&s);
+	/* (the signal may come before every connection was made) */
+	ck_assert_uint_le(s.accepted, 4);
 	free(r);
 }
 END_TEST
@@ -1036,6 +1085,7 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, processes_sum_what_the_server_counted, 0, nb);
 	tcase_add_loop_test(tc, processes_split_sources_and_rate, 0, nb);
 	tcase_add_loop_test(tc, dead_process_fails_the_run, 0, 1);
+	tcase_add_loop_test(tc, signal_to_parent_stops_all, 0, 1);
 	tcase_add_loop_test(tc, unix_socket_target, 0, nb);
 	tcase_add_loop_test(tc, json_parses_with_every_key, 0, nb);
 	tcase_add_loop_test(tc, unwritable_report_fails, 0, 1);
