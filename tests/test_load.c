@@ -1035,6 +1035,9 @@ START_TEST(usage_errors)
 	run_load(r, "--processes", "0", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strstr(r->err, "--processes"), "%s", r->err);
+	run_load(r, "-P", "3", "-c", "2", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--processes must not exceed --connections"), "%s", r->err);
 	/* every process runs at least one thread of at least one connection */
 	run_load(r, "-P", "3", "-t", "2", "-c", "5", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);

@@ -394,6 +394,8 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		die_usage("%s", "--active must not exceed --connections");
 	if (cfg->requests && cfg->active == 0)
 		die_usage("%s", "--requests needs at least one active connection");
+	if (cfg->processes > cfg->connections)
+		die_usage("%s", "--processes must not exceed --connections");
 	if (cfg->threads > cfg->connections / cfg->processes)
 		die_usage("%s", cfg->processes > 1
 		          ? "--threads times --processes must not exceed --connections"
