@@ -24,7 +24,7 @@
 #define OUT_MAX (1 << 16)
 #define MAX_ARGS 40
 
-static char load_bin[4096], srv_bin[4096];
+static char load_bin[4096], srv_bin[4096], psrv_bin[4096];
 
 static const char *backend_at(int i)
 {
@@ -517,6 +517,281 @@ START_TEST(threads_spread_the_remainder)
 }
 END_TEST
 
+/* ---- against pollux-server --processes 2 -------------------------------- */
+
+struct psrv {
+	pid_t pid;
+	int out;
+	char url[128];
+	int port;
+};
+
+/* Starts pollux-server --processes 2 on 127.0.0.1:0 and waits (bounded)
+ * for its listening line. */
+static void psrv_start(struct psrv *s)
+{
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		execl(psrv_bin, psrv_bin, "--listen", "127.0.0.1:0", "--processes", "2",
+		      "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	s->out = out[0];
+	char line[256];
+	ck_assert_msg(read_line(s->out, line, sizeof line, 10000) > 0,
+	              "pollux-server did not say where it listens");
+	ck_assert_msg(sscanf(line, "listening 127.0.0.1:%d", &s->port) == 1,
+	              "unexpected line '%s'", line);
+	snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d/", s->port);
+}
+
+/* GET /stats on a fresh connection: the server's JSON, into buf. */
+static void psrv_stats(const struct psrv *s, char *buf, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)s->port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	static const char req[] = "GET /stats HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	ck_assert_int_eq(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ck_assert_msg(poll(&p, 1, 30000) == 1, "no answer to /stats");
+		ck_assert(len + 1 < cap);
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		ck_assert_int_ge(n, 0);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	char *body = strstr(buf, "\r\n\r\n");
+	ck_assert_msg(body && strstr(buf, " 200 "), "/stats: %s", buf);
+	memmove(buf, body + 4, strlen(body + 4) + 1);
+}
+
+/* The number after "key": in the server's compact JSON (top level). */
+static double snum(const char *json, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = strstr(json, pat);
+	ck_assert_msg(p, "no key '%s' in: %s", key, json);
+	return strtod(p + strlen(pat), NULL);
+}
+
+/* SIGTERM, then its stdout to EOF: the server and its workers are gone. */
+static void psrv_stop(struct psrv *s)
+{
+	ck_assert_int_eq(kill(s->pid, SIGTERM), 0);
+	char tmp[4096];
+	for (;;) {
+		struct pollfd p = { .fd = s->out, .events = POLLIN };
+		ck_assert_msg(poll(&p, 1, 30000) == 1, "pollux-server did not stop");
+		if (read(s->out, tmp, sizeof tmp) <= 0)
+			break;
+	}
+	close(s->out);
+	int st;
+	ck_assert_int_eq(waitpid(s->pid, &st, 0), s->pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server wait status %#x", st);
+}
+
+/* Two load processes against a server of two: the load's total is what
+ * the server counted (every request, every connection), nothing lost or
+ * counted twice in the merge. */
+START_TEST(processes_sum_what_the_server_counted)
+{
+	struct psrv s;
+	struct result *r = malloc(sizeof *r);
+	static char stats[1 << 16];
+	psrv_start(&s);
+	/* odd counts so that neither split is even */
+	run_load(r, "-b", backend_at(_i), "--processes", "2", "-t", "2", "-c", "21",
+	         "-a", "13", "-n", "2001", "--json", s.url, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "processes"), 2);
+	ck_assert_int_eq((long)jnum(r->out, "", "threads"), 2);
+	ck_assert_int_eq((long)jnum(r->out, "", "connections"), 21);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 2001);
+	assert_no_errors(r->out, "errors", NULL);
+	assert_no_errors(r->out, "idle_connect_errors", NULL);
+	psrv_stats(&s, stats, sizeof stats);
+	/* /stats counts itself: one request and one connection more */
+	ck_assert_msg(snum(stats, "requests") == 2001 + 1, "%s", stats);
+	ck_assert_msg(snum(stats, "accepted") == 21 + 1, "%s", stats);
+	ck_assert_msg(snum(stats, "processes") == 2, "%s", stats);
+	/* the text report says how it ran */
+	run_load(r, "-b", backend_at(_i), "-P", "2", "-c", "4", "-n", "40", s.url, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_msg(strstr(r->out, "in each of 2 processes") &&
+	              strstr(r->out, "requests 40 in"), "%s", r->out);
+	psrv_stats(&s, stats, sizeof stats);
+	ck_assert_msg(snum(stats, "requests") == 2001 + 1 + 40 + 1, "%s", stats);
+	psrv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* An open loop split over three processes with source addresses split
+ * too: the sums are exact (connections the server saw, from all sources). */
+START_TEST(processes_split_sources_and_rate)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-P", "3", "-c", "10", "-a", "7", "-R", "300",
+	         "-d", "0.3", "--source", "127.0.0.2-127.0.0.6", "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "processes"), 3);
+	ck_assert(jnum(r->out, "", "requested_rps") == 300);
+	assert_no_errors(r->out, "errors", NULL);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 10);
+	ck_assert_int_eq(s.sources, 5);
+	free(r);
+}
+END_TEST
+
+/* Starts pollux-load -P 2 -c 4 -d 60 against addr with its stderr into a
+ * pipe (*err_fd), and waits (bounded, through /proc) until both of its
+ * load processes exist: their pids into kids. Returns its pid. */
+static pid_t load_two_processes(const char *backend, const char *addr, int *err_fd,
+                                long kids[2])
+{
+	int out[2];
+	ck_assert_int_eq(pipe(out), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 2);
+		close(out[0]);
+		close(out[1]);
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		execl(load_bin, load_bin, "-b", backend, "-P", "2", "-c", "4", "-d", "60",
+		      addr, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	*err_fd = out[0];
+	char path[64], buf[256];
+	int found = 0;
+	uint64_t end = px_now_ns() + 30ull * 1000000000u;
+	while (found < 2 && px_now_ns() < end) {
+		snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			break; /* no /proc: the assertion below fails the test */
+		found = 0;
+		if (fgets(buf, sizeof buf, f)) {
+			char *p = buf;
+			for (int i = 0; i < 2; i++) {
+				char *e;
+				long kid = strtol(p, &e, 10);
+				if (e == p)
+					break;
+				p = e;
+				/* the libtool wrapper's subshells are children too
+				 * (with its name as comm): the program tells */
+				char exe[4096];
+				snprintf(path, sizeof path, "/proc/%ld/exe", kid);
+				ssize_t el = readlink(path, exe, sizeof exe - 1);
+				exe[el > 0 ? el : 0] = '\0';
+				const char *base = strrchr(exe, '/');
+				base = base ? base + 1 : exe;
+				if (strcmp(base, "pollux-load") == 0 ||
+				    strcmp(base, "lt-pollux-load") == 0)
+					kids[found++] = kid;
+			}
+		}
+		fclose(f);
+		if (found < 2) {
+			struct pollfd p = { .fd = -1 };
+			poll(&p, 0, 10);
+		}
+	}
+	ck_assert_msg(found == 2, "no two load processes found under %ld", (long)pid);
+	return pid;
+}
+
+/* Reads fd to EOF (bounded) into buf; then reaps pid: its wait status. */
+static int drain_and_wait(pid_t pid, int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ck_assert_msg(poll(&p, 1, 30000) == 1, "pollux-load did not end");
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+/* A load process that dies is named, the others are stopped, and the run
+ * fails: never a silently smaller total. */
+START_TEST(dead_process_fails_the_run)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	int fd;
+	long kids[2];
+	pid_t pid = load_two_processes(backend_at(_i), s.addr, &fd, kids);
+	ck_assert_int_eq(kill((pid_t)kids[0], SIGKILL), 0);
+	int st = drain_and_wait(pid, fd, r->err, OUT_MAX);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %#x; %s", st, r->err);
+	ck_assert_msg(strstr(r->err, "killed by signal 9") &&
+	              strstr(r->err, "the totals lack its 2 connections"), "%s", r->err);
+	ck_assert(kill((pid_t)kids[1], 0) < 0 && errno == ESRCH);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* SIGTERM to the parent alone (not the process group, as Ctrl-C is) ends
+ * every load process, and the one report covers both. */
+START_TEST(signal_to_parent_stops_all)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	int fd;
+	long kids[2];
+	pid_t pid = load_two_processes(backend_at(_i), s.addr, &fd, kids);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	int st = drain_and_wait(pid, fd, r->err, OUT_MAX);
+	ck_assert_msg(WIFEXITED(st), "status %#x; %s", st, r->err);
+	/* stopped while connecting, or with requests in flight, is exit 1 and
+	 * says so; a dead process never is what it says */
+	ck_assert_msg(WEXITSTATUS(st) == 0 || strstr(r->err, "stopped"), "status %d: %s",
+	              WEXITSTATUS(st), r->err);
+	ck_assert_msg(!strstr(r->err, "before sending its results"), "%s", r->err);
+	for (int i = 0; i < 2; i++)
+		ck_assert(kill((pid_t)kids[i], 0) < 0 && errno == ESRCH);
+	srv_stop(&s);
+	/* (the signal may come before every connection was made) */
+	ck_assert_uint_le(s.accepted, 4);
+	free(r);
+}
+END_TEST
+
 START_TEST(unix_socket_target)
 {
 	char dir[] = "/tmp/pollux-load-test-XXXXXX";
@@ -641,7 +916,7 @@ static void python_check(const char *json, int with_rate)
 		"import json, sys\n"
 		"d = json.loads(sys.stdin.read())\n"
 		"rate = int(sys.argv[1])\n"
-		"top = ['target','proto','backend','connections','active','threads',"
+		"top = ['target','proto','backend','connections','active','threads','processes',"
 		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
 		"'idle_connect_errors','latency_us']\n"
 		"if rate: top += ['latency_uncorrected_us','requested_rps','unsent','lateness_us']\n"
@@ -757,6 +1032,20 @@ START_TEST(usage_errors)
 	ck_assert_msg(strstr(r->err, "RLIMIT_NOFILE"), "stderr: %s", r->err);
 	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line");
 	/* one line naming the option, not getopt's extra line with the path */
+	run_load(r, "--processes", "0", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--processes"), "%s", r->err);
+	run_load(r, "-P", "3", "-c", "2", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--processes must not exceed --connections"), "%s", r->err);
+	/* every process runs at least one thread of at least one connection */
+	run_load(r, "-P", "3", "-t", "2", "-c", "5", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--threads times --processes"), "%s", r->err);
+	/* -n with a process that has no active connection: no share to make */
+	run_load(r, "-P", "3", "-c", "6", "-a", "2", "-n", "10", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "active connection per process"), "%s", r->err);
 	run_load(r, "-Z", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strstr(r->err, "'-Z'"), "stderr: %s", r->err);
@@ -796,6 +1085,10 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, http_content_length_chunked_and_close, 0, nb);
 	tcase_add_loop_test(tc, source_addresses_spread, 0, nb);
 	tcase_add_loop_test(tc, threads_spread_the_remainder, 0, nb);
+	tcase_add_loop_test(tc, processes_sum_what_the_server_counted, 0, nb);
+	tcase_add_loop_test(tc, processes_split_sources_and_rate, 0, nb);
+	tcase_add_loop_test(tc, dead_process_fails_the_run, 0, 1);
+	tcase_add_loop_test(tc, signal_to_parent_stops_all, 0, 1);
 	tcase_add_loop_test(tc, unix_socket_target, 0, nb);
 	tcase_add_loop_test(tc, json_parses_with_every_key, 0, nb);
 	tcase_add_loop_test(tc, unwritable_report_fails, 0, 1);
@@ -817,6 +1110,7 @@ int main(int argc, char **argv)
 		b = ".";
 	snprintf(load_bin, sizeof load_bin, "%s/tools/pollux-load", b);
 	snprintf(srv_bin, sizeof srv_bin, "%s/tests/load_testsrv", b);
+	snprintf(psrv_bin, sizeof psrv_bin, "%s/tools/pollux-server", b);
 	signal(SIGPIPE, SIG_IGN);
 	SRunner *sr = srunner_create(load_suite());
 	if (argc > 1 && strcmp(argv[1], "--not-run") == 0) {

@@ -79,6 +79,62 @@ START_TEST(hist_merge_and_huge_values)
 }
 END_TEST
 
+/* --processes: each load process fills its own histograms and the parent
+ * merges them bucket by bucket. The merged percentiles must be those of one
+ * histogram that saw both processes' samples, at every percentile (an
+ * average of the two processes' percentiles would not be). */
+START_TEST(hist_merged_equals_one_of_all_samples)
+{
+	struct hist *a = new_hist(), *b = new_hist(), *all = new_hist(), *m = new_hist();
+	uint32_t x = 12345;
+	/* a: fast answers, 40 to ~4000 us; b: a slower, wider process with
+	 * fewer samples, 1 ms to ~130 ms, and a tail past the range */
+	for (int i = 0; i < 30000; i++) {
+		x = x * 1664525u + 1013904223u;
+		uint64_t v = 40 + (x >> 8) % 4000;
+		hist_record(a, v);
+		hist_record(all, v);
+	}
+	for (int i = 0; i < 7001; i++) {
+		x = x * 1664525u + 1013904223u;
+		uint64_t v = 1000 + ((uint64_t)(x >> 4) % 130000);
+		if (i % 1000 == 999)
+			v = (UINT64_C(1) << 42) + i; /* clamped in a bucket, max exact */
+		hist_record(b, v);
+		hist_record(all, v);
+	}
+	hist_merge(m, a);
+	hist_merge(m, b);
+	ck_assert_uint_eq(m->count, all->count);
+	ck_assert_uint_eq(m->min, all->min);
+	ck_assert_uint_eq(m->max, all->max);
+	ck_assert(m->sum == all->sum);
+	ck_assert_mem_eq(m->counts, all->counts, sizeof m->counts);
+	for (double p = 0.001; p <= 100.0; p += 0.0997)
+		ck_assert_msg(hist_percentile(m, p) == hist_percentile(all, p),
+		              "p%g: merged %llu, one histogram %llu", p,
+		              (unsigned long long)hist_percentile(m, p),
+		              (unsigned long long)hist_percentile(all, p));
+	static const double std[] = { 50, 90, 99, 99.9, 99.99, 100 };
+	for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
+		ck_assert_uint_eq(hist_percentile(m, std[i]), hist_percentile(all, std[i]));
+	/* what averaging would have reported instead is far off */
+	uint64_t avg = (hist_percentile(a, 50) + hist_percentile(b, 50)) / 2;
+	ck_assert_uint_ne(avg, hist_percentile(all, 50));
+	/* the order of merging does not matter */
+	struct hist *m2 = new_hist();
+	hist_merge(m2, b);
+	hist_merge(m2, a);
+	ck_assert_mem_eq(m2->counts, m->counts, sizeof m->counts);
+	ck_assert_uint_eq(hist_percentile(m2, 99.9), hist_percentile(m, 99.9));
+	free(a);
+	free(b);
+	free(all);
+	free(m);
+	free(m2);
+}
+END_TEST
+
 /* ---- HTTP parser -------------------------------------------------------- */
 
 /* Feeds text in pieces of `step` bytes; returns the final result and the
@@ -179,6 +235,7 @@ int main(void)
 	tcase_add_test(th, hist_exact_below_2048);
 	tcase_add_test(th, hist_three_significant_digits_to_60s);
 	tcase_add_test(th, hist_merge_and_huge_values);
+	tcase_add_test(th, hist_merged_equals_one_of_all_samples);
 	suite_add_tcase(s, th);
 	TCase *tp = tcase_create("http");
 	tcase_add_test(tp, http_every_split);

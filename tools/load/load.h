@@ -100,6 +100,7 @@ struct config {
 	int npct;
 	struct sockaddr_storage *sources; /* --source addresses, or NULL */
 	size_t nsources;
+	unsigned long processes; /* --processes; 1 runs in this process */
 };
 
 /* ---- one worker thread (worker.c) -------------------------------------- */
@@ -155,10 +156,47 @@ struct run {
 	atomic_int finished;     /* threads that have returned */
 	atomic_int undone;       /* threads that still have requests to make */         /* SIGINT or all done */
 	atomic_int warned_emfile, warned_addrnotavail, warned_eagain;
+	/* --processes: this process says "connected" on ready_fd and waits
+	 * for the parent's go on go_fd; both -1 in a single process. */
+	int ready_fd, go_fd;
 };
 extern struct run g_run;
 
 void *worker_main(void *arg);
+/* --processes (procs.c): tells the parent this process has connected and
+ * waits for every other to have done so (or for a signal). */
+void proc_wait_start(void);
+
+/* ---- one process's results (main.c, procs.c) ---------------------------- */
+
+/* What one process measured. A child of --processes writes it, then its
+ * three histograms (lat, lat_unc, late: always all three), to its parent. */
+struct presult {
+	uint64_t requests, bytes_sent, bytes_received;
+	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
+	uint64_t connected, unsent, unanswered;
+	uint64_t start_ns;   /* when it had connected */
+	uint64_t measure_ns; /* when it began to measure */
+	uint64_t stop_ns;    /* when it stopped measuring */
+	int32_t failed;      /* a thread could not run (said on stderr) */
+	char backend[32];
+};
+
+/* Runs cfg's threads in this process; the histograms must be initialised
+ * (lat_unc and late may be NULL in a closed loop). 0, or -1 when it could
+ * not run at all (said on stderr). */
+int run_process(const struct config *cfg, struct presult *r, struct hist *lat,
+                struct hist *lat_unc, struct hist *late);
+/* --processes: forks cfg->processes children, each running its share, and
+ * merges what they measured into r and the histograms (all three given).
+ * 0, or -1 when a child died or could not start (said on stderr; r then
+ * holds what the others measured). */
+int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
+                  struct hist *lat_unc, struct hist *late);
+/* Splits total over parts in proportion to weight: the share of the part
+ * of weight mine after weights summing to before, out of wsum. */
+unsigned long load_share(unsigned long total, unsigned long wsum,
+                         unsigned long before, unsigned long mine);
 
 /* ---- output (report.c) -------------------------------------------------- */
 

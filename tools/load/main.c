@@ -37,6 +37,7 @@ static void usage(FILE *f)
 	"      --timeout SECONDS    per request and per connect (default 5)\n"
 	"  -R, --rate REQ_PER_S     open loop at this total rate (default closed loop)\n"
 	"  -t, --threads T          threads, each with its own poller (default 1)\n"
+	"  -P, --processes N        N processes, each T threads and its share (default 1)\n"
 	"      --source ADDR[-ADDR] rotate over these local source addresses\n"
 	"      --connect-rate N     open at most N connections per second\n"
 	"  -b, --backend NAME       poller backend (%s)\n"
@@ -256,6 +257,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "processes", required_argument, NULL, 'P' },
 		{ "source", required_argument, NULL, O_SOURCE },
 		{ "connect-rate", required_argument, NULL, O_CRATE },
 		{ "backend", required_argument, NULL, 'b' },
@@ -270,7 +272,7 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	unsigned long v;
 	int o;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":c:a:d:n:R:t:b:hV", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":c:a:d:n:R:t:P:b:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case O_PROTO:
 			if (strcmp(optarg, "echo") == 0)
@@ -320,6 +322,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		case 't':
 			if (px_parse_ulong(optarg, 1, 1024, &cfg->threads) < 0)
 				die_usage("--threads '%s': expected 1 to 1024", optarg);
+			break;
+		case 'P':
+			if (px_parse_ulong(optarg, 1, 1024, &cfg->processes) < 0)
+				die_usage("--processes '%s': expected 1 to 1024", optarg);
 			break;
 		case O_SOURCE:
 			source = optarg;
@@ -388,8 +394,17 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		die_usage("%s", "--active must not exceed --connections");
 	if (cfg->requests && cfg->active == 0)
 		die_usage("%s", "--requests needs at least one active connection");
-	if (cfg->threads > cfg->connections)
-		die_usage("%s", "--threads must not exceed --connections");
+	if (cfg->processes > cfg->connections)
+		die_usage("%s", "--processes must not exceed --connections");
+	if (cfg->threads > cfg->connections / cfg->processes)
+		die_usage("%s", cfg->processes > 1
+		          ? "--threads times --processes must not exceed --connections"
+		          : "--threads must not exceed --connections");
+	/* -n's count is split over the active connections; a process with
+	 * none would have no share and run by the clock instead. */
+	if (cfg->requests && cfg->active < cfg->processes)
+		die_usage("%s", "--requests with --processes needs at least one "
+		          "active connection per process");
 	if (cfg->rate > 0 && cfg->active == 0)
 		die_usage("%s", "--rate needs at least one active connection");
 	if (cfg->backend && !backend_known(cfg->backend)) {
@@ -422,18 +437,29 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 	}
 }
 
+/* The most connections one process holds: each child raises its own limit. */
+static unsigned long per_process(const struct config *cfg)
+{
+	return (cfg->connections + cfg->processes - 1) / cfg->processes;
+}
+
 static int nofile_ok(const struct config *cfg)
 {
-	/* one descriptor per connection, one poller per thread, stdio, slack */
-	unsigned long need = cfg->connections + 2 * cfg->threads + 16;
+	/* one descriptor per connection, one poller per thread, stdio, slack;
+	 * with --processes, per process (the parent holds two pipes each) */
+	unsigned long need = per_process(cfg) + 2 * cfg->threads + 16;
 	long lim = px_raise_nofile();
 	if (lim >= 0 && (unsigned long)lim >= need)
 		return 1;
 	fprintf(stderr, PROG ": %lu connections need about %lu file descriptors but "
 	        "RLIMIT_NOFILE allows %ld even raised to the hard limit; raise the hard "
 	        "limit (ulimit -Hn as root, limits.conf, systemd LimitNOFILE) or split "
-	        "the connections over several processes\n",
-	        cfg->connections, need, lim);
+	        "the connections over several processes (--processes %lu)\n",
+	        per_process(cfg), need, lim,
+	        lim > 2 * (long)cfg->threads + 16
+	        ? (cfg->connections + (unsigned long)lim - 2 * cfg->threads - 17) /
+	          ((unsigned long)lim - 2 * cfg->threads - 16)
+	        : cfg->processes + 1);
 	return 0;
 }
 
@@ -446,12 +472,12 @@ static int backend_fits(const struct config *cfg)
 		return 1;	/* the workers report why it cannot be created */
 	int capped = !(pollux_features(p) & POLLUX_FEAT_NOLIMIT);
 	const char *name = pollux_backend(p);
-	unsigned long need = cfg->connections + 2 * cfg->threads + 16;
+	unsigned long need = per_process(cfg) + 2 * cfg->threads + 16;
 	if (capped && need > FD_SETSIZE) {
 		fprintf(stderr, PROG ": the %s backend here takes descriptors below "
 		        "FD_SETSIZE (%d) only, and %lu connections need about %lu; use "
 		        "at most %lu connections or another backend (-b poll)\n",
-		        name, FD_SETSIZE, cfg->connections, need,
+		        name, FD_SETSIZE, per_process(cfg), need,
 		        (unsigned long)FD_SETSIZE - 2 * cfg->threads - 16);
 		pollux_free(p);
 		return 0;
@@ -461,8 +487,8 @@ static int backend_fits(const struct config *cfg)
 }
 
 /* Splits total over the threads in proportion to weight (remainder spread). */
-static unsigned long share(unsigned long total, unsigned long wsum,
-                           unsigned long before, unsigned long mine)
+unsigned long load_share(unsigned long total, unsigned long wsum,
+                         unsigned long before, unsigned long mine)
 {
 	if (wsum == 0)
 		return 0;
@@ -491,13 +517,128 @@ static void progress(const struct config *cfg, struct worker *w, uint64_t t0,
 	*last_ns = now;
 }
 
+int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
+                struct hist *lat_unc, struct hist *late)
+{
+	memset(r, 0, sizeof *r);
+	struct worker *w = calloc(cfgp->threads, sizeof *w);
+	if (!w) {
+		fprintf(stderr, PROG ": out of memory\n");
+		return -1;
+	}
+	pthread_barrier_init(&g_run.barrier, NULL, (unsigned)cfgp->threads);
+	atomic_store(&g_run.undone, (int)cfgp->threads);
+	unsigned long cbefore = 0, abefore = 0;
+	int rc = -1;
+	for (unsigned long i = 0; i < cfgp->threads; i++) {
+		struct worker *x = &w[i];
+		x->id = (int)i;
+		x->cfg = cfgp;
+		x->nconn = load_share(cfgp->connections, cfgp->threads, i, 1);
+		x->nactive = load_share(cfgp->active, cfgp->threads, i, 1);
+		x->first_index = cbefore;
+		x->quota = load_share(cfgp->requests, cfgp->active, abefore, x->nactive);
+		x->rate = cfgp->active ? cfgp->rate * (double)x->nactive / (double)cfgp->active : 0;
+		cbefore += x->nconn;
+		abefore += x->nactive;
+		x->lat = malloc(sizeof *x->lat);
+		x->lat_unc = cfgp->rate > 0 ? malloc(sizeof *x->lat_unc) : NULL;
+		x->late = cfgp->rate > 0 ? malloc(sizeof *x->late) : NULL;
+		if (!x->lat || (cfgp->rate > 0 && (!x->lat_unc || !x->late))) {
+			fprintf(stderr, PROG ": out of memory\n");
+			goto out;
+		}
+		hist_init(x->lat);
+		if (x->lat_unc)
+			hist_init(x->lat_unc);
+		if (x->late)
+			hist_init(x->late);
+	}
+	uint64_t t0 = px_now_ns();
+	unsigned long started = 0;
+	for (; started < cfgp->threads; started++) {
+		int e = pthread_create(&w[started].tid, NULL, worker_main, &w[started]);
+		if (e) {
+			fprintf(stderr, PROG ": cannot start thread %lu: %s\n", started, strerror(e));
+			/* the barrier waits for every thread: none started can pass */
+			if (started == 0)
+				goto out;
+			exit(1);
+		}
+	}
+	if (cfgp->progress) {
+		uint64_t last_req = 0, last_ns = t0, next = t0 + 1000000000ull;
+		for (;;) {
+			if (atomic_load(&g_run.finished) == (int)cfgp->threads)
+				break;
+			struct timespec ts = { 0, 100000000 };
+			nanosleep(&ts, NULL);
+			if (px_now_ns() >= next) {
+				progress(cfgp, w, t0, &last_req, &last_ns);
+				next += 1000000000ull;
+			}
+		}
+	}
+	for (unsigned long i = 0; i < cfgp->threads; i++)
+		pthread_join(w[i].tid, NULL);
+	if (cfgp->progress)
+		fprintf(stderr, "\r\033[K");
+
+	uint64_t stop = g_run.start_ns, last = 0;
+	for (unsigned long i = 0; i < cfgp->threads; i++) {
+		struct worker *x = &w[i];
+		if (x->fail[0]) {
+			fprintf(stderr, PROG ": thread %lu: %s\n", i, x->fail);
+			r->failed = 1;
+		}
+		r->requests += x->requests_done;
+		r->bytes_sent += x->bytes_sent;
+		r->bytes_received += x->bytes_received;
+		for (int k = 0; k < E_NKINDS; k++) {
+			r->errors[k] += x->errors[k];
+			r->idle_errors[k] += x->idle_errors[k];
+		}
+		hist_merge(lat, x->lat);
+		if (x->lat_unc && lat_unc)
+			hist_merge(lat_unc, x->lat_unc);
+		if (x->late && late)
+			hist_merge(late, x->late);
+		r->connected += x->connected;
+		r->unsent += x->unsent;
+		r->unanswered += x->unanswered;
+		if (x->stopped_ns > stop)
+			stop = x->stopped_ns;
+		if (x->last_done_ns > last)
+			last = x->last_done_ns;
+	}
+	/* -n: the run ends with its last answer; -d: when the clock ran out
+	 * (or earlier, when stopped or when every connection failed). */
+	if (cfgp->requests && last)
+		stop = last;
+	r->start_ns = g_run.start_ns;
+	r->measure_ns = g_run.measure_ns;
+	r->stop_ns = stop;
+	snprintf(r->backend, sizeof r->backend, "%s", w[0].backend_name);
+	pthread_barrier_destroy(&g_run.barrier);
+	rc = 0;
+out:
+	for (unsigned long i = 0; i < cfgp->threads; i++) {
+		free(w[i].lat);
+		free(w[i].lat_unc);
+		free(w[i].late);
+	}
+	free(w);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct config cfg = {
 		.proto = PROTO_ECHO, .size = 64, .connections = 10, .threads = 1,
-		.duration_s = 10, .timeout_s = 5,
+		.duration_s = 10, .timeout_s = 5, .processes = 1,
 		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5,
 	};
+	g_run.ready_fd = g_run.go_fd = -1;
 	parse_args(&cfg, argc, argv);
 	if (!nofile_ok(&cfg) || !backend_fits(&cfg))
 		return 1;
@@ -514,7 +655,8 @@ int main(int argc, char **argv)
 		                                   cfg.path, cfg.host_hdr);
 		cfg.request = req;
 	}
-	cfg.progress = isatty(STDERR_FILENO);
+	/* several processes would draw over each other's line */
+	cfg.progress = cfg.processes == 1 && isatty(STDERR_FILENO);
 
 	struct sigaction sa = { 0 };
 	sa.sa_handler = on_signal;
@@ -523,112 +665,46 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	struct worker *w = calloc(cfg.threads, sizeof *w);
-	if (!w) {
+	struct presult r;
+	struct hist *lat = malloc(sizeof *lat);
+	/* a child of --processes sends all three, open loop or not */
+	int three = cfg.rate > 0 || cfg.processes > 1;
+	struct hist *lat_unc = three ? malloc(sizeof *lat_unc) : NULL;
+	struct hist *late = three ? malloc(sizeof *late) : NULL;
+	if (!lat || (three && (!lat_unc || !late))) {
 		fprintf(stderr, PROG ": out of memory\n");
 		return 1;
 	}
-	pthread_barrier_init(&g_run.barrier, NULL, (unsigned)cfg.threads);
-	atomic_store(&g_run.undone, (int)cfg.threads);
-	unsigned long cbefore = 0, abefore = 0;
-	for (unsigned long i = 0; i < cfg.threads; i++) {
-		struct worker *x = &w[i];
-		x->id = (int)i;
-		x->cfg = &cfg;
-		x->nconn = share(cfg.connections, cfg.threads, i, 1);
-		x->nactive = share(cfg.active, cfg.threads, i, 1);
-		x->first_index = cbefore;
-		x->quota = share(cfg.requests, cfg.active, abefore, x->nactive);
-		x->rate = cfg.active ? cfg.rate * (double)x->nactive / (double)cfg.active : 0;
-		cbefore += x->nconn;
-		abefore += x->nactive;
-		x->lat = malloc(sizeof *x->lat);
-		x->lat_unc = cfg.rate > 0 ? malloc(sizeof *x->lat_unc) : NULL;
-		x->late = cfg.rate > 0 ? malloc(sizeof *x->late) : NULL;
-		if (!x->lat || (cfg.rate > 0 && (!x->lat_unc || !x->late))) {
-			fprintf(stderr, PROG ": out of memory\n");
-			return 1;
-		}
-		hist_init(x->lat);
-		if (x->lat_unc)
-			hist_init(x->lat_unc);
-		if (x->late)
-			hist_init(x->late);
+	hist_init(lat);
+	if (three) {
+		hist_init(lat_unc);
+		hist_init(late);
 	}
+	int failed = 0;
 	uint64_t t0 = px_now_ns();
-	for (unsigned long i = 0; i < cfg.threads; i++) {
-		int rc = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
-		if (rc) {
-			fprintf(stderr, PROG ": cannot start thread %lu: %s\n", i, strerror(rc));
-			return 1;
-		}
+	if (cfg.processes > 1) {
+		if (run_processes(&cfg, &r, lat, lat_unc, late) < 0)
+			failed = 1;
+	} else if (run_process(&cfg, &r, lat, lat_unc, late) < 0) {
+		return 1;
 	}
-	if (cfg.progress) {
-		uint64_t last_req = 0, last_ns = t0, next = t0 + 1000000000ull;
-		for (;;) {
-			if (atomic_load(&g_run.finished) == (int)cfg.threads)
-				break;
-			struct timespec ts = { 0, 100000000 };
-			nanosleep(&ts, NULL);
-			if (px_now_ns() >= next) {
-				progress(&cfg, w, t0, &last_req, &last_ns);
-				next += 1000000000ull;
-			}
-		}
-	}
-	for (unsigned long i = 0; i < cfg.threads; i++)
-		pthread_join(w[i].tid, NULL);
-	if (cfg.progress)
-		fprintf(stderr, "\r\033[K");
+	if (r.failed)
+		failed = 1;
 
 	struct totals tot = { 0 };
-	tot.lat = malloc(sizeof *tot.lat);
-	tot.lat_unc = cfg.rate > 0 ? malloc(sizeof *tot.lat_unc) : NULL;
-	tot.late = cfg.rate > 0 ? malloc(sizeof *tot.late) : NULL;
-	if (!tot.lat || (cfg.rate > 0 && (!tot.lat_unc || !tot.late))) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return 1;
-	}
-	hist_init(tot.lat);
-	if (tot.lat_unc)
-		hist_init(tot.lat_unc);
-	if (tot.late)
-		hist_init(tot.late);
-	int failed = 0;
-	uint64_t stop = g_run.start_ns, last = 0;
-	for (unsigned long i = 0; i < cfg.threads; i++) {
-		struct worker *x = &w[i];
-		if (x->fail[0]) {
-			fprintf(stderr, PROG ": thread %lu: %s\n", i, x->fail);
-			failed = 1;
-		}
-		tot.requests += x->requests_done;
-		tot.bytes_sent += x->bytes_sent;
-		tot.bytes_received += x->bytes_received;
-		for (int k = 0; k < E_NKINDS; k++) {
-			tot.errors[k] += x->errors[k];
-			tot.idle_errors[k] += x->idle_errors[k];
-		}
-		hist_merge(tot.lat, x->lat);
-		if (x->lat_unc)
-			hist_merge(tot.lat_unc, x->lat_unc);
-		if (x->late)
-			hist_merge(tot.late, x->late);
-		tot.connected += x->connected;
-		tot.unsent += x->unsent;
-		if (x->stopped_ns > stop)
-			stop = x->stopped_ns;
-		if (x->last_done_ns > last)
-			last = x->last_done_ns;
-	}
-	/* -n: the run ends with its last answer; -d: when the clock ran out
-	 * (or earlier, when stopped or when every connection failed). */
-	if (cfg.requests && last)
-		stop = last;
-	tot.duration_s = stop > g_run.measure_ns ? (double)(stop - g_run.measure_ns) / 1e9 : 0;
-	tot.connect_s = g_run.start_ns > t0 ? (double)(g_run.start_ns - t0) / 1e9 : 0;
-	tot.backend = w[0].backend_name[0] ? w[0].backend_name
-	                                   : (cfg.backend ? cfg.backend : "unknown");
+	tot.lat = lat;
+	tot.lat_unc = cfg.rate > 0 ? lat_unc : NULL;
+	tot.late = cfg.rate > 0 ? late : NULL;
+	tot.requests = r.requests;
+	tot.bytes_sent = r.bytes_sent;
+	tot.bytes_received = r.bytes_received;
+	memcpy(tot.errors, r.errors, sizeof tot.errors);
+	memcpy(tot.idle_errors, r.idle_errors, sizeof tot.idle_errors);
+	tot.connected = (unsigned long)r.connected;
+	tot.unsent = r.unsent;
+	tot.duration_s = r.stop_ns > r.measure_ns ? (double)(r.stop_ns - r.measure_ns) / 1e9 : 0;
+	tot.connect_s = r.start_ns > t0 ? (double)(r.start_ns - t0) / 1e9 : 0;
+	tot.backend = r.backend[0] ? r.backend : (cfg.backend ? cfg.backend : "unknown");
 	/* The kernel searches the local port range on every connect; past
 	 * about half of it (it keeps the other half for bind) that search
 	 * dominates. Worth a hint, since --source removes the cost. */
@@ -660,9 +736,7 @@ int main(int argc, char **argv)
 	}
 	/* Stopped by a signal while answers were still owed: those requests
 	 * did not pass their check, so this is no clean run either. */
-	unsigned long unanswered = 0;
-	for (unsigned long i = 0; i < cfg.threads; i++)
-		unanswered += w[i].unanswered;
+	unsigned long unanswered = (unsigned long)r.unanswered;
 	if (unanswered) {
 		fprintf(stderr, PROG ": stopped by a signal with %lu request%s still "
 		        "waiting for an answer; they are in no figure\n", unanswered,
@@ -670,17 +744,10 @@ int main(int argc, char **argv)
 		failed = 1;
 	}
 
-	for (unsigned long i = 0; i < cfg.threads; i++) {
-		free(w[i].lat);
-		free(w[i].lat_unc);
-		free(w[i].late);
-	}
-	free(w);
-	free(tot.lat);
-	free(tot.lat_unc);
-	free(tot.late);
+	free(lat);
+	free(lat_unc);
+	free(late);
 	free(req);
 	free(cfg.sources);
-	pthread_barrier_destroy(&g_run.barrier);
 	return failed ? 1 : 0;
 }

@@ -105,8 +105,9 @@ void report_json(FILE *f, const struct config *cfg, const struct totals *t)
 	fprintf(f, ", \"proto\": \"%s\", \"backend\": ",
 	        cfg->proto == PROTO_HTTP ? "http" : "echo");
 	px_json_string(f, t->backend);
-	fprintf(f, ", \"connections\": %lu, \"active\": %lu, \"threads\": %lu",
-	        cfg->connections, cfg->active, cfg->threads);
+	fprintf(f, ", \"connections\": %lu, \"active\": %lu, \"threads\": %lu"
+	        ", \"processes\": %lu",
+	        cfg->connections, cfg->active, cfg->threads, cfg->processes);
 	fprintf(f, ", \"duration_s\": %.3f, \"requests\": %llu, \"rps\": %.1f",
 	        t->duration_s, (unsigned long long)t->requests,
 	        t->duration_s > 0 ? (double)t->requests / t->duration_s : 0.0);
@@ -172,6 +173,8 @@ void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 	fprintf(f, "target %s (%s), backend %s, %lu connections (%lu active), %lu thread%s, ",
 	        cfg->target, cfg->proto == PROTO_HTTP ? "http" : "echo", t->backend,
 	        cfg->connections, cfg->active, cfg->threads, cfg->threads == 1 ? "" : "s");
+	if (cfg->processes > 1)
+		fprintf(f, "in each of %lu processes, ", cfg->processes);
 	if (cfg->rate > 0)
 		fprintf(f, "open loop at %.1f req/s\n", cfg->rate);
 	else

@@ -750,6 +750,10 @@ void *worker_main(void *arg)
 
 	/* Every thread waits here, failed or not, so none is left behind. */
 	if (pthread_barrier_wait(&g_run.barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
+		/* One of several processes: the run starts when every process
+		 * has connected, so all measure over the same interval. */
+		if (g_run.ready_fd >= 0)
+			proc_wait_start();
 		g_run.start_ns = px_now_ns();
 		g_run.measure_ns = g_run.start_ns + (uint64_t)(cfg->warmup_s * 1e9);
 		g_run.end_ns = cfg->requests ? UINT64_MAX
