@@ -222,7 +222,8 @@ int scale_write_csv(FILE *f, const char *path,
                     const struct scale_point *pts, int n)
 {
 	fprintf(f, "backend,fds,active,rps,p50_us,p99_us,us_per_wait,"
-	        "events_per_wait,errors,registered,waits,window_s,"
+	        "events_per_wait,errors,registered,server_processes,"
+	        "load_processes,sources,pollers,fds_per_poller,waits,window_s,"
 	        "server_window,error\n");
 	for (int i = 0; i < n; i++) {
 		const struct scale_point *p = &pts[i];
@@ -234,6 +235,12 @@ int scale_write_csv(FILE *f, const char *path,
 		csv_num(f, p->events_per_wait); fputc(',', f);
 		fprintf(f, "%lu,", p->errors);
 		csv_num(f, p->registered); fputc(',', f);
+		csv_num(f, p->server_procs ? p->server_procs : NAN); fputc(',', f);
+		csv_num(f, p->load_procs ? p->load_procs : NAN); fputc(',', f);
+		csv_num(f, p->sources ? p->sources : NAN); fputc(',', f);
+		csv_num(f, p->pollers > 0 ? p->pollers : NAN); fputc(',', f);
+		csv_num(f, p->pollers > 0 ? p->fds_per_poller : NAN);
+		fputc(',', f);
 		csv_num(f, p->waits); fputc(',', f);
 		csv_num(f, p->window_s); fputc(',', f);
 		fputs(p->whole_run ? "whole_run," : "steady,", f);
