@@ -214,6 +214,12 @@ if grep -q "FAILED" "$tmp/dying.out" &&
 else
 	fail "failed point not reported: $(cat "$tmp/dying.out")"
 fi
+# A failed point prints the system-wide limits that would bind next.
+if grep -q "^pollux-scale: limits: fs.file-max [0-9-]*, fs.nr_open .*ip_local_port_range .*tcp_mem" "$tmp/dying.err"; then
+	pass "a failed point prints the system limits"
+else
+	fail "no system limits line after a failed point: $(cat "$tmp/dying.err")"
+fi
 "$PYTHON3" - "$tmp/dying.json" "$b1" "$b2" <<'EOF'
 import json, sys
 path, b1, b2 = sys.argv[1:4]
@@ -256,19 +262,46 @@ else
 fi
 check_no_leftovers "sweep without gnuplot"
 
-# ---- 4. RLIMIT_NOFILE caps the fd counts, with a note naming it ----
-(ulimit -n 400 && sweep capped --backends "$b2" --fds 0,5000 --active 5 \
-	--duration 0.3 --warmup 0 --csv "$tmp/capped.csv")
+# ---- 4. past one process's RLIMIT_NOFILE, a point runs 2 processes ----
+# 400 less the 64 kept for each tool's own descriptors: 336 a process, so
+# 600 idle and 5 active take two of each; the fit is per poller.
+(ulimit -n 400 && sweep split --backends "$b2" --fds 0,600 --active 5 \
+	--duration 0.3 --warmup 0 --csv "$tmp/split.csv" --json "$tmp/split.json")
 rc=$?
-sanitizer_check capped	# (a fail inside the subshell would not count)
-check_no_leftovers "capped sweep"
-# 400 less 5 active less the 64 kept for each tool's own descriptors.
-if [ $rc -eq 0 ] && grep -q "RLIMIT_NOFILE is 400" "$tmp/capped.err" &&
-   grep -q "capped to 331" "$tmp/capped.err" &&
-   grep -q "^$b2,331,5," "$tmp/capped.csv" && ! grep -q ",5000," "$tmp/capped.csv"; then
-	pass "fds capped to what RLIMIT_NOFILE allows, with a note naming it"
+sanitizer_check split	# (a fail inside the subshell would not count)
+check_no_leftovers "split sweep"
+if [ $rc -eq 0 ] && grep -q "fds=600: 605 connections do not fit one process (336 each): pollux-server --processes 2" "$tmp/split.err" &&
+   "$PYTHON3" - "$tmp/split.json" "$b2" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = {q["fds"]: q for q in d["points"]}
+one, two = p[0], p[600]
+ok = (one["server_processes"] == 1 and one["pollers"] == 1 and
+      two["server_processes"] == 2 and two["load_processes"] == 2 and
+      two["pollers"] == 2 and "error" not in two and
+      two["registered"] >= 605 and
+      abs(two["fds_per_poller"] - two["registered"] / 2) < 1e-6 and
+      d["fit"][sys.argv[2]]["x"] == "fds_per_poller")
+if not ok:
+    print("split JSON:", p)
+sys.exit(0 if ok else 1)
+EOF
+then
+	pass "a point past one process's descriptors runs 2 processes, fit per poller"
 else
-	fail "cap by RLIMIT_NOFILE: exit $rc, $(cat "$tmp/capped.err" "$tmp/capped.csv")"
+	fail "split over processes: exit $rc, $(cat "$tmp/split.err" "$tmp/split.json")"
+fi
+
+# --fds-per-process forces the same without a low RLIMIT_NOFILE.
+sweep perproc --backends "$b2" --fds 300 --active 5 --fds-per-process 200 \
+	--duration 0.3 --warmup 0 --csv "$tmp/perproc.csv"
+rc=$?
+check_no_leftovers "--fds-per-process sweep"
+if [ $rc -eq 0 ] && grep -q "pollux-server --processes 2" "$tmp/perproc.err" &&
+   grep -q "^$b2,300,5,.*,2,2,2,2," "$tmp/perproc.csv"; then
+	pass "--fds-per-process 200 runs 305 connections in 2 processes"
+else
+	fail "--fds-per-process: exit $rc, $(cat "$tmp/perproc.err" "$tmp/perproc.csv")"
 fi
 
 # ---- 5. SIGTERM in the middle of a point stops server and load too ----

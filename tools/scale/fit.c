@@ -6,6 +6,12 @@
 #include <math.h>
 #include <string.h>
 
+double scale_fds_per_poller(const struct scale_point *p)
+{
+	double k = isfinite(p->pollers) && p->pollers > 1 ? p->pollers : 1;
+	return p->registered / k;
+}
+
 void scale_fit(const struct scale_point *pts, int n, const char *backend,
                struct scale_fit *fit)
 {
@@ -21,7 +27,7 @@ void scale_fit(const struct scale_point *pts, int n, const char *backend,
 		if (strcmp(p->backend, backend) != 0 || p->error[0] ||
 		    !isfinite(p->registered) || !isfinite(p->us_per_wait))
 			continue;
-		sx += p->registered;
+		sx += scale_fds_per_poller(p);
 		sy += p->us_per_wait * 1000.0;
 		k++;
 	}
@@ -34,7 +40,7 @@ void scale_fit(const struct scale_point *pts, int n, const char *backend,
 		if (strcmp(p->backend, backend) != 0 || p->error[0] ||
 		    !isfinite(p->registered) || !isfinite(p->us_per_wait))
 			continue;
-		double dx = p->registered - mx, dy = p->us_per_wait * 1000.0 - my;
+		double dx = scale_fds_per_poller(p) - mx, dy = p->us_per_wait * 1000.0 - my;
 		sxx += dx * dx;
 		sxy += dx * dy;
 		syy += dy * dy;

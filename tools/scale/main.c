@@ -20,7 +20,20 @@
  * poller, signal pipe, the /stats request, and some slack. */
 #define FD_RESERVE 64
 
-static const unsigned long default_fds[] = { 0, 100, 1000, 5000, 10000, 15000 };
+/* Past one process's RLIMIT_NOFILE, points run several server workers
+ * and load processes (see scale_run_point). */
+static const unsigned long default_fds[] = { 0, 100, 1000, 5000, 10000, 15000,
+                                             30000, 50000, 100000 };
+/* The default sweep stops select and poll here: every wait walks every
+ * registered descriptor, and their accepting alone takes ten seconds and
+ * more at 15,000 on a 2-core machine; a point at 30,000 and above would
+ * take minutes for a line whose slope is clear by then. */
+#define SLOW_MAX_FDS 15000
+/* Descriptors per process by default: RLIMIT_NOFILE less this headroom
+ * (stdio, listeners, pollers, pipes, and connections replaced meanwhile),
+ * at most DEFAULT_PER_PROCESS. */
+#define PER_PROCESS_HEADROOM 2000
+#define DEFAULT_PER_PROCESS 18000
 /* 15,000 is left out: on a busy 2-core machine select and poll take ten
  * seconds and more just to accept that many, which breaks the 30 s aim. */
 static const unsigned long quick_fds[] = { 0, 1000, 5000, 10000 };
@@ -37,8 +50,13 @@ static void usage(FILE *f)
 "  -b, --backends LIST   backends to measure, comma-separated (default: all\n"
 "                        built, listed below)\n"
 "  -f, --fds LIST        idle descriptor counts (default 0,100,1000,5000,\n"
-"                        10000,15000; capped by RLIMIT_NOFILE)\n"
+"                        10000,15000,30000,50000,100000; select and poll\n"
+"                        stop at 15000 unless the list is given)\n"
 "  -a, --active A        busy connections at every point (default 50)\n"
+"      --fds-per-process N connections one server or load process holds at\n"
+"                        most (default RLIMIT_NOFILE less 2000, at most\n"
+"                        18000); a point needing more runs ceil(fds/N) of\n"
+"                        each, and the fit is per poller\n"
 "  -d, --duration SECS   measured seconds per point (default 5)\n"
 "  -w, --warmup SECS     seconds of load before measuring (default 1)\n"
 "  -q, --quick           about 30 s in all: fds 0,1000,5000,10000, 1 s runs\n"
@@ -171,67 +189,79 @@ static int parse_fds(struct scale_opts *o, char *list)
 	return 0;
 }
 
-/* Caps the fd counts to what the server and pollux-load can each hold
- * (both inherit our raised RLIMIT_NOFILE) and what one source address's
- * ports allow; says so when it binds. -1 (after a message) when not even
- * the active connections fit: every point would fail, one by one. */
-static int cap_fds(struct scale_opts *o)
+/* Sets the descriptors one process may hold from RLIMIT_NOFILE (both
+ * children inherit our raised limit), and caps the fd counts to what the
+ * server's 256 processes and the machine's fs.file-max allow; says so when
+ * it binds. -1 (after a message) when not even the active connections fit
+ * one process: every point would fail, one by one. */
+static int cap_fds(struct scale_opts *o, int per_given)
 {
 	long nofile = px_raise_nofile();
-	long cap = -1;
-	const char *why = NULL;
-	if (nofile > 0) {
-		cap = nofile - (long)o->active - FD_RESERVE;
-		why = "nofile";
-	}
-	long lo, hi, ports = scale_port_range(&lo, &hi) == 0 ? hi - lo + 1 : -1;
-	if (ports > 0 && (!why || ports - (long)o->active - FD_RESERVE < cap)) {
-		cap = ports - (long)o->active - FD_RESERVE;
-		why = "ports";
-	}
-	if (why && cap < 0) {
-		if (strcmp(why, "nofile") == 0)
-			fprintf(stderr, "pollux-scale: --active %lu cannot fit: "
-			        "RLIMIT_NOFILE is %ld and the server and pollux-load "
-			        "each need the active connections plus %d; lower "
-			        "--active or raise the hard limit (ulimit -Hn)\n",
-			        o->active, nofile, FD_RESERVE);
-		else
-			fprintf(stderr, "pollux-scale: --active %lu cannot fit: "
-			        "the local port range holds %ld ports and one client "
-			        "address needs the active connections plus %d; lower "
-			        "--active or widen net.ipv4.ip_local_port_range\n",
-			        o->active, ports, FD_RESERVE);
+	if (nofile > 0 && (long)o->active + FD_RESERVE > nofile) {
+		fprintf(stderr, "pollux-scale: --active %lu cannot fit: "
+		        "RLIMIT_NOFILE is %ld and the server and pollux-load "
+		        "each need the active connections plus %d; lower "
+		        "--active or raise the hard limit (ulimit -Hn)\n",
+		        o->active, nofile, FD_RESERVE);
 		return -1;
 	}
-	if (!why || o->fds[o->nfds - 1] <= (unsigned long)cap)
-		return 0;
-	int k = 0, capped = 0;
-	for (int i = 0; i < o->nfds; i++) {
-		if (o->fds[i] > (unsigned long)cap) {
-			o->fds[k++] = (unsigned long)cap;
-			capped = 1;
-		} else {
-			o->fds[k++] = o->fds[i];
+	long room = nofile > 0 ? nofile - FD_RESERVE : DEFAULT_PER_PROCESS;
+	if (!per_given) {
+		long p = nofile > 0 ? nofile - PER_PROCESS_HEADROOM : room;
+		if (p > DEFAULT_PER_PROCESS)
+			p = DEFAULT_PER_PROCESS;
+		if (p < (long)o->active + 1)
+			p = room;
+		o->fds_per_process = (unsigned long)p;
+	} else if ((long)o->fds_per_process > room) {
+		fprintf(stderr, "pollux-scale: note: --fds-per-process %lu is "
+		        "over RLIMIT_NOFILE %ld less %d; using %ld\n",
+		        o->fds_per_process, nofile, FD_RESERVE, room);
+		o->fds_per_process = (unsigned long)room;
+	}
+	/* pollux-server runs at most 256 processes; both ends of every
+	 * connection are descriptors of this machine. */
+	unsigned long cap = 256 * o->fds_per_process;
+	const char *why = "processes";
+	long file_max = -1, file_nr = -1;
+	FILE *f = fopen("/proc/sys/fs/file-max", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &file_max) != 1)
+			file_max = -1;
+		fclose(f);
+	}
+	f = fopen("/proc/sys/fs/file-nr", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &file_nr) != 1)
+			file_nr = -1;
+		fclose(f);
+	}
+	if (file_max > 0 && file_nr >= 0 && file_max > file_nr + 2000) {
+		unsigned long m = (unsigned long)(file_max - file_nr - 2000) / 2;
+		if (m < cap + o->active) {
+			cap = m > o->active ? m - o->active : 0;
+			why = "file-max";
 		}
 	}
-	o->nfds = k;
-	tidy_fds(o);
-	if (!capped)
+	if (o->fds[o->nfds - 1] <= cap)
 		return 0;
-	if (strcmp(why, "nofile") == 0)
-		fprintf(stderr, "pollux-scale: note: RLIMIT_NOFILE is %ld, so "
-		        "the server and pollux-load can each hold %ld idle "
-		        "descriptors beside %lu active: larger --fds counts "
-		        "capped to %ld (raise the hard limit, e.g. ulimit -Hn or "
-		        "nofile in /etc/security/limits.conf)\n", nofile, cap,
+	for (int i = 0; i < o->nfds; i++)
+		if (o->fds[i] > cap)
+			o->fds[i] = cap;
+	tidy_fds(o);
+	if (strcmp(why, "file-max") == 0) {
+		fprintf(stderr, "pollux-scale: note: fs.file-max is %ld with %ld "
+		        "open, room for both ends of %lu idle connections beside "
+		        "%lu active: larger --fds counts capped to %lu (fix: "
+		        "sysctl -w fs.file-max=N)\n", file_max, file_nr, cap,
 		        o->active, cap);
-	else
-		fprintf(stderr, "pollux-scale: note: the local port range holds "
-		        "%ld ports, so one client address can open %ld idle "
-		        "connections beside %lu active: larger --fds counts "
-		        "capped to %ld (widen net.ipv4.ip_local_port_range)\n",
-		        ports, cap, o->active, cap);
+		scale_print_limits(stderr, cap + o->active, 1, 1,
+		                   o->fds_per_process);
+	} else {
+		fprintf(stderr, "pollux-scale: note: pollux-server runs at most "
+		        "256 processes of %lu descriptors: larger --fds counts "
+		        "capped to %lu\n", o->fds_per_process, cap);
+	}
 	return 0;
 }
 
@@ -354,7 +384,8 @@ static int plot_dir_unwritable(const char *path)
 
 /* ---- main ---- */
 
-enum { OPT_CSV = 256, OPT_JSON, OPT_PLOT, OPT_SERVER, OPT_LOAD, OPT_NOPROG };
+enum { OPT_CSV = 256, OPT_JSON, OPT_PLOT, OPT_SERVER, OPT_LOAD, OPT_NOPROG,
+       OPT_PER_PROC };
 
 int main(int argc, char **argv)
 {
@@ -371,6 +402,7 @@ int main(int argc, char **argv)
 		{ "server-cmd", required_argument, NULL, OPT_SERVER },
 		{ "load-cmd", required_argument, NULL, OPT_LOAD },
 		{ "no-progress", no_argument, NULL, OPT_NOPROG },
+		{ "fds-per-process", required_argument, NULL, OPT_PER_PROC },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -380,7 +412,7 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.active = 50;
 	char *backends_arg = NULL, *fds_arg = NULL;
-	int quick = 0, no_progress = 0, have_dur = 0, have_warm = 0;
+	int quick = 0, no_progress = 0, have_dur = 0, have_warm = 0, per_given = 0;
 	int c;
 	o.server_cmd = getenv("POLLUX_SERVER");
 	o.load_cmd = getenv("POLLUX_LOAD");
@@ -416,6 +448,13 @@ int main(int argc, char **argv)
 		case OPT_SERVER: o.server_cmd = optarg; break;
 		case OPT_LOAD: o.load_cmd = optarg; break;
 		case OPT_NOPROG: no_progress = 1; break;
+		case OPT_PER_PROC:
+			if (px_parse_ulong(optarg, 1, 10000000,
+			                   &o.fds_per_process) < 0)
+				return bad_usage("--fds-per-process: '%s' is not a "
+				                 "count from 1 to 10000000", optarg);
+			per_given = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			printf("\nBackends built here: ");
@@ -507,7 +546,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* Before the outputs are created: a refusal leaves no empty file. */
-	if (cap_fds(&o) < 0) {
+	if (cap_fds(&o, per_given) < 0) {
 		free(server);
 		free(load);
 		free(gnuplot);
@@ -530,7 +569,7 @@ int main(int argc, char **argv)
 	}
 	o.progress = !no_progress && isatty(2);
 
-	int n = o.nbackends * o.nfds, done = 0, failed = 0;
+	int n = o.nbackends * o.nfds, done = 0, failed = 0, slow_said = 0;
 	struct scale_point *pts = calloc((size_t)n, sizeof *pts);
 	if (!pts) {
 		fprintf(stderr, "pollux-scale: out of memory\n");
@@ -562,6 +601,39 @@ int main(int argc, char **argv)
 			prog_last = 0;
 			if (o.progress)
 				draw_progress();
+			if (!fds_arg && p->fds > SLOW_MAX_FDS &&
+			    (strcmp(p->backend, "select") == 0 ||
+			     strcmp(p->backend, "poll") == 0)) {
+				if (!slow_said++) {
+					if (o.progress)
+						clear_progress();
+					fprintf(stderr, "pollux-scale: note: select and "
+					        "poll stop at %d fds: each wait walks every "
+					        "registered descriptor and accepting that "
+					        "many already takes ten seconds and more; "
+					        "past it a point takes minutes (give --fds "
+					        "to measure them anyway)\n", SLOW_MAX_FDS);
+				}
+				double e = est_point(&o, p->fds);
+				est_left -= e;
+				p->backend = NULL;
+				continue;	/* not run: left out of pts */
+			}
+			unsigned long conns = p->fds + p->active;
+			int k = scale_procs_for(&o, conns);
+			if (k > 1) {
+				if (o.progress)
+					clear_progress();
+				fprintf(stderr, "pollux-scale: %s fds=%lu: %lu "
+				        "connections do not fit one process (%lu "
+				        "each): pollux-server --processes %d, "
+				        "pollux-load --processes %d over %d source "
+				        "addresses; cost per wait is of one poller "
+				        "holding ~%lu\n", p->backend, p->fds, conns,
+				        o.fds_per_process, k, k,
+				        scale_sources_for(conns, k),
+				        (conns + (unsigned long)k - 1) / (unsigned long)k);
+			}
 			if (wait_for_ports(&o) < 0)
 				break;
 			uint64_t t0 = px_now_us();
@@ -574,6 +646,15 @@ int main(int argc, char **argv)
 					clear_progress();
 				fprintf(stderr, "pollux-scale: %s fds=%lu failed: %s\n",
 				        p->backend, p->fds, p->error);
+				scale_print_limits(stderr, p->fds + p->active,
+				                   p->server_procs, p->sources,
+				                   o.fds_per_process);
+			} else if (p->errors && p->fds > 1000) {
+				if (o.progress)
+					clear_progress();
+				scale_print_limits(stderr, p->fds + p->active,
+				                   p->server_procs, p->sources,
+				                   o.fds_per_process);
 			}
 			double e = est_point(&o, p->fds);
 			est_done += e;

@@ -112,8 +112,9 @@ void scale_print_table(FILE *f, const struct scale_opts *o,
 void scale_print_fit(FILE *f, const struct scale_opts *o,
                      const struct scale_fit *fits)
 {
-	fprintf(f, "\nCost per registered descriptor per pollux_wait "
-	        "(least squares over the server's figures):\n");
+	fprintf(f, "\nCost per registered descriptor per pollux_wait of one "
+	        "poller (least squares of us/wait against registered fds per "
+	        "poller):\n");
 	for (int b = 0; b < o->nbackends; b++) {
 		const struct scale_fit *ft = &fits[b];
 		if (!isfinite(ft->ns_per_fd)) {
@@ -221,7 +222,8 @@ int scale_write_csv(FILE *f, const char *path,
                     const struct scale_point *pts, int n)
 {
 	fprintf(f, "backend,fds,active,rps,p50_us,p99_us,us_per_wait,"
-	        "events_per_wait,errors,registered,waits,window_s,"
+	        "events_per_wait,errors,registered,server_processes,"
+	        "load_processes,sources,pollers,fds_per_poller,waits,window_s,"
 	        "server_window,error\n");
 	for (int i = 0; i < n; i++) {
 		const struct scale_point *p = &pts[i];
@@ -233,6 +235,12 @@ int scale_write_csv(FILE *f, const char *path,
 		csv_num(f, p->events_per_wait); fputc(',', f);
 		fprintf(f, "%lu,", p->errors);
 		csv_num(f, p->registered); fputc(',', f);
+		csv_num(f, p->server_procs ? p->server_procs : NAN); fputc(',', f);
+		csv_num(f, p->load_procs ? p->load_procs : NAN); fputc(',', f);
+		csv_num(f, p->sources ? p->sources : NAN); fputc(',', f);
+		csv_num(f, p->pollers > 0 ? p->pollers : NAN); fputc(',', f);
+		csv_num(f, p->pollers > 0 ? p->fds_per_poller : NAN);
+		fputc(',', f);
 		csv_num(f, p->waits); fputc(',', f);
 		csv_num(f, p->window_s); fputc(',', f);
 		fputs(p->whole_run ? "whole_run," : "steady,", f);
@@ -338,6 +346,18 @@ int scale_write_json(FILE *f, const char *path,
 		json_num_out(f, p->events_per_wait);
 		fprintf(f, ", \"errors\": %lu, \"registered\": ", p->errors);
 		json_num_out(f, p->registered);
+		/* The fit's x: descriptors in one poller, with the server's
+		 * pollers over its processes (null when not run). */
+		fprintf(f, ", \"server_processes\": ");
+		json_num_out(f, p->server_procs ? p->server_procs : NAN);
+		fprintf(f, ", \"load_processes\": ");
+		json_num_out(f, p->load_procs ? p->load_procs : NAN);
+		fprintf(f, ", \"sources\": ");
+		json_num_out(f, p->sources ? p->sources : NAN);
+		fprintf(f, ", \"pollers\": ");
+		json_num_out(f, p->pollers > 0 ? p->pollers : NAN);
+		fprintf(f, ", \"fds_per_poller\": ");
+		json_num_out(f, p->pollers > 0 ? p->fds_per_poller : NAN);
 		fprintf(f, ", \"waits\": ");
 		json_num_out(f, p->waits);
 		fprintf(f, ", \"window_s\": ");
@@ -354,7 +374,8 @@ int scale_write_json(FILE *f, const char *path,
 	for (int b = 0; b < o->nbackends; b++) {
 		fprintf(f, "%s\n    ", b ? "," : "");
 		px_json_string(f, name_of(o, b));
-		fprintf(f, ": {\"ns_per_fd_per_wait\": ");
+		fprintf(f, ": {\"x\": \"fds_per_poller\", "
+		        "\"ns_per_fd_per_wait\": ");
 		json_num_out(f, fits[b].ns_per_fd);
 		fprintf(f, ", \"base_us_per_wait\": ");
 		json_num_out(f, fits[b].base_us);

@@ -19,13 +19,16 @@
 #define START_TIMEOUT_MS 10000	/* for the server's "listening" line */
 #define STATS_TIMEOUT_MS 5000	/* for one GET /stats */
 #define STOP_GRACE_MS 3000	/* SIGTERM to SIGKILL */
-#define LOAD_SOURCE "127.0.0.2"	/* pollux-load's client address */
+#define LOAD_SOURCE "127.0.0.2"	/* pollux-load's first client address */
+/* Connections planned per source address: under the default 28,232
+ * ephemeral ports, with room for what TIME_WAIT still holds. */
+#define PER_SOURCE 20000
 
 /* A server statistics snapshot, and when we took it. */
 struct snap {
 	int ok;
 	uint64_t at_us;
-	double waits, events, wait_us, registered, open, requests;
+	double waits, events, wait_us, registered, open, requests, workers;
 };
 
 /* Keeps the first reason a point failed. */
@@ -202,6 +205,7 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 	s->registered = json_num(j, "registered");
 	s->open = json_num(j, "open");
 	s->requests = json_num(j, "requests");
+	s->workers = json_num(j, "workers");
 	json_free(j);
 	if (!isfinite(s->waits) || !isfinite(s->events) ||
 	    !isfinite(s->wait_us) || !isfinite(s->open)) {
@@ -273,6 +277,8 @@ static void diff_window(struct scale_point *pt, const struct snap *a,
 	pt->window_s = (double)(b->at_us - a->at_us) / 1e6;
 	pt->waits = dw;
 	pt->registered = isfinite(b->registered) ? b->registered : b->open;
+	pt->pollers = isfinite(b->workers) && b->workers >= 1 ? b->workers : 1;
+	pt->fds_per_poller = scale_fds_per_poller(pt);
 	if (dw > 0) {
 		pt->us_per_wait = (b->wait_us - a->wait_us) / dw;
 		pt->events_per_wait = (b->events - a->events) / dw;
@@ -331,12 +337,32 @@ static void server_failed(struct scale_point *pt, struct proc *server,
 	}
 }
 
+/* A count that does not fit one process is split over as many server
+ * workers and load processes as it needs. */
+int scale_procs_for(const struct scale_opts *o, unsigned long conns)
+{
+	unsigned long per = o->fds_per_process ? o->fds_per_process : conns;
+	unsigned long k = per ? (conns + per - 1) / per : 1;
+	return k < 1 ? 1 : k > 256 ? 256 : (int)k;
+}
+
+/* Enough source addresses for the ephemeral ports, and one per load
+ * process at least so that each has its own. */
+int scale_sources_for(unsigned long conns, int procs)
+{
+	unsigned long n = (conns + PER_SOURCE - 1) / PER_SOURCE;
+	if (n < (unsigned long)procs)
+		n = (unsigned long)procs;
+	return n < 1 ? 1 : n > 253 ? 253 : (int)n;
+}
+
 int scale_run_point(const struct scale_opts *o, const char *server_path,
                     const char *load_path, struct scale_point *pt)
 {
 	struct proc server, load;
 	char addr[PX_ADDRSTRLEN], target[PX_ADDRSTRLEN + 16], why[256];
 	char conns[32], active[32], dur[32], warm[32], st[64], last[256];
+	char nproc[16], sources[64];
 	struct sockaddr_storage ss;
 	socklen_t slen = 0;
 	struct snap s0 = { 0 }, s1 = { 0 }, s_last = { 0 }, s_end = { 0 };
@@ -345,13 +371,29 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	/* Connecting the idle clients takes a while at 15,000. */
 	uint64_t connect_allow_us = (10 + expected / 500) * 1000000ull;
 
+	int k = scale_procs_for(o, expected);
+	int nsrc = scale_sources_for(expected, k);
+	pt->server_procs = pt->load_procs = k;
+	pt->sources = nsrc;
+	/* /stats sums the workers' counters read at slightly different
+	 * moments, and our own /stats connections come and go among them:
+	 * "open" can read up to one short per extra worker. */
+	double held = (double)expected + 1 - (k - 1);
+	if (nsrc == 1)
+		snprintf(sources, sizeof sources, "%s", LOAD_SOURCE);
+	else
+		snprintf(sources, sizeof sources, "%s-127.0.0.%d", LOAD_SOURCE,
+		         1 + nsrc);
+	snprintf(nproc, sizeof nproc, "%d", k);
+
 	memset(&load, 0, sizeof load);
 	load.pid = -1;
 	load.out_fd = load.err_fd = -1;
 
 	const char *sargv[] = { server_path, "--backend", pt->backend,
 	                        "--listen", "127.0.0.1:0", "--proto", "http",
-	                        "--idle-timeout", "0", "--json", NULL };
+	                        "--idle-timeout", "0", "--json",
+	                        k > 1 ? "--processes" : NULL, nproc, NULL };
 	trace_t0 = px_now_us();
 	trace(pt, "starting %s", server_path);
 	if (proc_spawn(&server, sargv) < 0) {
@@ -401,14 +443,17 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	 * anyone else's on the machine, after a point or two at 15,000. */
 	const char *largv[] = { load_path, "-c", conns, "-a", active,
 	                        "-d", dur, "--warmup", warm, "--backend", lb,
-	                        "--source", LOAD_SOURCE, "--json", target, NULL };
+	                        "--source", sources, "--json",
+	                        k > 1 ? "--processes" : target,
+	                        k > 1 ? nproc : NULL, target, NULL };
 	if (proc_spawn(&load, largv) < 0) {
 		set_error(pt, "cannot start %s: %s", load_path, strerror(errno));
 		goto done;
 	}
 	uint64_t load_start = px_now_us();
-	trace(pt, "server listens at %s; started pollux-load -c %s -a %s",
-	      addr, conns, active);
+	trace(pt, "server listens at %s; started pollux-load -c %s -a %s "
+	      "--source %s (%d process%s a side)", addr, conns, active,
+	      sources, k, k > 1 ? "es" : "");
 
 	/* 1. Wait until the server holds every connection. */
 	uint64_t t_open = 0;
@@ -417,7 +462,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 		struct snap s;
 		/* "open" counts this /stats connection too. */
 		if (get_stats(&ss, slen, &s, why, sizeof why) == 0 &&
-		    s.open >= (double)expected + 1) {
+		    s.open >= held) {
 			t_open = px_now_us();
 			trace(pt, "server holds all %lu connections", expected);
 			break;
@@ -456,9 +501,16 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 				if (server.exited || load.exited)
 					break;
 				struct snap s;
-				if (get_stats(&ss, slen, &s, why, sizeof why) < 0 ||
-				    s.open < (double)expected + 1)
+				if (get_stats(&ss, slen, &s, why, sizeof why) < 0) {
+					trace(pt, "window ends: %s", why);
 					break;
+				}
+				if (s.open < held) {
+					trace(pt, "window ends: server holds %.0f "
+					      "connections of %lu", s.open - 1,
+					      expected);
+					break;
+				}
 				s_last = s;
 			}
 		}

@@ -23,6 +23,9 @@ struct scale_opts {
 	const char *csv, *json, *plot;
 	const char *server_cmd, *load_cmd;
 	int progress;		/* draw a progress line on stderr */
+	/* Descriptors one server or load process may hold (connections);
+	 * a point needing more runs ceil(need / this) processes of each. */
+	unsigned long fds_per_process;
 	/* 1-minute load average before and after the sweep (NAN: unknown):
 	 * others' work on the machine skews every figure. */
 	double load_start, load_end;
@@ -37,6 +40,12 @@ struct scale_point {
 	double registered;	/* fds in the server's poller during the window */
 	double waits;		/* pollux_wait calls inside the window */
 	double window_s;	/* length of the server-side window */
+	int server_procs;	/* pollux-server --processes (0: not run) */
+	int load_procs;		/* pollux-load --processes */
+	int sources;		/* pollux-load --source addresses */
+	double pollers;		/* event loops over the server ("workers"
+				 * of /stats); 0 or NAN: one */
+	double fds_per_poller;	/* registered / pollers: the fit's x */
 	int whole_run;		/* window fell back to the whole run */
 	unsigned long errors;	/* failed requests and connections (load) */
 	char error[256];	/* non-empty: the point failed, and why */
@@ -67,6 +76,11 @@ char *scale_find_tool(const char *name, const char *override,
 
 /* Set by --verbose: trace each phase of a point on stderr. */
 extern int scale_verbose;
+
+/* Processes a side for CONNS connections (o->fds_per_process each), and
+ * the pollux-load --source addresses (127.0.0.2 on) they use. */
+int scale_procs_for(const struct scale_opts *o, unsigned long conns);
+int scale_sources_for(unsigned long conns, int procs);
 
 /* Runs one point with server and load, filling *pt (pt->error on failure).
  * Returns -1 only when interrupted by a signal. */
@@ -99,8 +113,11 @@ double json_sum(const struct json *obj, const char *key);
 
 /* ---- fit.c ---- */
 
+/* Descriptors in one poller: registered / pollers (one when unknown). */
+double scale_fds_per_poller(const struct scale_point *p);
+
 /* Least-squares line through the successful points of one backend:
- * x = registered fds, y = ns per wait. */
+ * x = registered fds per poller, y = ns per wait of one poller. */
 void scale_fit(const struct scale_point *pts, int n, const char *backend,
                struct scale_fit *fit);
 
@@ -142,6 +159,13 @@ int scale_port_range(long *lo, long *hi);
 /* Ports of that range that no TCP socket bound to 127.0.0.1 or a wildcard
  * address uses now, or -1 if unknown. */
 long scale_free_ports(void);
+
+/* One line of the system-wide limits (fs.file-max, fs.nr_open, file-nr,
+ * ip_local_port_range, RLIMIT_NOFILE, MemAvailable, tcp_mem, sockets),
+ * then, for each that binds for CONNS connections in PROCS processes a
+ * side over NSRC source addresses, why and the fix. */
+void scale_print_limits(FILE *f, unsigned long conns, int procs, int nsrc,
+                        unsigned long per_process);
 
 /* ---- shared helpers (proc.c) ---- */
 
