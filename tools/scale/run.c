@@ -366,6 +366,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	struct sockaddr_storage ss;
 	socklen_t slen = 0;
 	struct snap s0 = { 0 }, s1 = { 0 }, s_last = { 0 }, s_end = { 0 };
+	struct snap s_full = { 0 };	/* when the server held them all */
 	int interrupted = 0;
 	unsigned long expected = pt->fds + pt->active;
 	/* Connecting the idle clients takes a while at 15,000. */
@@ -464,6 +465,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 		if (get_stats(&ss, slen, &s, why, sizeof why) == 0 &&
 		    s.open >= held) {
 			t_open = px_now_us();
+			s_full = s;
 			trace(pt, "server holds all %lu connections", expected);
 			break;
 		}
@@ -550,6 +552,10 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	} else if (get_stats(&ss, slen, &s_end, why, sizeof why) == 0) {
 		diff_window(pt, &s0, &s_end);
 		pt->whole_run = 1;
+		/* s_end comes after the load closed its connections: what the
+		 * server held is what it had when all were open. */
+		if (s_full.ok && isfinite(s_full.registered))
+			pt->registered = s_full.registered;
 	} else if (scale_stop_signal) {
 		interrupted = 1;
 	} else {
