@@ -298,13 +298,7 @@ int lab_tcp_pair(int fds[2])
 void lab_server_backend(int port, char *buf, size_t n)
 {
 	buf[0] = '\0';
-	/* Asked again (three times at most) when no answer came within 3 s:
-	 * once in a CI run of the whole suite on a loaded 2-core machine the
-	 * first /stats after a lesson's clients went unanswered; not
-	 * reproduced since (see the closing note of issue 9). */
-	char *body = NULL;
-	for (int k = 0; k < 3 && !body && !lab_stopped(); k++)
-		body = lab_http_get(port, "/stats", 3000);
+	char *body = lab_http_get(port, "/stats", 3000);
 	char err[128];
 	struct json *j = body ? json_parse(body, err, sizeof err) : NULL;
 	const struct json *b = j ? json_get(j, "backend") : NULL;
