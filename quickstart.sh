@@ -26,6 +26,7 @@ need cc gcc
 need python3 python3
 need curl curl
 need strace strace
+need mandoc mandoc
 # liburing-dev: the io_uring backend (configure leaves it out without).
 if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists check 2>/dev/null || missing="$missing check"
