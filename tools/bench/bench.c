@@ -1,6 +1,6 @@
 /* bench.c: pollux-bench, the classic pipe benchmark (libevent's test/bench.c)
  * run through libpollux on each backend, optionally beside raw loops. */
-#include <config.h>
+#include "toolconfig.h"
 #include "bench.h"
 
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* run.c: one point of the sweep: start pollux-server, load it with
  * pollux-load, read the server's /stats around the measured window, stop
  * both. */
-#include <config.h>
+#include "toolconfig.h"
 #include "proc.h"
 #include "common.h"
 #include "pollux.h"

@@ -1,7 +1,7 @@
 /* loop.c: one worker's event loop: the poller, accepting (bounded, with a
  * spare descriptor for EMFILE), idle, linger and /delay expiry, the signal
  * pipe, graceful stop and periodic statistics; models.c reuses the pieces. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* main.c: pollux-server's command line, listening sockets, worker threads
  * (or worker processes, or another --model's runner), and the final
  * statistics. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * processes (each an event-loop server with --workers threads, its own
  * pollers and its own descriptor limit), restarts one that dies, passes a
  * stop on, and sums every worker's counters. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>
