@@ -393,7 +393,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 
 	const char *sargv[] = { server_path, "--backend", pt->backend,
 	                        "--listen", "127.0.0.1:0", "--proto", "http",
-	                        "--idle-timeout", "0", "--json",
+	                        "--idle-timeout", "0", "--json", "-",
 	                        k > 1 ? "--processes" : NULL, nproc, NULL };
 	trace_t0 = px_now_us();
 	trace(pt, "starting %s", server_path);
