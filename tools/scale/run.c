@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,18 +63,18 @@ static void trace(const struct scale_point *pt, const char *fmt, ...)
 
 /* ---- GET /stats ---- */
 
-static int wait_fd(int fd, short events, uint64_t end_us)
+static int wait_fd(int fd, unsigned events, uint64_t end_us)
 {
 	for (;;) {
 		uint64_t now = px_now_us();
 		if (now >= end_us)
 			return -1;
-		struct pollfd pfd[2] = { { fd, events, 0 },
-		                         { scale_wake_fd(), POLLIN, 0 } };
-		int r = poll(pfd, 2, (int)((end_us - now) / 1000) + 1);
+		int fds[2] = { fd, scale_wake_fd() }, ready[2];
+		unsigned ev[2] = { events, POLLUX_IN };
+		int r = proc_wait_fds(fds, ev, 2, ready, (int)((end_us - now) / 1000) + 1);
 		if (scale_stop_signal)
 			return -1;
-		if (r > 0 && pfd[0].revents)
+		if (r > 0 && ready[0])
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -1;
@@ -104,7 +103,7 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 		snprintf(err, errlen, "connect: %s", strerror(errno));
 		goto out;
 	}
-	if (wait_fd(fd, POLLOUT, end) < 0) {
+	if (wait_fd(fd, POLLUX_OUT, end) < 0) {
 		snprintf(err, errlen, "connect timed out");
 		goto out;
 	}
@@ -123,7 +122,7 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 		if (w > 0) {
 			sent += (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, end) < 0) {
+			if (wait_fd(fd, POLLUX_OUT, end) < 0) {
 				snprintf(err, errlen, "send timed out");
 				goto out;
 			}
@@ -169,7 +168,7 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 		if (r == 0)
 			break;
 		if (errno == EAGAIN || errno == EINTR) {
-			if (wait_fd(fd, POLLIN, end) < 0) {
+			if (wait_fd(fd, POLLUX_IN, end) < 0) {
 				snprintf(err, errlen, "no complete answer to GET /stats "
 				         "within %d s", STATS_TIMEOUT_MS / 1000);
 				goto out;
