@@ -30,6 +30,25 @@ def install(backend=None):
 
 def run(main, *, backend=None, debug=None):
     """asyncio.run(main) on a loop over PolluxSelector(backend)."""
-    with asyncio.Runner(debug=debug,
-                        loop_factory=lambda: new_event_loop(backend)) as runner:
-        return runner.run(main)
+    if hasattr(asyncio, "Runner"):      # Python 3.11 and later
+        with asyncio.Runner(debug=debug, loop_factory=lambda:
+                            new_event_loop(backend)) as runner:
+            return runner.run(main)
+    # Before 3.11: what asyncio.run() does, with our loop.
+    loop = new_event_loop(backend)
+    try:
+        asyncio.set_event_loop(loop)
+        if debug is not None:
+            loop.set_debug(debug)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            tasks = asyncio.all_tasks(loop)
+            for t in tasks:
+                t.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks,
+                                                   return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
