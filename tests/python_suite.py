@@ -26,8 +26,37 @@ SKIP = 77
 
 # Cases a backend is not held to, with the reason outside pollux. Keyed by
 # backend, then by "Class.test_name" as this driver names its classes.
+#
+# kqueue here is libkqueue's emulation on Linux (tests/notrun.c has the
+# marks of the C suites and their evidence):
+# - libkqueue reads a socket's pending error with getsockopt(SO_ERROR) when
+#   epoll says EPOLLERR (its read.c and write.c copyout), which clears it:
+#   a non-blocking connect to a port nobody listens on is reported writable
+#   with SO_ERROR 0 (poll: 111, ECONNREFUSED), so asyncio's sock_connect,
+#   which reads SO_ERROR as every program does, takes it as connected. A
+#   kernel kqueue copies so_error into the kevent and leaves it set.
+# - libkqueue returns at most MAX_KEVENT (512) events from one kevent()
+#   call (its src/common/private.h), and the kqueue backend asks again at
+#   most three more times in one wait, so one select() reports at most 2048
+#   ready descriptors (the next calls report the others); CPython's test
+#   wants all 9984 writable sockets from a single select(). A kernel's
+#   kevent() returns as many as the caller has slots for.
+_KQ_SO_ERROR = ("libkqueue clears the socket's pending error (its copyout "
+                "reads SO_ERROR), so a refused connect reads as SO_ERROR 0 "
+                "and asyncio takes it as connected; a kernel kqueue leaves "
+                "so_error set")
 NOT_RUN = {
-    "kqueue": {},
+    "kqueue": {
+        "SelectorTests.test_above_fd_setsize":
+            "libkqueue returns at most 512 events per kevent() call "
+            "(MAX_KEVENT), so one select() on kqueue reports at most 2048 "
+            "(4 calls), not every one of thousands ready; a kernel kqueue "
+            "returns as many as asked",
+        "EventLoopTests.test_create_connection_local_addr_skip_different_family":
+            _KQ_SO_ERROR,
+        "SockTests.test_cancel_sock_accept": _KQ_SO_ERROR,
+        "SockTests.test_sock_client_fail": _KQ_SO_ERROR,
+    },
 }
 
 
@@ -42,7 +71,10 @@ def main(argv):
         usage()
     backend = argv[1]
     opts = argv[2:]
-    marks = NOT_RUN.get(backend, {})
+    # Only libkqueue's kqueue has those limits, and on Linux a kqueue can
+    # only be libkqueue (configure.ac); a BSD's kernel kqueue runs them all.
+    marks = NOT_RUN.get(backend, {}) if sys.platform.startswith("linux") \
+        else {}
 
     try:
         import pollux
