@@ -7,7 +7,7 @@ numbers and never fails on them.
             for reading, B of them (default 10) kept readable (a byte sent
             and never read, so level-triggered readiness repeats): each
             select() returns B. Per select() call, median of R runs
-            (default 7) of C calls (default 20000), the selectors
+            (default 15) of C calls (default 5000), the selectors
             alternating within each run so that drift hits all alike:
             PolluxSelector on epoll against EpollSelector, on poll against
             PollSelector, on select against SelectSelector, and uring (and
@@ -236,8 +236,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fds", type=int, default=1000)
     ap.add_argument("--busy", type=int, default=10)
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--calls", type=int, default=20000)
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--calls", type=int, default=5000)
     args = ap.parse_args()
     print(f"python {platform.python_version()}, libpollux {pollux.version()}, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
