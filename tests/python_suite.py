@@ -169,6 +169,14 @@ def main(argv):
     return 1 if failed or result.testsRun == 0 else 0
 
 
+def socket_pair(test):
+    import socket
+    r, w = socket.socketpair()
+    test.addCleanup(r.close)
+    test.addCleanup(w.close)
+    return r, w
+
+
 def make_classes(backend, pollux, support, test_selectors, test_events,
                  test_sendfile, test_sock_lowlevel, test_streams, test_utils):
     PolluxSelector = pollux.PolluxSelector
@@ -286,8 +294,96 @@ def make_classes(backend, pollux, support, test_selectors, test_events,
             super().setUp()
             check_loop(self.loop)
 
-    classes = [SelectorTests, EventLoopTests, SockTests, SendfileTests,
-               StreamTests]
+    # What PolluxSelector has beyond the standard selectors.
+    class PolluxTests(unittest.TestCase):
+        def test_backend_and_features(self):
+            with PolluxSelector(backend) as s:
+                self.assertEqual(s.backend, backend)
+                self.assertIn(backend, pollux.backends())
+                self.assertLessEqual(s.features, {"edge", "o1", "nolimit"})
+                self.assertIn(backend, repr(s))
+
+        def test_environment_chooses(self):
+            with unittest.mock.patch.dict(os.environ,
+                                          {"POLLUX_BACKEND": backend}):
+                with pollux.DefaultSelector() as s:
+                    self.assertEqual(s.backend, backend)
+                with pollux.PolluxSelector("auto") as s:
+                    self.assertEqual(s.backend, backend)
+            with unittest.mock.patch.dict(os.environ,
+                                          {"POLLUX_BACKEND": "nonesuch"}):
+                with self.assertRaises(ValueError):
+                    pollux.DefaultSelector()
+
+        def test_unknown_backend(self):
+            with self.assertRaises(ValueError):
+                PolluxSelector("nonesuch")
+
+        def test_wake_from_another_thread(self):
+            import threading
+            with PolluxSelector(backend) as s:
+                r, w = socket_pair(self)
+                s.register(r, 1)
+                t = threading.Timer(0.05, s.wake)
+                t.start()
+                t0 = time.monotonic()
+                # Ends at the wake-up, long before the timeout.
+                self.assertEqual(s.select(30), [])
+                self.assertLess(time.monotonic() - t0, 20)
+                t.join()
+
+        def test_other_thread_refused_during_select(self):
+            import selectors
+            import threading
+            with PolluxSelector(backend) as s:
+                r, w = socket_pair(self)
+                s.register(r, selectors.EVENT_READ, 0)
+                refused = []
+
+                def other():
+                    # Changes r's data until it happens while the main
+                    # thread is inside select(): then the change must be
+                    # refused, and wake() ends that select().
+                    n = 0
+                    while True:
+                        try:
+                            s.modify(r, selectors.EVENT_READ, n + 1)
+                            n += 1
+                        except RuntimeError as e:
+                            refused.append((e, n))
+                            break
+                    s.wake()
+
+                t = threading.Thread(target=other)
+                t.start()
+                while t.is_alive():
+                    s.select(1)
+                t.join()
+                self.assertEqual(len(refused), 1)
+                # What was refused changed nothing, on either side.
+                n = refused[0][1]
+                self.assertEqual(s.get_key(r).data, n)
+                w.send(b"x")
+                self.assertEqual(s.select(5), [(s.get_key(r),
+                                                selectors.EVENT_READ)])
+
+        def test_select_after_close(self):
+            s = PolluxSelector(backend)
+            s.close()
+            with self.assertRaises(ValueError):
+                s.select(0)
+            self.assertIsNone(s.get_map())
+
+        def test_asyncio_run(self):
+            import asyncio
+
+            async def main():
+                await asyncio.sleep(0)
+                return asyncio.get_running_loop()._selector.backend
+            self.assertEqual(pollux.run(main(), backend=backend), backend)
+
+    classes = [SelectorTests, PolluxTests, EventLoopTests, SockTests,
+               SendfileTests, StreamTests]
     for cls in classes:
         cls.__qualname__ = cls.__name__
     return classes

@@ -121,16 +121,19 @@ class PolluxSelector(selectors.BaseSelector):
         return key
 
     def unregister(self, fileobj):
+        fd = self._lookup(fileobj)
+        key = self._keys.get(fd)
+        if key is None:
+            raise KeyError(f"{fileobj!r} is not registered")
         try:
-            key = self._keys.pop(self._lookup(fileobj))
-        except KeyError:
-            raise KeyError(f"{fileobj!r} is not registered") from None
-        try:
-            self._poller.delete(key.fd)
+            self._poller.delete(fd)
         except OSError:
             # As CPython's selectors: the descriptor may have been closed
             # (or its number reused) since it was registered.
             pass
+        # Only now: a RuntimeError (the selector is in select() in another
+        # thread) leaves the registration as it was, on both sides.
+        del self._keys[fd]
         return key
 
     def modify(self, fileobj, events, data=None):
@@ -145,6 +148,8 @@ class PolluxSelector(selectors.BaseSelector):
         new = key._replace(events=events, data=data)
         try:
             self._poller.modify(key.fd, events, new)
+        except RuntimeError:
+            raise       # refused while another thread waits: nothing changed
         except BaseException:
             # The registration is in an unknown state: drop it, as
             # CPython's selectors do (bpo-30014).
