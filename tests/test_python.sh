@@ -21,8 +21,9 @@ if [ ! -f "$inplace/pollux/_pollux.so" ]; then
 	exit 77
 fi
 if ! "$py" -c 'import test.test_selectors, test.test_asyncio.test_events' 2>/dev/null; then
+	v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 	echo "not run: $py has no CPython test package (test.test_selectors," \
-		"test.test_asyncio); on Debian: apt-get install libpython3-testsuite"
+		"test.test_asyncio); on Debian: apt-get install libpython$v-testsuite"
 	exit 77
 fi
 
