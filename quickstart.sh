@@ -34,18 +34,38 @@ if command -v pkg-config >/dev/null 2>&1; then
 else
 	missing="$missing check liburing-dev"
 fi
-if [ -n "$missing" ]; then
+install_missing() {
+	[ -n "$missing" ] || return 0
 	echo "quickstart: installing:$missing" >&2
 	if command -v apt-get >/dev/null 2>&1; then
 		sudo=""
 		[ "$(id -u)" -eq 0 ] || sudo=sudo
 		$sudo apt-get update -qq
+		# shellcheck disable=SC2086
 		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 	else
 		echo "quickstart: please install:$missing (no apt-get here)" >&2
 		exit 1
 	fi
+	missing=""
+}
+install_missing
+
+# The Python package (python/), for the python3 found first: its headers
+# (python3-dev) to build it; for the tests also pip (test_install.sh builds
+# python/ with it) and CPython's own test package, which Debian ships apart
+# (libpython3.X-testsuite), since they run CPython's selector and asyncio
+# suites against pollux.
+pyver=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+	missing="$missing python3-dev"
+if [ "$1" = test ]; then
+	python3 -m pip --version >/dev/null 2>&1 || missing="$missing python3-pip"
+	python3 -c 'import test.test_selectors, test.test_asyncio.test_events' 2>/dev/null ||
+		missing="$missing libpython$pyver-testsuite"
 fi
+install_missing
 
 cd "$top"
 mkdir -p _build

@@ -175,5 +175,59 @@ if [ "$static" = yes ]; then
 	check_output "$out" "statically linked program"
 	echo "static: $out"
 fi
+
+# ---- the Python package ----------------------------------------------------
+# Installed by make install when configure built it: importable from
+# pyexecdir over the installed library; and python/pyproject.toml builds it with
+# pip, offline (--no-index), through the same pkg-config, from a copy of
+# python/ (pip writes into the directory it builds, and distcheck's source
+# tree is read-only).
+have_python=$(getvar have_python)
+if [ "$have_python" = yes ] && [ "$shared" = yes ]; then
+	PYTHON=$(getvar PYTHON)
+	pyexecdir=$(getvar pyexecdir)
+	for f in __init__.py _selector.py _asyncio.py _pollux.so; do
+		[ -f "$dest$pyexecdir/pollux/$f" ] ||
+			fail "pollux/$f not installed in $pyexecdir"
+	done
+	# A sanitized build's module loads only with the runtimes first.
+	san=$(ldd "$dest$libdir/libpollux.so" 2>/dev/null |
+		awk '$1 ~ /^lib(asan|ubsan)\.so/ && $3 ~ /^\// { printf "%s ", $3 }')
+	pyrun() {
+		LD_PRELOAD="$san${LD_PRELOAD:+ $LD_PRELOAD}" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		LD_LIBRARY_PATH="$dest$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$1" "$PYTHON" -c '
+import socket, sys, pollux
+for b in pollux.backends():
+    with pollux.PolluxSelector(b) as s:
+        r, w = socket.socketpair()
+        k = s.register(r, pollux.EVENT_READ, b)
+        w.send(b"x")
+        assert s.select(5) == [(k, pollux.EVENT_READ)], b
+        r.close(); w.close()
+print(" ".join(pollux.backends()), pollux.version())
+'
+	}
+	out=$(pyrun "$dest$pyexecdir") ||
+		fail "the installed Python package does not work (above)"
+	check_output "$out" "the installed Python package"
+	echo "python (make install): $out"
+	cp -R "$top_srcdir/python" "$tmp/python-src" && chmod -R u+w "$tmp/python-src" ||
+		fail "cannot copy python/"
+	if ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+		fail "$PYTHON has no pip (Debian: apt-get install python3-pip)"
+	fi
+	if ! (cd "$tmp" && "$PYTHON" -m pip install --no-index --no-cache-dir \
+		--disable-pip-version-check --target "$tmp/pip-site" ./python-src) \
+		>"$tmp/pip.log" 2>&1; then
+		cat "$tmp/pip.log" >&2
+		fail "pip install ./python against the installed libpollux failed"
+	fi
+	out=$(pyrun "$tmp/pip-site") ||
+		fail "the Python package pip built does not work (above)"
+	check_output "$out" "the Python package pip built"
+	echo "python (pip install ./python): $out"
+fi
 echo "test_install: ok (installed $version, built through pkg-config)"
 exit 0
