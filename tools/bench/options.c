@@ -56,7 +56,7 @@ static void help(void)
 "      --sweep             pairs over 10, 100, 1000, 10000 (capped by\n"
 "                          RLIMIT_NOFILE)\n"
 "      --raw               also run select/poll/epoll_wait/kevent/io_uring\n"
-"                          directly, no library, and print lib/raw: the\n"
+"                          directly, no library, and print ratio: the\n"
 "                          median of each library run's time over the raw\n"
 "                          run next to it\n"
 "      --csv FILE          the results as CSV with a header line ('-':\n"
