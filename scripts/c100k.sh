@@ -36,7 +36,7 @@ coproc SRV { exec "$server" -q -b epoll --proto echo --processes "$sprocs" \
 	--idle-timeout 0 -l 127.0.0.1:0; }
 srv_pid=$SRV_PID
 trap 'kill "$srv_pid" 2>/dev/null || true' EXIT
-read -r -t 10 word addr <&"${SRV[0]}" && [ "$word" = listening ] ||
+read -r -t 10 word addr _backend <&"${SRV[0]}" && [ "$word" = listening ] ||
 	{ echo "$0: the server did not start" >&2; exit 1; }
 workers() { cat "/proc/$srv_pid/task/$srv_pid/children"; }
 for _ in $(seq 100); do

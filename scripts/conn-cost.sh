@@ -85,7 +85,7 @@ start_server() {
 	spid=$!
 	pids+=("$spid")
 	for _ in $(seq 100); do
-		saddr=$(sed -n 's/^listening //p' "$work/server.out")
+		saddr=$(sed -n 's/^listening \([^ ]*\).*/\1/p' "$work/server.out")
 		wpids=$spid
 		[ -n "${PROCESSES:-}" ] && wpids=$(pgrep -P "$spid" | tr '\n' ' ')
 		[ -n "$saddr" ] && [ "$(wc -w <<<"$wpids")" -eq "${PROCESSES:-1}" ] && return 0

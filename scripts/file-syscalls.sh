@@ -35,7 +35,7 @@ for srv in "$@"; do
 	"$srv" -q -b epoll -l 127.0.0.1:0 --root "$root" > "$tmp/out" &
 	pid=$!
 	for _ in $(seq 50); do grep -q listening "$tmp/out" && break; sleep 0.1; done
-	port=$(sed -n 's/^listening 127.0.0.1://p' "$tmp/out")
+	port=$(sed -n 's/^listening 127.0.0.1:\([0-9]*\).*/\1/p' "$tmp/out")
 	echo "== $srv (epoll, $root)"
 	count "$pid" "http://127.0.0.1:$port/small.txt"
 	kill $pid; wait $pid 2>/dev/null || true

@@ -45,7 +45,7 @@ rate() {
 	spid=$!
 	local addr= n
 	for _ in $(seq 100); do
-		addr=$(sed -n 's/^listening //p' "$work/out")
+		addr=$(sed -n 's/^listening \([^ ]*\).*/\1/p' "$work/out")
 		n=$(pgrep -c -P "$spid" || true)
 		[ -n "$addr" ] && [ "$n" -eq "$1" ] && break
 		sleep 0.05

@@ -77,7 +77,7 @@ start_server() {
 	spid=$!
 	pids+=("$spid")
 	for _ in $(seq 100); do
-		saddr=$(sed -n 's/^listening //p' "$work/server.out")
+		saddr=$(sed -n 's/^listening \([^ ]*\).*/\1/p' "$work/server.out")
 		[ -n "$saddr" ] && return 0
 		sleep 0.05
 	done

@@ -42,9 +42,12 @@ grep -q -- '--sweep' "$tmp/out" || fail "--help does not mention --sweep"
 backends=$(sed -n 's/.*default all built: \(.*\))$/\1/p' "$tmp/out")
 [ -n "$backends" ] || fail "--help does not list the built backends"
 
-header='backend,n,active,writes,runs,events,median_us,min_us,ns_per_event'
-rawhdr="$header,raw_median_us,raw_min_us,raw_ns_per_event,ratio"
+lib='backend,n,active,writes,runs,events,median_us,min_us,ns_per_event,spread'
+header="$lib,flag"
+rawhdr="$lib,raw_median_us,raw_min_us,raw_ns_per_event,raw_spread,ratio,flag"
 num='[0-9][0-9]*\(\.[0-9]*\)\{0,1\}'
+flag='\(ok\|noisy\)'
+PYTHON3=${PYTHON3:-python3}
 
 for b in $backends; do
 	run -b "$b" -p 50 -a 3 --writes 200 -r 3 --csv -
@@ -54,7 +57,7 @@ for b in $backends; do
 	[ "$(wc -l <"$tmp/out")" -eq 2 ] || fail "-b $b: want header + 1 row, got $(cat "$tmp/out")"
 	row=$(sed -n 2p "$tmp/out")
 	# events = active + writes: every byte written is read exactly once.
-	echo "$row" | grep -q "^$b,50,3,200,3,203,$num,$num,$num\$" ||
+	echo "$row" | grep -q "^$b,50,3,200,3,203,$num,$num,$num,$num,$flag\$" ||
 		fail "-b $b: row does not parse: $row"
 
 	run -b "$b" -p 20 -r 2 --raw --csv -
@@ -62,7 +65,7 @@ for b in $backends; do
 	[ "$st" -eq 0 ] || { fail "-b $b --raw exits $st: $(cat "$tmp/err")"; continue; }
 	[ "$(sed -n 1p "$tmp/out")" = "$rawhdr" ] || fail "-b $b --raw: header is $(sed -n 1p "$tmp/out")"
 	row=$(sed -n 2p "$tmp/out")
-	echo "$row" | grep -q "^$b,20,1,20,2,21,$num,$num,$num,$num,$num,$num,$num\$" ||
+	echo "$row" | grep -q "^$b,20,1,20,2,21,$num,$num,$num,$num,$num,$num,$num,$num,$num,$flag\$" ||
 		fail "-b $b --raw: row does not parse: $row"
 done
 
@@ -90,7 +93,7 @@ fi
 # --csv FILE: the table on stdout, the CSV in the file.
 run -p 10 -r 1 --csv "$tmp/rows.csv" || fail "--csv FILE exits $?: $(cat "$tmp/err")"
 [ "$(sed -n 1p "$tmp/rows.csv")" = "$header" ] || fail "--csv FILE header: $(sed -n 1p "$tmp/rows.csv")"
-head -n 1 "$tmp/out" | grep -q 'median_us.*ns/event' || fail "--csv FILE: no table on stdout"
+head -n 1 "$tmp/out" | grep -q 'median_us.*ns_per_event' || fail "--csv FILE: no table on stdout"
 
 # Default: every built backend, one row each, in the library's order.
 run -p 10 -r 1 --csv - || fail "default run exits $?: $(cat "$tmp/err")"
@@ -110,10 +113,76 @@ ENVSET=POLLUX_BACKEND=nosuch
 expect_error 2 -b auto
 ENVSET=
 
-# Human output: a header line naming the columns, then one row per backend.
+# Human output: a header line naming the columns with the CSV's names,
+# then one row per backend.
 run -p 10 -r 1 --raw || fail "table run exits $?"
-head -n 1 "$tmp/out" | grep -q 'median_us.*min_us.*ns/event.*lib/raw' ||
-	fail "table header: $(head -n 1 "$tmp/out")"
+[ "$(head -n 1 "$tmp/out" | tr -s ' ' ',')" = "$rawhdr" ] ||
+	fail "table header is not the CSV's: $(head -n 1 "$tmp/out")"
+[ "$(wc -l <"$tmp/out")" -eq $(($(echo $backends | wc -w) + 1)) ] ||
+	fail "table: want a header and a row per backend: $(cat "$tmp/out")"
+
+# Not a terminal: no progress line (a carriage return or 'run N of').
+# (Only a note on noisy rows may be there, when the machine is busy.)
+run -p 10 -r 3 --csv "$tmp/p.csv"
+if tr '\r' '@' <"$tmp/err" | grep -q '@\|run [0-9]* of'; then
+	fail "stderr not a terminal, yet it got a progress line: $(cat "$tmp/err")"
+fi
+
+# On a terminal (util-linux script(1) gives it one, where it is here): the
+# progress line, and none with --no-progress or -q. Stdout goes to a file.
+if script -qc true /dev/null >/dev/null 2>&1; then
+	for extra in "" --no-progress -q; do
+		timeout 120 script -qc "'$BENCH' -b ${backends%% *} -p 10 -r 3 $extra >'$tmp/p.out'" \
+			/dev/null >"$tmp/tty" 2>&1 </dev/null || fail "under script(1) $extra: exit $?"
+		if grep -q 'run [0-9]* of 3' "$tmp/tty"; then
+			[ -z "$extra" ] || fail "$extra: a progress line on the terminal: $(cat "$tmp/tty")"
+		else
+			[ -n "$extra" ] || fail "no progress line on a terminal: $(cat "$tmp/tty")"
+		fi
+	done
+fi
+
+# --json -: the JSON alone on stdout, the table on stderr; the rows, the
+# settings and the metadata every tool's JSON carries.
+first=${backends%% *}
+run -b "$first" -p 20 -a 2 --writes 30 -r 3 --raw --json - ||
+	fail "--json - exits $?: $(cat "$tmp/err")"
+grep -q '^backend .*flag$' "$tmp/err" || fail "--json -: no table on stderr: $(cat "$tmp/err")"
+"$PYTHON3" - "$tmp/out" "$first" <<'PY' || fail "--json - does not hold what it should: $(cat "$tmp/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["tool"] == "pollux-bench"
+assert isinstance(d["pollux_version"], str) and d["pollux_version"]
+assert d["time"].endswith("Z") and "T" in d["time"]
+m = d["machine"]
+assert m["cores"] >= 1 and m["kernel"]
+for k in ("loadavg_before", "loadavg_after"):
+    assert m[k] is None or len(m[k]) == 3
+s = d["settings"]
+assert s["backends"] == [sys.argv[2]] and s["pairs"] == [20]
+assert s["active"] == 2 and s["writes"] == 30 and s["runs"] == 3
+assert s["raw"] is True and s["sweep"] is False and s["max_time_s"] is None
+assert s["noisy_ratio"] == 1.5 and s["max_events_per_wait"] >= 2
+(r,) = d["rows"]
+assert r["backend"] == sys.argv[2] and r["n"] == 20 and r["events"] == 32
+assert r["runs"] == 3
+for side in ("lib", "raw"):
+    x = r[side]
+    assert 0 < x["min_us"] <= x["median_us"]
+    assert abs(x["spread"] - x["median_us"] / x["min_us"]) < 0.01
+    assert x["noisy"] == (x["spread"] > 1.5)
+assert r["ratio"] > 0
+assert r["flag"] == ("noisy" if r["lib"]["noisy"] or r["raw"]["noisy"] else "ok")
+PY
+# Without --raw the raw side is null, not zeros; --json FILE beside the table.
+run -b "$first" -p 10 -r 1 --json "$tmp/b.json" || fail "--json FILE exits $?"
+grep -q '^backend .*flag$' "$tmp/out" || fail "--json FILE: no table on stdout"
+"$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+(r,) = d["rows"]
+assert r["raw"] is None and r["ratio"] is None
+' "$tmp/b.json" || fail "--json FILE without --raw: $(cat "$tmp/b.json")"
 
 # Usage errors: exit 2, one line.
 expect_error 2 --no-such-option
@@ -128,6 +197,9 @@ expect_error 2 --writes -1
 expect_error 2 -b nosuch
 expect_error 2 -b epoll,,poll
 expect_error 2 --sweep -p 10
+expect_error 2 --csv - --json -
+expect_error 2 --json ''
+expect_error 2 --no-progress=yes
 # -n, -t and -w are other tools' letters (requests, threads, warm-up).
 expect_error 2 -n 10
 expect_error 2 -t 1

@@ -15,6 +15,7 @@ Every wait is bounded; nothing here sleeps to hope a thing has happened.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,8 +171,17 @@ def keys(obj, *dotted):
 
 
 def envelope(j, lesson):
-    keys(j, "lesson", "question", "machine.cores", "machine.kernel",
+    keys(j, "lesson", "question", "pollux_version", "time", "machine.cores",
+         "machine.kernel", "machine.loadavg_before", "machine.loadavg_after",
          "machine.rlimit_nofile", "settings", "measurements", "observed", "verdict")
+    check(isinstance(j.get("pollux_version"), str) and j.get("pollux_version"),
+          "pollux_version is text")
+    check(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", j.get("time") or "") is not None,
+          "time is ISO 8601 UTC (%r)" % j.get("time"))
+    for k in ("loadavg_before", "loadavg_after"):
+        v = j.get("machine", {}).get(k)
+        check(v is None or (isinstance(v, list) and len(v) == 3),
+              "machine.%s is null or [1m, 5m, 15m] (%r)" % (k, v))
     check(j.get("lesson") == lesson, "lesson is %r" % lesson)
     check(isinstance(j.get("observed"), bool), "observed is a boolean")
     check(isinstance(j.get("verdict"), str) and j.get("verdict"), "verdict is text")

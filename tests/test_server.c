@@ -12,6 +12,7 @@ void add_http_tests(Suite *su, int nb);
 void add_files_tests(Suite *su, int nb);
 void add_echo_tests(Suite *su, int nb);
 void add_misc_tests(Suite *su, int nb);
+void add_lines_tests(Suite *su, int nb);
 void add_procs_tests(Suite *su, int nb);
 
 /* With --not-run: only lists the cases this build does not run (see
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
 	int nb = backend_count();
 	Suite *su = suite_create("pollux-server");
 	add_misc_tests(su, nb);
+	add_lines_tests(su, nb);
 	add_http_tests(su, nb);
 	add_files_tests(su, nb);
 	add_echo_tests(su, nb);

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "common.h"
+#include "meta.h"
 #include "pollux.h"
 
 /* Fds kept free beyond the pairs: the poller's own (epoll), the raw loop's,
@@ -20,14 +21,6 @@
 
 static const unsigned long sweep_points[] = { 10, 100, 1000, 10000 };
 #define NPOINTS (sizeof sweep_points / sizeof sweep_points[0])
-
-struct result {
-	double median_us, min_us, ns_per_event;
-	double ratio;		/* lib only, with --raw: median of paired ratios */
-};
-
-/* Where the rows go: the table for people (NULL with --csv -), and CSV. */
-static FILE *table_out, *csv_out;
 
 /* Descriptors open now below limit (probing at most 1<<16 of them). */
 static long fds_open_below(long limit)
@@ -183,91 +176,6 @@ out:
 	return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The median of lib[i] / raw[i]: each library run against the raw run
- * next to it in time, so that a burst of load from elsewhere on the machine
- * weighs on both sides of a ratio rather than on one median. */
-static double paired_ratio(const uint64_t *lib, const uint64_t *raw,
-                           unsigned long runs)
-{
-	double *r = malloc(runs * sizeof *r);
-	if (!r)
-		return (double)lib[0] / (double)raw[0];
-	for (unsigned long i = 0; i < runs; i++)
-		r[i] = (double)lib[i] / (double)(raw[i] ? raw[i] : 1);
-	qsort(r, runs, sizeof *r, cmp_double);
-	double m = runs % 2 ? r[runs / 2] : (r[runs / 2 - 1] + r[runs / 2]) / 2;
-	free(r);
-	return m;
-}
-
-static struct result summarize(uint64_t *ns, unsigned long runs, long events)
-{
-	struct result r;
-	qsort(ns, runs, sizeof *ns, cmp_u64);
-	double med = runs % 2 ? (double)ns[runs / 2]
-	                      : ((double)ns[runs / 2 - 1] + (double)ns[runs / 2]) / 2;
-	r.median_us = med / 1e3;
-	r.min_us = (double)ns[0] / 1e3;
-	r.ns_per_event = med / (double)events;
-	r.ratio = 0;
-	return r;
-}
-
-static void print_header(const struct opts *o)
-{
-	if (csv_out)
-		fprintf(csv_out, "backend,n,active,writes,runs,events,median_us,min_us,ns_per_event%s\n",
-		        o->raw ? ",raw_median_us,raw_min_us,raw_ns_per_event,ratio" : "");
-	if (table_out) {
-		fprintf(table_out, "%-7s %6s %6s %6s %4s %7s %11s %11s %9s", "backend", "n",
-		        "active", "writes", "runs", "events", "median_us", "min_us",
-		        "ns/event");
-		if (o->raw)
-			fprintf(table_out, " %11s %11s %9s %7s", "raw_med_us", "raw_min_us",
-			        "raw_ns/ev", "lib/raw");
-		fprintf(table_out, "\n");
-		fflush(table_out);
-	}
-}
-
-static void print_row(const char *name, const struct bench *b,
-                      unsigned long runs, long events, const struct result *lib,
-                      const struct result *raw)
-{
-	if (csv_out) {
-		fprintf(csv_out, "%s,%d,%d,%ld,%lu,%ld,%.2f,%.2f,%.1f", name, b->n, b->active,
-		        b->wbudget, runs, events, lib->median_us, lib->min_us,
-		        lib->ns_per_event);
-		if (raw)
-			fprintf(csv_out, ",%.2f,%.2f,%.1f,%.3f", raw->median_us, raw->min_us,
-			        raw->ns_per_event, lib->ratio);
-		fprintf(csv_out, "\n");
-		fflush(csv_out);
-	}
-	if (table_out) {
-		fprintf(table_out, "%-7s %6d %6d %6ld %4lu %7ld %11.1f %11.1f %9.1f", name, b->n,
-		        b->active, b->wbudget, runs, events, lib->median_us,
-		        lib->min_us, lib->ns_per_event);
-		if (raw)
-			fprintf(table_out, " %11.1f %11.1f %9.1f %7.3f", raw->median_us,
-			        raw->min_us, raw->ns_per_event, lib->ratio);
-		fprintf(table_out, "\n");
-		fflush(table_out);
-	}
-}
-
 static void run_error(const char *name, const char *path, const struct bench *b)
 {
 	fprintf(stderr, PROG ": %s (%s): %s%s%s\n", name, path, b->err,
@@ -293,20 +201,26 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 	}
 	unsigned long done = 0;
 	uint64_t t0 = 0;
+	progress_item();
 	for (long r = -1; r < (long)o->runs; r++) {
 		if (r == 0)
 			t0 = px_now_ns();
+		if (r >= 0)
+			progress_run(name, b->n, (unsigned long)r + 1, o->runs, o->max_s,
+			             (double)(px_now_ns() - t0) / 1e9);
 		uint64_t lt = 0, rt = 0;
 		int raw_first = r >= 0 && (r & 1);
 		if (raw && raw_first && raw(b, &rt) < 0)
 			goto raw_failed;
 		if (lib_run(b, name, ev, &lt) < 0) {
 			if (b->err_errno == ERANGE && !o->named) {
+				progress_clear();
 				if (!o->quiet)
 					px_warn("note: skipping %s at n=%d: fd %d is past what it "
 					        "can watch on this system", name, b->n, b->maxfd);
 				return 1;
 			}
+			progress_clear();
 			run_error(name, "library", b);
 			return -1;
 		}
@@ -321,15 +235,25 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 		    (double)(px_now_ns() - t0) / 1e9 >= o->max_s)
 			break;
 	}
-	double ratio = raw ? paired_ratio(lib_ns, raw_ns, done) : 0;
-	struct result lr = summarize(lib_ns, done, events);
-	struct result rr;
-	lr.ratio = ratio;
-	if (raw)
-		rr = summarize(raw_ns, done, events);
-	print_row(name, b, done, events, &lr, raw ? &rr : NULL);
+	struct row row;
+	memset(&row, 0, sizeof row);
+	row.backend = name;
+	row.n = b->n;
+	row.active = b->active;
+	row.writes = b->wbudget;
+	row.events = events;
+	row.runs = done;
+	double ratio = raw ? bench_paired_ratio(lib_ns, raw_ns, done) : 0;
+	row.lib = bench_summarize(lib_ns, done, events);
+	row.lib.ratio = ratio;
+	if (raw) {
+		row.raw = bench_summarize(raw_ns, done, events);
+		row.has_raw = 1;
+	}
+	out_row(&row);
 	return 0;
 raw_failed:
+	progress_clear();
 	run_error(name, "raw", b);
 	return -1;
 }
@@ -382,13 +306,9 @@ int main(int argc, char **argv)
 	unsigned long ns_list[NPOINTS];
 	size_t npoints = plan_points(&o, ns_list);
 
-	table_out = stdout;
-	if (o.csv && strcmp(o.csv, "-") == 0) {
-		csv_out = stdout;
-		table_out = NULL;
-	} else if (o.csv && !(csv_out = fopen(o.csv, "w"))) {
-		px_die("--csv %s: %s", o.csv, strerror(errno));
-	}
+	out_open(&o);
+	struct px_meta meta;
+	px_meta_begin(&meta);
 
 	struct bench b;
 	memset(&b, 0, sizeof b);
@@ -400,7 +320,8 @@ int main(int argc, char **argv)
 		px_die("out of memory: lower --runs or --active");
 
 	int status = 0;
-	print_header(&o);
+	out_header(&o);
+	progress_start(&o, npoints * (size_t)o.nbackends);
 	for (size_t pi = 0; pi < npoints && status == 0; pi++) {
 		if (open_pairs(&b, (int)ns_list[pi]) < 0) {
 			status = 1;
@@ -414,14 +335,11 @@ int main(int argc, char **argv)
 				status = 1;
 		close_pairs(&b);
 	}
-	if (csv_out && csv_out != stdout && (ferror(csv_out) | fclose(csv_out))) {
-		px_warn("--csv %s: %s", o.csv, strerror(errno));
+	px_meta_end(&meta);
+	if (status == 0)
+		out_note_noisy(&o);
+	if (out_close(&o, &meta, ns_list, npoints, maxev) != 0)
 		status = 1;
-	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		px_warn("cannot write to standard output: %s", strerror(errno));
-		status = 1;
-	}
 	free(ev);
 	free(lib_ns);
 	free(raw_ns);

@@ -19,8 +19,9 @@ struct opts {
 				 * not a note that skips it) */
 	unsigned long n, active, writes, runs;
 	double max_s;		/* time budget per backend and n; 0: none */
-	int have_n, have_w, sweep, raw, quiet;
+	int have_n, have_w, sweep, raw, quiet, no_progress;
 	const char *csv;	/* --csv FILE ('-': stdout), or NULL */
+	const char *json;	/* --json FILE ('-': stdout), or NULL */
 };
 
 /* Parses argv into *o; exits 0 after --help, --version and
@@ -104,5 +105,65 @@ typedef int (*bench_raw_fn)(struct bench *b, uint64_t *ns);
 
 /* The raw loop for a backend name, or NULL when none is compiled in. */
 bench_raw_fn bench_raw_lookup(const char *backend);
+
+/* One path's figures over a backend's timed runs (summary.c). */
+struct result {
+	double median_us, min_us, ns_per_event;
+	double spread;		/* median / min; 0 when min is 0 */
+	int noisy;		/* bench_noisy(median, min) */
+	double ratio;		/* lib only, with --raw: median of paired ratios */
+};
+
+/* A row's runs disagree when the median is more than this times the min:
+ * a quiet machine keeps them within a few per cent, and a median half as
+ * slow again as the best run means something else ran meanwhile. */
+#define BENCH_NOISY_RATIO 1.5
+
+/* 1 when median > BENCH_NOISY_RATIO * min (min > 0), else 0. */
+int bench_noisy(double median, double min);
+
+/* Sorts ns[0..runs) and returns its median, min, ns per event, spread and
+ * flag (ratio 0). runs >= 1. */
+struct result bench_summarize(uint64_t *ns, unsigned long runs, long events);
+
+/* The median of lib[i] / raw[i]: each library run against the raw run next
+ * to it in time, so that a burst of load from elsewhere on the machine
+ * weighs on both sides of a ratio rather than on one median. runs >= 1. */
+double bench_paired_ratio(const uint64_t *lib, const uint64_t *raw,
+                          unsigned long runs);
+
+/* One row of results: a backend at one number of pairs. */
+struct row {
+	const char *backend;
+	int n, active;
+	long writes, events;
+	unsigned long runs;
+	struct result lib, raw;	/* raw only when has_raw */
+	int has_raw;
+};
+
+/* Rows kept for the JSON: every backend at every sweep point. */
+#define BENCH_MAX_ROWS (BENCH_MAX_BACKENDS * 8)
+
+struct px_meta;
+
+/* Output (output.c). out_open opens --csv and --json (exits on failure);
+ * out_close writes the JSON, closes the files and returns 0, or 1 after
+ * saying what could not be written. */
+void out_open(const struct opts *o);
+void out_header(const struct opts *o);
+void out_row(const struct row *r);
+void out_note_noisy(const struct opts *o);
+int out_close(const struct opts *o, const struct px_meta *m,
+              const unsigned long *points, size_t npoints, int maxev);
+
+/* The progress line on stderr when it is a terminal (not with -q or
+ * --no-progress): items backends x sizes; progress_item before each,
+ * progress_run after each run, progress_clear before other output. */
+void progress_start(const struct opts *o, size_t items);
+void progress_item(void);
+void progress_run(const char *backend, int n, unsigned long run,
+                  unsigned long runs, double max_s, double item_s);
+void progress_clear(void);
 
 #endif

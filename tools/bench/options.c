@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "pollux.h"
 
-enum { OPT_WRITES = 256, OPT_MAXTIME, OPT_SWEEP, OPT_RAW, OPT_CSV, OPT_LIST };
+enum { OPT_WRITES = 256, OPT_MAXTIME, OPT_SWEEP, OPT_RAW, OPT_CSV, OPT_JSON, OPT_NOPROGRESS, OPT_LIST };
 
 static const struct option longopts[] = {
 	{ "backend", required_argument, NULL, 'b' },
@@ -22,6 +22,8 @@ static const struct option longopts[] = {
 	{ "sweep", no_argument, NULL, OPT_SWEEP },
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "csv", required_argument, NULL, OPT_CSV },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
 	{ "list-backends", no_argument, NULL, OPT_LIST },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -54,16 +56,21 @@ static void help(void)
 "      --sweep             pairs over 10, 100, 1000, 10000 (capped by\n"
 "                          RLIMIT_NOFILE)\n"
 "      --raw               also run select/poll/epoll_wait/kevent/io_uring\n"
-"                          directly, no library, and print lib/raw: the\n"
+"                          directly, no library, and print ratio: the\n"
 "                          median of each library run's time over the raw\n"
 "                          run next to it\n"
 "      --csv FILE          the results as CSV with a header line ('-':\n"
 "                          standard output, in place of the table)\n"
+"      --json FILE         the results, settings and machine as JSON ('-':\n"
+"                          standard output; the table goes to stderr)\n"
+"      --no-progress       no progress line on stderr, even on a terminal\n"
 "      --list-backends     print the backends built in, one per line\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
-"Columns: median_us and min_us per run; ns_per_event = median / (ACTIVE+WRITES).\n"
+"Columns: median_us and min_us per run; ns_per_event = median / (ACTIVE+WRITES);\n"
+"spread = median / min; flag is 'noisy' when a spread (lib or raw) is over 1.5:\n"
+"the runs disagree, rerun on a quieter machine.\n"
 "Exit status: 0 when every backend ran, 1 when one failed, 2 on bad usage.\n",
 	       built);
 }
@@ -97,6 +104,8 @@ void bench_options(struct opts *o, int argc, char **argv)
 		case OPT_SWEEP: o->sweep = 1; break;
 		case OPT_RAW: o->raw = 1; break;
 		case OPT_CSV: o->csv = px_opt_nonempty("a file name ('-': standard output)"); break;
+		case OPT_JSON: o->json = px_opt_nonempty("a file name ('-': standard output)"); break;
+		case OPT_NOPROGRESS: o->no_progress = 1; break;
 		case OPT_LIST: px_list_backends(stdout); exit(0);
 		case 'q': o->quiet = 1; break;
 		case 'h': help(); exit(0);

@@ -4,6 +4,7 @@
 #include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
+#include "meta.h"
 #include "pollux.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,52 +163,48 @@ const char *lab_fmt(char *buf, size_t n, double v, int decimals)
 
 /* ---- the JSON file ---- */
 
-static double loadavg(void)
+/* The metadata every tool's JSON carries (tools/common/meta.h), with the
+ * lab's one more fact about the machine, its descriptor limit, inside
+ * "machine" where the lab has always had it: px_meta_json ends with that
+ * object's closing brace, so the key goes in before it. */
+static void write_meta(FILE *f, const struct px_meta *meta)
 {
-	double v[1];
-	return getloadavg(v, 1) == 1 ? v[0] : NAN;
+	char *mb = NULL;
+	size_t ml = 0;
+	FILE *mf = open_memstream(&mb, &ml);
+	if (!mf) {
+		px_meta_json(f, meta);
+		return;
+	}
+	px_meta_json(mf, meta);
+	fclose(mf);
+	int inside = ml > 0 && mb[ml - 1] == '}';
+	fwrite(mb, 1, inside ? ml - 1 : ml, f);
+	free(mb);
+	struct rlimit rl;
+	fputs(", \"rlimit_nofile\": ", f);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		fprintf(f, "%llu", (unsigned long long)rl.rlim_cur);
+	else
+		fputs("null", f);
+	if (inside)
+		fputc('}', f);
 }
 
-static void write_json(FILE *f, struct lab *L, double load0, double load1)
+static void write_json(FILE *f, struct lab *L, const struct px_meta *meta)
 {
-	struct jw m;
-	jw_init(&m);
-	struct utsname u;
-	char kernel[256] = "";
-	if (uname(&u) == 0)
-		snprintf(kernel, sizeof kernel, "%s %s %s", u.sysname, u.release, u.machine);
-	struct rlimit rl;
-	jw_int(&m, "cores", sysconf(_SC_NPROCESSORS_ONLN));
-	jw_str(&m, "kernel", kernel);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		jw_int(&m, "rlimit_nofile", (long long)rl.rlim_cur);
-	else
-		jw_null(&m, "rlimit_nofile");
-	jw_num(&m, "load_before", load0);
-	jw_num(&m, "load_after", load1);
-
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-
 	fputs("{\"lesson\":", f);
 	px_json_string(f, L->lesson->name);
 	fputs(",\"question\":", f);
 	px_json_string(f, L->lesson->question);
-	fputs(",\"pollux_version\":", f);
-	px_json_string(f, pollux_version());
-	fputs(",\"time\":", f);
-	px_json_string(f, when);
+	fputc(',', f);
+	write_meta(f, meta);
 	fprintf(f, ",\"quick\":%s", L->o->quick ? "true" : "false");
-	fprintf(f, ",\"machine\":%s", jw_text(&m));
 	fprintf(f, ",\"settings\":%s", jw_text(&L->settings));
 	fprintf(f, ",\"measurements\":%s", jw_text(&L->meas));
 	fprintf(f, ",\"observed\":%s,\"verdict\":", L->observed ? "true" : "false");
 	px_json_string(f, L->verdict);
 	fputs("}\n", f);
-	jw_free(&m);
 }
 
 /* Started with stdout closed: the text and the verdict go nowhere. */
@@ -289,7 +285,8 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 		wrap_to(L->out, 80, first, "  ", l->question);
 		fflush(L->out);
 	}
-	double load0 = loadavg();
+	struct px_meta meta;
+	px_meta_begin(&meta);
 	int rc = l->run(L);
 	lab_release(L);
 	lab_progress(L, "%s", "");
@@ -317,7 +314,8 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 	fflush(L->out);
 	if (o->json) {
 		FILE *f = jf ? jf : stdout;
-		write_json(f, L, load0, loadavg());
+		px_meta_end(&meta);
+		write_json(f, L, &meta);
 		if (jf && (ferror(jf) | fclose(jf)) != 0) {
 			fprintf(stderr, LAB_NAME ": writing --json %s: %s\n", o->json, strerror(errno));
 			rc = LAB_NOT_OBSERVED;

@@ -257,7 +257,7 @@ static int pump_until(struct proc *server, struct proc *load, uint64_t end_us)
 	}
 }
 
-/* Reads "listening ADDR" from the server's stdout. 1 found, 0 not yet. */
+/* Reads "listening ADDR (BACKEND)" from the server's stdout. 1 found, 0 not yet. */
 static int find_listening(const struct proc *p, struct sockaddr_storage *ss,
                           socklen_t *slen, char *addr, size_t addrlen)
 {
@@ -269,7 +269,9 @@ static int find_listening(const struct proc *p, struct sockaddr_storage *ss,
 		if (!eol)
 			return 0;
 		if (strncmp(l, "listening ", 10) == 0) {
-			size_t n = (size_t)(eol - (l + 10));
+			/* "listening ADDR (BACKEND)": the address ends at a space */
+			const char *sp = memchr(l + 10, ' ', (size_t)(eol - (l + 10)));
+			size_t n = (size_t)((sp ? sp : eol) - (l + 10));
 			if (n >= addrlen)
 				return 0;
 			memcpy(addr, l + 10, n);

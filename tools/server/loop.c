@@ -381,16 +381,7 @@ void worker_periodic(struct worker *w)
 	if (w->id != 0 || !w->next_stats_ns || w->stopping || w->now_ns < w->next_stats_ns)
 		return;
 	w->next_stats_ns = w->now_ns + s->opt.stats_ns;
-	struct stats_sum t;
-	stats_collect(s, &t);
-	if (s->opt.json) {
-		stats_json(s->opt.json_out, &t);
-		fputc('\n', s->opt.json_out);
-		fflush(s->opt.json_out);
-	}
-	if (!s->opt.json || s->opt.json_out != stdout)
-		stats_line(stdout, &t);
-	fflush(stdout);
+	stats_interval(s);
 }
 
 void *worker_run(void *arg)

@@ -131,7 +131,8 @@ static void die(const char *msg)
  * fds[i * loops + k] is loop k's for --listen i. Where SO_REUSEPORT spreads
  * connections each TCP loop has its own socket and the kernel picks one
  * per connection; otherwise (and for unix sockets) all share one, whose
- * number is kept in shared_fd. Prints the "listening" lines. */
+ * number is kept in shared_fd. Prints the "listening" lines once all are
+ * bound, or exits 1 without printing any. */
 static void open_listeners(struct server *s, unsigned loops, int *fds)
 {
 	char err[PX_ADDRSTRLEN + 256];
@@ -151,7 +152,16 @@ static void open_listeners(struct server *s, unsigned loops, int *fds)
 		if (!each)
 			ls->shared_fd = fds[i * loops];
 		px_format_addr((const struct sockaddr *)&ls->ss, ls->len, ls->text, sizeof ls->text);
-		printf("listening %s\n", ls->text);
+	}
+	/* Only now that every listener is bound: a client or script that saw
+	 * "listening" may rely on all of them. The backend is named on each
+	 * line, whether -b or POLLUX_BACKEND or the library chose it. */
+	for (size_t i = 0; i < s->nls; i++) {
+		if (s->opt.model == MODEL_LOOP)
+			printf("listening %s (%s)\n", s->ls[i].text, s->backend_name);
+		else
+			printf("listening %s (model %s, no backend)\n", s->ls[i].text,
+			       model_names[s->opt.model]);
 	}
 	fflush(stdout);
 }
@@ -167,23 +177,6 @@ static int stdio_open(void)
 		    open("/dev/null", O_RDWR) != fd)	/* the lowest free: fd */
 			return -1;
 	return 0;
-}
-
-/* The statistics at the end: JSON into --json's file, the text for people
- * on stdout (unless -q, or the JSON is there). */
-static void final_stats(struct server *s)
-{
-	struct options *o = &s->opt;
-	struct stats_sum t;
-	stats_collect(s, &t);
-	if (o->json) {
-		stats_json(o->json_out, &t);
-		fputc('\n', o->json_out);
-		fflush(o->json_out);
-	}
-	if (!o->quiet && (!o->json || o->json_out != stdout))
-		stats_text(stdout, &t);
-	fflush(stdout);
 }
 
 static void cleanup(struct server *s, int *fds)
@@ -228,6 +221,7 @@ int main(int argc, char **argv)
 	if (server_sigpipe(s) < 0)
 		die("cannot create the signal pipe");
 	server_signals(s);
+	px_meta_begin(&s->meta);
 	s->start_ns = px_now_ns();
 	s->open = &s->open_here;
 	s->peak = &s->peak_here;
@@ -258,7 +252,7 @@ int main(int argc, char **argv)
 		if (o->model != MODEL_LOOP ? model_run(s) < 0 : server_run_loops(s) < 0)
 			return 1;
 	}
-	final_stats(s);
+	stats_final(s);
 	cleanup(s, fds);
 	return atomic_load(&s->failed) ? 1 : 0;
 }

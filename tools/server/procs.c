@@ -245,20 +245,6 @@ static int procs_reap(struct server *s, struct proc *pr, int stopping, uint64_t 
 	return bad;
 }
 
-static void procs_periodic(struct server *s)
-{
-	struct stats_sum t;
-	stats_collect(s, &t);
-	if (s->opt.json) {
-		stats_json(s->opt.json_out, &t);
-		fputc('\n', s->opt.json_out);
-		fflush(s->opt.json_out);
-	}
-	if (!s->opt.json || s->opt.json_out != stdout)
-		stats_line(stdout, &t);
-	fflush(stdout);
-}
-
 /* Waits for the signal pipe (a stop or a child's end) until deadline (0:
  * none); returns the last stop signal read from it, or 0. */
 static int wait_pipe(struct server *s, uint64_t deadline)
@@ -325,7 +311,7 @@ int procs_run(struct server *s, int *fds, unsigned loops)
 				pr[k].restart_ns = now + RESTART_FIRST_NS;
 		}
 		if (next_stats && now >= next_stats) {
-			procs_periodic(s);
+			stats_interval(s);
 			next_stats = now + o->stats_ns;
 		}
 		min_deadline(&d, next_stats);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "meta.h"
 #include "parse.h"
 #include "pollux.h"
 
@@ -237,6 +238,22 @@ struct listen_spec {
 	int unlink_at_exit;
 };
 
+struct stats_sum {
+	const char *backend;
+	const char *model;
+	unsigned workers;
+	uint64_t threads, processes;
+	double uptime_s;
+	uint64_t accepted, closed, open, peak, requests, bytes_in, bytes_out;
+	uint64_t waits, events, wait_ns, registered, buffered;
+	uint64_t file_read, file_sent;
+	uint64_t err[ERR_COUNT];
+	/* --stats-interval: which interval (from 1) and its length; the
+	 * counters are then that interval's own. 0 for the whole run. */
+	unsigned long interval;
+	double interval_s;
+};
+
 struct server {
 	struct options opt;
 	struct listen_spec *ls;
@@ -265,6 +282,11 @@ struct server {
 	struct fork_shared *fs;
 	struct worker *self;		/* fork child: its connection's worker */
 	struct procs_shared *ps;	/* --processes: every worker's counters */
+	/* stats.c: the sums at the end of the last interval, and how many */
+	struct stats_sum iv_prev;
+	uint64_t iv_prev_ns;
+	unsigned long iv_n;
+	struct px_meta meta;		/* the final JSON's pollux_version, time, machine */
 };
 
 /* Set by SIGINT/SIGTERM (lock-free, so the handler may store it). */
@@ -342,17 +364,6 @@ int files_open(const struct options *o, const char *path, size_t len,
 const char *files_ctype(const char *name, size_t len);
 
 /* stats.c */
-struct stats_sum {
-	const char *backend;
-	const char *model;
-	unsigned workers;
-	uint64_t threads, processes;
-	double uptime_s;
-	uint64_t accepted, closed, open, peak, requests, bytes_in, bytes_out;
-	uint64_t waits, events, wait_ns, registered, buffered;
-	uint64_t file_read, file_sent;
-	uint64_t err[ERR_COUNT];
-};
 void stats_collect(struct server *s, struct stats_sum *t);
 void wstats_copy(struct wstats *dst, const struct wstats *src);
 void wstats_add(struct wstats *dst, const struct wstats *src);
@@ -362,8 +373,16 @@ void shared_fold(struct stats_shared *sh, struct wstats *st);
 void shared_fold_end(struct stats_shared *sh);
 void shared_sum(struct stats_shared *sh, struct wstats *sum,
                 void (*add_live)(void *ctx, struct wstats *sum), void *ctx);
+/* The statistics as one JSON object (no newline) and as "key value"
+ * lines; a mean over no waits is null / "no data". */
 void stats_json(FILE *f, const struct stats_sum *t);
 void stats_text(FILE *f, const struct stats_sum *t);
-void stats_line(FILE *f, const struct stats_sum *t);
+/* One --stats-interval's statistics, the counters since the last call
+ * (or the start), printed as the final ones are: JSON into --json's file,
+ * the text on stdout unless -q or --json - (only one thread calls it). */
+void stats_interval(struct server *s);
+/* The final statistics: the whole run's, with --json's object carrying
+ * the settings and the run's metadata (s->meta). */
+void stats_final(struct server *s);
 
 #endif

@@ -187,60 +187,180 @@ void stats_collect(struct server *s, struct stats_sum *t)
 	t->peak = peak > 0 ? (uint64_t)peak : 0;
 }
 
-static double per_wait(uint64_t x, uint64_t waits)
+/* A mean over waits, or null (JSON) / "no data" (text) when there were
+ * none: never a made-up 0. */
+static void json_per_wait(FILE *f, const char *key, double x, uint64_t waits)
 {
-	return waits ? (double)x / (double)waits : 0.0;
+	fprintf(f, ",\"%s\":", key);
+	if (waits)
+		fprintf(f, "%.3f", x / (double)waits);
+	else
+		fputs("null", f);
 }
 
-void stats_json(FILE *f, const struct stats_sum *t)
+static void text_per_wait(FILE *f, const char *key, double x, uint64_t waits)
+{
+	if (waits)
+		fprintf(f, "%s %.3f\n", key, x / (double)waits);
+	else
+		fprintf(f, "%s no data\n", key);
+}
+
+/* The keys of both forms, in one order; the object left open. */
+static void json_body(FILE *f, const struct stats_sum *t)
 {
 	fputs("{\"backend\":", f);
 	px_json_string(f, t->backend ? t->backend : "");
 	fputs(",\"model\":", f);
 	px_json_string(f, t->model ? t->model : "");
+	if (t->interval)
+		fprintf(f, ",\"interval\":%lu,\"interval_s\":%.3f", t->interval, t->interval_s);
+	else
+		fputs(",\"interval\":null,\"interval_s\":null", f);
 	fprintf(f, ",\"workers\":%u,\"uptime_s\":%.3f,\"accepted\":%" PRIu64
 	        ",\"closed\":%" PRIu64 ",\"open\":%" PRIu64 ",\"peak_open\":%" PRIu64
 	        ",\"requests\":%" PRIu64 ",\"bytes_in\":%" PRIu64
-	        ",\"bytes_out\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"events\":%" PRIu64
-	        ",\"events_per_wait\":%.3f,\"wait_us_total\":%.0f,\"wait_us_mean\":%.3f"
-	        ",\"registered\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64
+	        ",\"bytes_out\":%" PRIu64 ",\"waits\":%" PRIu64 ",\"events\":%" PRIu64,
+	        t->workers, t->uptime_s, t->accepted, t->closed, t->open, t->peak,
+	        t->requests, t->bytes_in, t->bytes_out, t->waits, t->events);
+	json_per_wait(f, "events_per_wait", (double)t->events, t->waits);
+	fprintf(f, ",\"wait_us_total\":%.0f", (double)t->wait_ns / 1e3);
+	json_per_wait(f, "wait_us_mean", (double)t->wait_ns / 1e3, t->waits);
+	fprintf(f, ",\"registered\":%" PRIu64 ",\"buffered_bytes\":%" PRIu64
 	        ",\"threads\":%" PRIu64 ",\"processes\":%" PRIu64
 	        ",\"file_read_bytes\":%" PRIu64 ",\"file_sent_bytes\":%" PRIu64 ",\"errors\":{",
-	        t->workers, t->uptime_s, t->accepted, t->closed, t->open, t->peak,
-	        t->requests, t->bytes_in, t->bytes_out, t->waits, t->events,
-	        per_wait(t->events, t->waits), (double)t->wait_ns / 1e3,
-	        per_wait(t->wait_ns, t->waits) / 1e3, t->registered, t->buffered,
-	        t->threads, t->processes, t->file_read, t->file_sent);
+	        t->registered, t->buffered, t->threads, t->processes, t->file_read,
+	        t->file_sent);
 	for (int k = 0; k < ERR_COUNT; k++)
 		fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "", err_names[k], t->err[k]);
-	fputs("}}", f);
+	fputc('}', f);
+}
+
+void stats_json(FILE *f, const struct stats_sum *t)
+{
+	json_body(f, t);
+	fputc('}', f);
 }
 
 void stats_text(FILE *f, const struct stats_sum *t)
 {
+	if (t->interval)
+		fprintf(f, "interval %lu\ninterval_s %.3f\n", t->interval, t->interval_s);
 	fprintf(f, "backend %s\nmodel %s\nworkers %u\nuptime_s %.3f\naccepted %" PRIu64
 	        "\nclosed %" PRIu64 "\nopen %" PRIu64 "\npeak_open %" PRIu64
 	        "\nrequests %" PRIu64 "\nbytes_in %" PRIu64 "\nbytes_out %" PRIu64
-	        "\nwaits %" PRIu64 "\nevents %" PRIu64 "\nevents_per_wait %.3f"
-	        "\nwait_us_total %.0f\nwait_us_mean %.3f\nregistered %" PRIu64
-	        "\nbuffered_bytes %" PRIu64 "\nthreads %" PRIu64 "\nprocesses %" PRIu64
-	        "\nfile_read_bytes %" PRIu64 "\nfile_sent_bytes %" PRIu64 "\n",
-	        t->backend ? t->backend : "", t->model ? t->model : "", t->workers, t->uptime_s, t->accepted,
-	        t->closed, t->open, t->peak, t->requests, t->bytes_in, t->bytes_out,
-	        t->waits, t->events, per_wait(t->events, t->waits),
-	        (double)t->wait_ns / 1e3, per_wait(t->wait_ns, t->waits) / 1e3,
+	        "\nwaits %" PRIu64 "\nevents %" PRIu64 "\n",
+	        t->backend ? t->backend : "", t->model ? t->model : "", t->workers,
+	        t->uptime_s, t->accepted, t->closed, t->open, t->peak, t->requests,
+	        t->bytes_in, t->bytes_out, t->waits, t->events);
+	text_per_wait(f, "events_per_wait", (double)t->events, t->waits);
+	fprintf(f, "wait_us_total %.0f\n", (double)t->wait_ns / 1e3);
+	text_per_wait(f, "wait_us_mean", (double)t->wait_ns / 1e3, t->waits);
+	fprintf(f, "registered %" PRIu64 "\nbuffered_bytes %" PRIu64 "\nthreads %" PRIu64
+	        "\nprocesses %" PRIu64 "\nfile_read_bytes %" PRIu64
+	        "\nfile_sent_bytes %" PRIu64 "\n",
 	        t->registered, t->buffered, t->threads, t->processes, t->file_read,
 	        t->file_sent);
 	for (int k = 0; k < ERR_COUNT; k++)
 		fprintf(f, "errors.%s %" PRIu64 "\n", err_names[k], t->err[k]);
 }
 
-void stats_line(FILE *f, const struct stats_sum *t)
+/* a - b for a counter read twice (never below 0: counters of different
+ * workers are read at slightly different moments) */
+static uint64_t since(uint64_t a, uint64_t b)
 {
-	fprintf(f, "stats uptime_s=%.3f open=%" PRIu64 " accepted=%" PRIu64
-	        " requests=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
-	        " waits=%" PRIu64 " events_per_wait=%.3f wait_us_mean=%.3f\n",
-	        t->uptime_s, t->open, t->accepted, t->requests, t->bytes_in,
-	        t->bytes_out, t->waits, per_wait(t->events, t->waits),
-	        per_wait(t->wait_ns, t->waits) / 1e3);
+	return a > b ? a - b : 0;
+}
+
+void stats_interval(struct server *s)
+{
+	struct stats_sum now, d;
+	stats_collect(s, &now);
+	uint64_t t_ns = px_now_ns();
+	const struct stats_sum *p = &s->iv_prev;
+	/* Gauges (open, peak_open, registered, buffered_bytes, threads,
+	 * processes, workers) are as they are now; counters are this
+	 * interval's. */
+	d = now;
+	d.accepted = since(now.accepted, p->accepted);
+	d.closed = since(now.closed, p->closed);
+	d.requests = since(now.requests, p->requests);
+	d.bytes_in = since(now.bytes_in, p->bytes_in);
+	d.bytes_out = since(now.bytes_out, p->bytes_out);
+	d.waits = since(now.waits, p->waits);
+	d.events = since(now.events, p->events);
+	d.wait_ns = since(now.wait_ns, p->wait_ns);
+	d.file_read = since(now.file_read, p->file_read);
+	d.file_sent = since(now.file_sent, p->file_sent);
+	for (int k = 0; k < ERR_COUNT; k++)
+		d.err[k] = since(now.err[k], p->err[k]);
+	d.interval = ++s->iv_n;
+	d.interval_s = (double)(t_ns - (s->iv_prev_ns ? s->iv_prev_ns : s->start_ns)) / 1e9;
+	s->iv_prev = now;
+	s->iv_prev_ns = t_ns;
+	if (s->opt.json) {
+		stats_json(s->opt.json_out, &d);
+		fputc('\n', s->opt.json_out);
+		fflush(s->opt.json_out);
+	}
+	if (!s->opt.quiet && (!s->opt.json || s->opt.json_out != stdout))
+		stats_text(stdout, &d);
+	fflush(stdout);
+}
+
+/* Everything that changes the figures, for the final JSON. */
+static void json_settings(FILE *f, const struct server *s)
+{
+	const struct options *o = &s->opt;
+	fputs("\"settings\":{\"listen\":[", f);
+	for (size_t i = 0; i < s->nls; i++) {
+		fputs(i ? "," : "", f);
+		px_json_string(f, s->ls[i].text);
+	}
+	fputs("],\"proto\":", f);
+	px_json_string(f, o->proto == PROTO_HTTP ? "http" : "echo");
+	fprintf(f, ",\"workers\":%u,\"processes\":%u,\"max_conns\":", o->workers,
+	        o->processes);
+	if (o->max_conns)
+		fprintf(f, "%lu", o->max_conns);
+	else
+		fputs("null", f);
+	fputs(",\"idle_timeout_s\":", f);
+	if (o->idle_ns)
+		fprintf(f, "%.3f", (double)o->idle_ns / 1e9);
+	else
+		fputs("null", f);
+	fputs(",\"stats_interval_s\":", f);
+	if (o->stats_ns)
+		fprintf(f, "%.3f", (double)o->stats_ns / 1e9);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"root\":%s,\"sendfile\":%s,\"max_header\":%zu,\"output_cap\":%zu"
+	        ",\"keepalive_requests\":", o->root ? "true" : "false",
+	        o->use_sendfile ? "true" : "false", o->header_limit, o->output_cap);
+	if (o->keepalive_requests)
+		fprintf(f, "%lu", o->keepalive_requests);
+	else
+		fputs("null", f);
+	fputc('}', f);
+}
+
+void stats_final(struct server *s)
+{
+	struct options *o = &s->opt;
+	struct stats_sum t;
+	stats_collect(s, &t);
+	if (o->json) {
+		px_meta_end(&s->meta);
+		json_body(o->json_out, &t);
+		fputc(',', o->json_out);
+		json_settings(o->json_out, s);
+		fputc(',', o->json_out);
+		px_meta_json(o->json_out, &s->meta);
+		fputs("}\n", o->json_out);
+		fflush(o->json_out);
+	}
+	if (!o->quiet && (!o->json || o->json_out != stdout))
+		stats_text(stdout, &t);
+	fflush(stdout);
 }
