@@ -88,7 +88,7 @@ static int write_data(const char *path, const struct scale_opts *o,
 	return fclose(f);
 }
 
-/* The script: two panels, each with its key above its plot area (never
+/* The script: two panels, each with its key under its plot area (never
  * over the data), explicit tics with thousands separators, microseconds
  * per wait on a log axis so that epoll's tens of us and select's
  * thousands both read; each backend drawn in its one style (palette.h). */
@@ -123,7 +123,7 @@ static int write_script(const char *path, const char *out, const char *data,
 	}
 	y_span(pts, n, &lo, &hi);
 	fputs("set datafile missing 'NaN'\nset grid\nset bars small\n"
-	      "set key outside top center horizontal samplen 2\n"
+	      "set key outside bottom center horizontal samplen 2\n"
 	      "set xlabel 'idle descriptors held by the server (connections)'\n"
 	      "set multiplot layout 1,2 title ", f);
 	px_gp_string(f, title);
@@ -132,7 +132,8 @@ static int write_script(const char *path, const char *out, const char *data,
 
 	/* Panel 1: requests per second. */
 	px_gp_tics(f, "y", 0, rmax, 0);
-	fputs("set ylabel 'requests per second (req/s, pollux-load)'\nplot ", f);
+	fputs("set title 'requests answered per second (higher is better)'\n"
+	      "set ylabel 'requests per second (req/s, pollux-load)'\nplot ", f);
 	for (int b = 0; b < o->nbackends; b++) {
 		fputs(b ? ", \\\n     " : "", f);
 		px_gp_string(f, data);
@@ -146,7 +147,11 @@ static int write_script(const char *path, const char *out, const char *data,
 
 	/* Panel 2: server CPU per wait (solid), wall time in it (dashed). */
 	px_gp_tics(f, "y", isfinite(lo) ? lo : 1, hi > 0 ? hi : 10, 1);
-	fputs("set ylabel 'server microseconds per pollux\\_wait (us, log "
+	/* The panel's title says what solid and dashed are: the keys of both
+	 * panels then hold the same four names, and the panels line up. */
+	fputs("set title 'server time per wait: CPU solid, wall time in the wait "
+	      "dashed (sleep included)'\n"
+	      "set ylabel 'server microseconds per pollux\\_wait (us, log "
 	      "scale)'\nplot ", f);
 	for (int b = 0; b < o->nbackends; b++) {
 		fputs(b ? ", \\\n     " : "", f);
@@ -162,11 +167,7 @@ static int write_script(const char *path, const char *out, const char *data,
 		px_gp_backend(f, o->backends[b]);
 		fputs(" notitle", f);
 	}
-	/* The key says once what the two line styles are. */
-	fputs(", \\\n     NaN with lines lw 2 lc rgb '#404040' title 'CPU time', "
-	      "\\\n     NaN with lines lw 1 dt 2 lc rgb '#404040' "
-	      "title 'wall time (sleep included)'\n", f);
-	fputs("unset multiplot\nset output\n", f);
+	fputs("\nunset multiplot\nset output\n", f);
 	return fclose(f);
 }
 
