@@ -140,6 +140,7 @@ static struct scale_point point(const char *b, double reg, double us)
 	struct scale_point p;
 	memset(&p, 0, sizeof p);
 	p.backend = b;
+	p.fds = (unsigned long)reg;
 	p.registered = reg;
 	p.us_per_wait = us;
 	p.cpu_us_per_wait = us;
@@ -233,10 +234,13 @@ START_TEST(marginal_cost_between_points)
 	double me = scale_marginal_ns(pts, 6, &pts[4], SCALE_Y_CPU);
 	ck_assert_msg(fabs(me - 0.5) < 1e-9, "epoll: %g", me);
 	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[5], SCALE_Y_CPU)));
-	/* Split over 2 workers: x is descriptors per poller, and less than
-	 * one more descriptor per poller than pts[3] tells nothing. */
+	/* Split over 2 workers: x is descriptors per poller, and barely more
+	 * per poller than the row above (fds 1000) tells nothing... */
 	pts[0].pollers = 2;
 	pts[0].registered = 2001;	/* 1000.5 per poller */
+	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[0], SCALE_Y_CPU)));
+	/* ...nor fewer (more processes than the row above). */
+	pts[0].pollers = 3;
 	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[0], SCALE_Y_CPU)));
 }
 END_TEST

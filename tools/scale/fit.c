@@ -73,22 +73,24 @@ double scale_marginal_ns(const struct scale_point *pts, int n,
 {
 	if (!usable(p, p->backend, y))
 		return NAN;
-	double x = scale_fds_per_poller(p);
+	/* The backend's row above: the good point with the next smaller
+	 * descriptor count. */
 	const struct scale_point *prev = NULL;
 	for (int i = 0; i < n; i++) {
 		const struct scale_point *q = &pts[i];
-		if (q == p || !usable(q, p->backend, y))
+		if (q == p || !usable(q, p->backend, y) || q->fds >= p->fds)
 			continue;
-		double qx = scale_fds_per_poller(q);
-		if (qx < x && (!prev || qx > scale_fds_per_poller(prev)))
+		if (!prev || q->fds > prev->fds)
 			prev = q;
 	}
 	if (!prev)
 		return NAN;
-	/* Points with (almost) the same descriptors per poller (split over
-	 * processes) tell nothing per descriptor. */
-	double dx = x - scale_fds_per_poller(prev);
-	if (dx < 1)
+	/* A point split over more processes can hold about as many
+	 * descriptors per poller as the row above, or fewer: what changed
+	 * is the processes, not the descriptors, and a difference over a
+	 * few descriptors would be noise blown up. */
+	double x = scale_fds_per_poller(p), dx = x - scale_fds_per_poller(prev);
+	if (!(dx >= 1 && dx >= 0.05 * x))
 		return NAN;
 	return (scale_y_of(p, y) - scale_y_of(prev, y)) * 1000.0 / dx;
 }

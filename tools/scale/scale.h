@@ -156,7 +156,9 @@ void scale_fit(const struct scale_point *pts, int n, const char *backend,
 
 /* The marginal cost at p: the change of y (ns per wait) per descriptor
  * per poller since the good point of the same backend with the next
- * smaller fds_per_poller; NAN at the first point or without figures. */
+ * smaller fds (the row above); NAN at the first point, without figures,
+ * or when the descriptors per poller grew by less than 5% (a point split
+ * over more processes). */
 double scale_marginal_ns(const struct scale_point *pts, int n,
                          const struct scale_point *p, enum scale_y y);
 
