@@ -64,6 +64,11 @@ t.check(rc == 1 and "writing --json /dev/full" in err,
 rc, err = lab_out(["triggers", "-q", "--plot", "/nonexistent-dir/x.svg"], subprocess.DEVNULL)
 t.check(rc == 1 and "cannot write --plot /nonexistent-dir/x.svg" in err,
         "--plot into a missing directory is refused before the run (got %d: %r)" % (rc, err))
+# The suffix names the format; any other is the one usage line, exit 2.
+rc, err = lab_out(["triggers", "-q", "--plot", "x.txt"], subprocess.DEVNULL)
+t.check(rc == 2 and err == "pollux-lab: --plot 'x.txt': expected a file name ending in "
+        ".svg or .png (see pollux-lab --help)\n",
+        "--plot x.txt is refused with one usage line (got %d: %r)" % (rc, err))
 rc, err = lab_out(["framing", "-q", "--plot", os.path.join(t.TMP, "f.svg")], subprocess.DEVNULL)
 t.check("draws no picture" in err and not os.path.exists(os.path.join(t.TMP, "f.svg")),
         "--plot on a lesson without a picture says so (%r)" % err)

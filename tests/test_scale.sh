@@ -114,12 +114,35 @@ import json, math, sys
 path, b1, b2 = sys.argv[1:4]
 d = json.load(open(path))
 bad = []
-assert set(d) == {"machine", "points", "fit"}, sorted(d)
-for k in ("cores", "kernel"):
+top = {"tool", "pollux_version", "time", "machine", "system", "settings",
+       "points", "fit"}
+assert set(d) == top, sorted(d)
+for k in ("cores", "kernel", "loadavg_before", "loadavg_after"):
     if k not in d["machine"]:
         bad.append("machine lacks %s" % k)
+if not isinstance(d["time"], str) or not d["time"].endswith("Z"):
+    bad.append("time %r is not ISO-8601 UTC" % d["time"])
+# Every setting that changes the figures.
+st = d["settings"]
+for k, v in (("active", 10), ("duration_s", 1), ("warmup_s", 0.2),
+             ("repeat", 1), ("backends", [b1, b2] if b1 != b2 else [b1]),
+             ("fds", [0, 100])):
+    if st.get(k) != v:
+        bad.append("settings %s is %r, not %r" % (k, st.get(k), v))
+for k in ("fds_per_process", "quick"):
+    if k not in st:
+        bad.append("settings lacks %s" % k)
+# A statistic with no value is null, never -1.
+nf = d["system"].get("nofile_limit", "missing")
+if not (nf is None or (isinstance(nf, int) and nf > 0)):
+    bad.append("nofile_limit is %r, not null or a limit" % nf)
+if not isinstance(d["system"].get("load_noisy"), bool):
+    bad.append("system.load_noisy is not a boolean")
 keys = ["backend", "fds", "active", "rps", "p50_us", "p99_us",
-        "us_per_wait", "events_per_wait", "errors"]
+        "us_per_wait", "events_per_wait", "errors", "cpu_us_per_wait",
+        "cpu_s", "marginal_ns_per_fd", "runs", "runs_ok", "rps_min",
+        "rps_max", "cpu_us_per_wait_min", "cpu_us_per_wait_max"]
+linux = sys.platform.startswith("linux")
 want = {(b, f) for b in {b1, b2} for f in (0, 100)}
 got = set()
 for p in d["points"]:
@@ -137,20 +160,38 @@ for p in d["points"]:
                        % (k, p.get("backend"), p.get("fds"), v))
     if p.get("active") != 10:
         bad.append("active is %r, not 10" % p.get("active"))
+    # The server's CPU time per wait: measured on Linux (/proc), a number
+    # not below zero (a tick of 10 ms may round a short window to 0).
+    c = p.get("cpu_us_per_wait")
+    if linux and not (isinstance(c, (int, float)) and c >= 0):
+        bad.append("cpu_us_per_wait %s fds=%s is %r" % (p["backend"], p["fds"], c))
+    if p.get("runs") != 1 or p.get("runs_ok") != 1:
+        bad.append("runs %r/%r, not 1/1" % (p.get("runs_ok"), p.get("runs")))
+    # The first point of a backend has no point below it.
+    if p["fds"] == 0 and p.get("marginal_ns_per_fd") is not None:
+        bad.append("marginal_ns_per_fd at fds 0 is %r, not null"
+                   % p.get("marginal_ns_per_fd"))
     # The server holds the idle and active connections (and its listener).
     if not (p.get("registered") or 0) >= p["fds"] + 10:
         bad.append("registered %r < fds+active" % p.get("registered"))
 if got != want:
     bad.append("points %r, wanted %r" % (sorted(got), sorted(want)))
 for b in {b1, b2}:
-    if "ns_per_fd_per_wait" not in d["fit"].get(b, {}):
-        bad.append("fit lacks %s" % b)
+    ft = d["fit"].get(b, {})
+    for k in ("ns_per_fd_per_wait", "intercept_us_per_wait", "r2", "y", "wall"):
+        if k not in ft:
+            bad.append("fit of %s lacks %s" % (b, k))
+    # The intercept is not offered as a cost under any name.
+    if "base_us_per_wait" in ft:
+        bad.append("fit of %s still has base_us_per_wait" % b)
+    if linux and ft.get("y") != "cpu_us_per_wait":
+        bad.append("fit of %s is of %r, not cpu_us_per_wait" % (b, ft.get("y")))
 for m in bad:
     print("JSON:", m)
 sys.exit(1 if bad else 0)
 EOF
 if [ $? -eq 0 ]; then
-	pass "JSON has machine, every point with its keys, and the fit"
+	pass "JSON has the metadata, settings, every point with its keys, and the fit"
 else
 	fail "JSON check (see above); file: $(cat "$tmp/short.json")"
 fi
@@ -188,11 +229,82 @@ if grep -q '^      0 |' "$tmp/short.out" && grep -q '^    100 |' "$tmp/short.out
 else
 	fail "table or fit missing: $(cat "$tmp/short.out")"
 fi
+# The ending: what the run showed, where the plot is, what columns mean.
+if grep -q "^What this run showed: at 100 idle descriptors" "$tmp/short.out" &&
+   grep -q "^Columns: req/s" "$tmp/short.out" &&
+   { [ -z "$plot" ] || tr '\n' ' ' < "$tmp/short.out" |
+     grep -q "The plot is in $tmp/short.svg"; }; then
+	pass "the report ends saying what it showed, the plot, the columns"
+else
+	fail "report ending: $(tail -8 "$tmp/short.out")"
+fi
 if [ -n "$plot" ]; then
 	if grep -q '<svg' "$tmp/short.svg" && grep -q "$b1" "$tmp/short.svg"; then
 		pass "--plot wrote an SVG naming the backends"
 	else
 		fail "--plot: no SVG in $tmp/short.svg"
+	fi
+fi
+
+# ---- 1b. --repeat: medians and the spread; a plot in the other order ----
+plot2=
+[ -n "$plot" ] && plot2="--plot $tmp/rev.svg"
+# shellcheck disable=SC2086
+sweep repeat --backends "$b2,$b1" --fds 0 --active 5 --duration 0.3 \
+	--warmup 0 --repeat 3 --json "$tmp/repeat.json" $plot2
+rc=$?
+if [ $rc -eq 0 ] && "$PYTHON3" - "$tmp/repeat.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = d["settings"]["repeat"] == 3 and d["points"]
+for p in d["points"]:
+    ok = ok and p["runs"] == 3 and p["runs_ok"] == 3 and \
+        p["rps_min"] <= p["rps"] <= p["rps_max"]
+    c, lo, hi = p["cpu_us_per_wait"], p["cpu_us_per_wait_min"], p["cpu_us_per_wait_max"]
+    if c is not None:
+        ok = ok and lo <= c <= hi
+sys.exit(0 if ok else 1)
+EOF
+then
+	pass "--repeat 3: each point is the median of 3 runs, with min and max"
+else
+	fail "--repeat 3: exit $rc, $(cat "$tmp/repeat.err" "$tmp/repeat.json")"
+fi
+if grep -q "Medians of 3 runs" "$tmp/repeat.out"; then
+	pass "--repeat 3: the table says it shows medians"
+else
+	fail "--repeat 3: table: $(cat "$tmp/repeat.out")"
+fi
+check_no_leftovers "sweep with --repeat"
+# A backend's colour and marker do not follow the order of --backends:
+# read from the two SVGs, drawn with "$b1,$b2" and "$b2,$b1".
+if [ -n "$plot" ]; then
+	if "$PYTHON3" - "$tmp/short.svg" "$tmp/rev.svg" "$b1" "$b2" <<'EOF'
+import re, sys
+def styles(path):
+    svg = open(path).read()
+    got = {}
+    for chunk in svg.split('<g id="gnuplot_plot_')[1:]:
+        t = re.search(r'<title>([^<]*)</title>', chunk)
+        line = re.search(r"<path stroke='(rgb\([^)]*\))'", chunk)
+        mark = re.search(r"<use xlink:href='#(gpPt\d+)'", chunk)
+        if t and line and mark:
+            got.setdefault(t.group(1), set()).add((line.group(1), mark.group(1)))
+    return got
+a, b = styles(sys.argv[1]), styles(sys.argv[2])
+names = set(sys.argv[3:5])
+bad = [n for n in names if n not in a or n not in b or a[n] != b[n]
+       or len(a[n]) != 1]
+if len(names) == 2 and a.get(sys.argv[3]) == a.get(sys.argv[4]):
+    bad.append("both backends drawn alike")
+if bad:
+    print("styles differ:", {n: (a.get(n), b.get(n)) for n in names})
+sys.exit(1 if bad else 0)
+EOF
+	then
+		pass "each backend has one colour and marker whatever the -b order"
+	else
+		fail "backend styles follow the -b order (see above)"
 	fi
 fi
 
@@ -373,6 +485,9 @@ sweep badplot --backends "$b2" --fds 0 --active 5 --duration 0.3 \
 	--warmup 0 --plot "$tmp/no/such/dir/x.svg" --csv "$tmp/badplot.csv"
 refused badplot $? 1 "cannot create $tmp/no/such/dir/x.svg" \
 	"unwritable --plot path: refused before measuring" "$tmp/badplot.csv"
+sweep badsuffix --backends "$b2" --fds 0 --plot "$tmp/x.txt"
+refused badsuffix $? 2 "^pollux-scale: --plot '$tmp/x.txt': expected a file name ending in .svg or .png (see pollux-scale --help)$" \
+	"--plot x.txt: refused with the one usage line, exit 2" "$tmp/x.txt"
 check_no_leftovers "refused sweeps"
 
 # ---- 7. a report that cannot be written is an error, not exit 0 ----

@@ -134,13 +134,16 @@ START_TEST(survives_mutations)
 }
 END_TEST
 
+/* A point whose wall and CPU time per wait are both us. */
 static struct scale_point point(const char *b, double reg, double us)
 {
 	struct scale_point p;
 	memset(&p, 0, sizeof p);
 	p.backend = b;
+	p.fds = (unsigned long)reg;
 	p.registered = reg;
 	p.us_per_wait = us;
+	p.cpu_us_per_wait = us;
 	return p;
 }
 
@@ -155,14 +158,14 @@ START_TEST(fit_recovers_a_line)
 	};
 	snprintf(pts[6].error, sizeof pts[6].error, "failed");
 	struct scale_fit f;
-	scale_fit(pts, 7, "poll", &f);
+	scale_fit(pts, 7, "poll", SCALE_Y_CPU, &f);
 	ck_assert_int_eq(f.n, 3);
 	ck_assert_msg(fabs(f.ns_per_fd - 200) < 1e-6, "slope %g", f.ns_per_fd);
-	ck_assert_msg(fabs(f.base_us - 5) < 1e-6, "base %g", f.base_us);
+	ck_assert_msg(fabs(f.intercept_us - 5) < 1e-6, "base %g", f.intercept_us);
 	ck_assert(fabs(f.r2 - 1) < 1e-9);
-	scale_fit(pts, 7, "epoll", &f);
+	scale_fit(pts, 7, "epoll", SCALE_Y_CPU, &f);
 	ck_assert(fabs(f.ns_per_fd) < 1e-9);
-	ck_assert(fabs(f.base_us - 7) < 1e-9);
+	ck_assert(fabs(f.intercept_us - 7) < 1e-9);
 }
 END_TEST
 
@@ -173,15 +176,114 @@ START_TEST(fit_needs_two_counts)
 		point("poll", 100, 3),
 	};
 	struct scale_fit f;
-	scale_fit(pts, 3, "select", &f);
+	scale_fit(pts, 3, "select", SCALE_Y_CPU, &f);
 	ck_assert_int_eq(f.n, 2);
 	ck_assert(isnan(f.ns_per_fd));
-	scale_fit(pts, 3, "poll", &f);
+	scale_fit(pts, 3, "poll", SCALE_Y_CPU, &f);
 	ck_assert_int_eq(f.n, 1);
 	ck_assert(isnan(f.ns_per_fd));
-	pts[0].us_per_wait = NAN;	/* not measured: left out */
-	scale_fit(pts, 3, "select", &f);
+	pts[0].cpu_us_per_wait = NAN;	/* not measured: left out */
+	scale_fit(pts, 3, "select", SCALE_Y_CPU, &f);
 	ck_assert_int_eq(f.n, 1);
+}
+END_TEST
+
+/* The CPU time is fitted, not the wall time that includes sleeping; a
+ * curve that bends up gives a line crossing below zero, which the fit
+ * reports as its intercept (the report never calls it a cost). */
+START_TEST(fit_uses_cpu_and_keeps_a_negative_intercept)
+{
+	struct scale_point pts[] = {
+		point("poll", 0, 10), point("poll", 1000, 20),
+		point("poll", 2000, 60), point("poll", 3000, 160),
+	};
+	for (int i = 0; i < 4; i++)
+		pts[i].us_per_wait = 500;	/* asleep most of the wait */
+	struct scale_fit f;
+	scale_fit(pts, 4, "poll", SCALE_Y_CPU, &f);
+	ck_assert(f.y == SCALE_Y_CPU);
+	ck_assert_int_eq(f.n, 4);
+	ck_assert_msg(f.ns_per_fd > 40 && f.ns_per_fd < 60, "slope %g", f.ns_per_fd);
+	ck_assert_msg(f.intercept_us < 0, "intercept %g", f.intercept_us);
+	scale_fit(pts, 4, "poll", SCALE_Y_WALL, &f);
+	ck_assert(fabs(f.ns_per_fd) < 1e-9);
+	/* No CPU figures: no CPU fit, never a made-up one. */
+	for (int i = 0; i < 4; i++)
+		pts[i].cpu_us_per_wait = NAN;
+	scale_fit(pts, 4, "poll", SCALE_Y_CPU, &f);
+	ck_assert_int_eq(f.n, 0);
+	ck_assert(isnan(f.ns_per_fd) && isnan(f.intercept_us));
+}
+END_TEST
+
+/* The marginal cost shows the bend: the change since the next smaller
+ * point of the same backend, whatever the order of the array. */
+START_TEST(marginal_cost_between_points)
+{
+	struct scale_point pts[] = {
+		point("poll", 2000, 60), point("epoll", 0, 7),
+		point("poll", 0, 10), point("poll", 1000, 20),
+		point("epoll", 1000, 7.5), point("poll", 1500, 1),
+	};
+	snprintf(pts[5].error, sizeof pts[5].error, "failed");
+	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[2], SCALE_Y_CPU)));
+	double m1 = scale_marginal_ns(pts, 6, &pts[3], SCALE_Y_CPU);
+	double m2 = scale_marginal_ns(pts, 6, &pts[0], SCALE_Y_CPU);
+	ck_assert_msg(fabs(m1 - 10) < 1e-9, "0->1000: %g ns/fd", m1);
+	ck_assert_msg(fabs(m2 - 40) < 1e-9, "1000->2000: %g ns/fd", m2);
+	double me = scale_marginal_ns(pts, 6, &pts[4], SCALE_Y_CPU);
+	ck_assert_msg(fabs(me - 0.5) < 1e-9, "epoll: %g", me);
+	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[5], SCALE_Y_CPU)));
+	/* Split over 2 workers: x is descriptors per poller, and barely more
+	 * per poller than the row above (fds 1000) tells nothing... */
+	pts[0].pollers = 2;
+	pts[0].registered = 2001;	/* 1000.5 per poller */
+	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[0], SCALE_Y_CPU)));
+	/* ...nor fewer (more processes than the row above). */
+	pts[0].pollers = 3;
+	ck_assert(isnan(scale_marginal_ns(pts, 6, &pts[0], SCALE_Y_CPU)));
+}
+END_TEST
+
+START_TEST(median_and_spread_of_runs)
+{
+	double v[] = { 3, NAN, 1, 2 };
+	ck_assert(scale_median(v, 4) == 2);
+	double w[] = { 4, 1, 3, 2 };
+	ck_assert(scale_median(w, 4) == 2.5);
+	double none[] = { NAN };
+	ck_assert(isnan(scale_median(none, 1)));
+
+	struct scale_point runs[3];
+	runs[0] = point("poll", 1053, 30);
+	runs[1] = point("poll", 1053, 10);
+	runs[2] = point("poll", 1053, 20);
+	runs[0].rps = 100;
+	runs[1].rps = 300;
+	runs[2].rps = 200;
+	runs[1].errors = 2;
+	struct scale_point out;
+	scale_combine(runs, 3, &out);
+	ck_assert_int_eq(out.runs, 3);
+	ck_assert_int_eq(out.runs_ok, 3);
+	ck_assert(out.cpu_us_per_wait == 20 && out.cpu_min == 10 && out.cpu_max == 30);
+	ck_assert(out.rps == 200 && out.rps_min == 100 && out.rps_max == 300);
+	ck_assert(out.errors == 2);
+	ck_assert_str_eq(out.error, "");
+
+	/* A failed run is left out of the figures and counted. */
+	snprintf(runs[0].error, sizeof runs[0].error, "boom");
+	scale_combine(runs, 3, &out);
+	ck_assert_int_eq(out.runs_ok, 2);
+	ck_assert(out.cpu_us_per_wait == 15);
+	ck_assert_str_eq(out.error, "");
+	/* All failed: the first reason, and no figure. */
+	snprintf(runs[1].error, sizeof runs[1].error, "bang");
+	snprintf(runs[2].error, sizeof runs[2].error, "crash");
+	scale_combine(runs, 3, &out);
+	ck_assert_int_eq(out.runs_ok, 0);
+	ck_assert_str_eq(out.error, "boom");
+	ck_assert(isnan(out.cpu_min) && isnan(out.rps_max));
 }
 END_TEST
 
@@ -198,6 +300,9 @@ int main(void)
 	tcase_add_test(tc, survives_mutations);
 	tcase_add_test(tc, fit_recovers_a_line);
 	tcase_add_test(tc, fit_needs_two_counts);
+	tcase_add_test(tc, fit_uses_cpu_and_keeps_a_negative_intercept);
+	tcase_add_test(tc, marginal_cost_between_points);
+	tcase_add_test(tc, median_and_spread_of_runs);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

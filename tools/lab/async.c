@@ -4,6 +4,7 @@
  * as a timer. */
 #include "toolconfig.h"
 #include "lab.h"
+#include "palette.h"
 #include "common.h"
 #include "pollux.h"
 
@@ -128,10 +129,11 @@ static void plot(struct lab *L, const struct res *ms, int n)
 			fprintf(f, "%.5f %d\n", ms[i].done[j], j + 1);
 		fputs("EOD\n", f);
 	}
-	fprintf(f, "set xlabel 'seconds since the %d clients connected'\n"
-	        "set ylabel 'answers completed'\nset logscale x\nset xrange [0.02:*]\n"
-	        "set yrange [0:%d]\n"
-	        "set key bottom right\nplot ", n, n + n / 10);
+	fprintf(f, "set xlabel 'seconds since the %d clients connected (s, log scale)'\n"
+	        "set ylabel 'answers completed (requests)'\nset logscale x\n"
+	        "set xrange [0.02:*]\n", n);
+	px_gp_tics(f, "y", 0, n + n / 10, 0);
+	fputs("plot ", f);
 	int first = 1;
 	for (int i = 0; i < NMODELS; i++) {
 		if (ms[i].ndone == 0)

@@ -4,6 +4,7 @@
  * of a thread or process per connection, which the event loop does not pay. */
 #include "toolconfig.h"
 #include "lab.h"
+#include "palette.h"
 #include "common.h"
 #include "pollux.h"
 
@@ -176,9 +177,19 @@ static void plot(struct lab *L, struct res *ms)
 			fprintf(f, "%d %.4f\n", j + 1, ms[i].first_ms[j]);
 		fputs("EOD\n", f);
 	}
-	fputs("set xlabel 'clients, sorted by their wait'\n"
-	      "set ylabel 'connect to first byte of the answer (ms)'\n"
-	      "set logscale y\nset key top left\nplot ", f);
+	double lo = INFINITY, hi = 0;
+	for (int i = 0; i < NMODELS; i++)
+		for (int j = 0; j < ms[i].nfirst; j++) {
+			double v = ms[i].first_ms[j];
+			if (v > 0 && v < lo)
+				lo = v;
+			if (v > hi)
+				hi = v;
+		}
+	fputs("set xlabel 'clients, sorted by their wait (clients)'\n"
+	      "set ylabel 'connect to first byte of the answer (ms, log scale)'\n", f);
+	px_gp_tics(f, "y", isfinite(lo) ? lo : 1, hi > 0 ? hi : 10, 1);
+	fputs("plot ", f);
 	int first = 1;
 	for (int i = 0; i < NMODELS; i++) {
 		if (ms[i].nfirst == 0)

@@ -3,6 +3,7 @@
  * "all" or a lesson. */
 #include "toolconfig.h"
 #include "lab.h"
+#include "palette.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -30,7 +31,7 @@ static const struct option longopts[] = {
 static void usage(FILE *f)
 {
 	fputs("Usage: " LAB_NAME " list\n"
-	      "       " LAB_NAME " LESSON [--quick] [--json FILE] [--plot FILE.svg] [-b BACKEND]\n"
+	      "       " LAB_NAME " LESSON [--quick] [--json FILE] [--plot FILE.svg|.png] [-b BACKEND]\n"
 	      "                  [-d DURATION] [-q]\n"
 	      "       " LAB_NAME " all [--quick] [--json DIR] [--plot DIR]\n"
 	      "The course of pollux-labs(7): each lesson runs servers and clients on\n"
@@ -45,8 +46,9 @@ static void usage(FILE *f)
 	      "      --quick          the short form of a lesson (at most 15 s)\n"
 	      "      --json FILE      the result as JSON ('-': stdout); with all, a\n"
 	      "                       directory that gets LESSON.json per lesson\n"
-	      "      --plot FILE.svg  draw the lesson's picture (gnuplot); with all, a\n"
-	      "                       directory that gets LESSON.svg\n"
+	      "      --plot FILE      draw the lesson's picture (gnuplot): FILE.svg an\n"
+	      "                       SVG, FILE.png a PNG; with all, a directory that\n"
+	      "                       gets LESSON.svg\n"
 	      "      --list-backends  print the backends built in, one per line\n"
 	      "      --no-progress    no progress line even on a terminal\n"
 	      "  -h, --help           show this help\n"
@@ -96,6 +98,11 @@ const char *lab_options(struct lab_opts *o, int argc, char **argv)
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "list") != 0 && strcmp(cmd, "all") != 0 && !lab_find(cmd))
 		no_lesson(cmd);
+	/* One lesson's --plot names the file, whose suffix says the format
+	 * (all's names a directory). */
+	if (o->plot && strcmp(cmd, "all") != 0 && px_plot_format(o->plot) == PX_PLOT_NONE)
+		px_usage_error("--plot '%s': expected a file name ending in .svg or .png",
+		               o->plot);
 	if (o->json && strcmp(o->json, "-") == 0 && strcmp(cmd, "all") == 0)
 		px_usage_error("with all, --json names a directory, not '-'");
 	/* The lab's own waits (and the servers it starts without -b) follow

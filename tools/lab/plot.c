@@ -1,9 +1,11 @@
-/* plot.c: --plot FILE.svg: runs gnuplot on a lesson's script (data inline
- * as datablocks) after a preamble every lesson shares: the SVG terminal,
- * the size, the title with the machine, and the colours. */
+/* plot.c: --plot FILE.svg or FILE.png: runs gnuplot on a lesson's script
+ * (data inline as datablocks) after a preamble every lesson shares: the
+ * terminal the file's suffix names, the size, the title with the machine,
+ * the colours (tools/common/palette) and a key outside the plot area. */
 #include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
+#include "palette.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -63,17 +65,14 @@ int lab_plot(struct lab *L, const char *title, const char *script)
 	         L->lesson->name, title, sysconf(_SC_NPROCESSORS_ONLN),
 	         uname(&u) == 0 ? u.sysname : "", uname(&u) == 0 ? u.release : "",
 	         L->o->quick ? ", --quick" : "");
-	/* The same colours for the same things in every picture. */
-	fputs("set terminal svg size 1000,520 dynamic enhanced font 'sans,12' "
-	      "background '#ffffff'\nset output ", f);
-	lab_gp_string(f, svg);
-	fputs("\nset datafile missing 'NaN'\nset grid\nset key top left\n"
-	      "set linetype 1 lc rgb '#1f77b4' lw 2 pt 7\n"
-	      "set linetype 2 lc rgb '#d62728' lw 2 pt 5\n"
-	      "set linetype 3 lc rgb '#2ca02c' lw 2 pt 9\n"
-	      "set linetype 4 lc rgb '#ff7f0e' lw 2 pt 11\n"
-	      "set linetype 5 lc rgb '#9467bd' lw 2 pt 13\n"
-	      "set title ", f);
+	/* The same colours for the same things in every picture; a backend's
+	 * are the same as in every other tool's (px_gp_backend). The key
+	 * sits under the plot area, where it cannot cover data. */
+	px_gp_terminal(f, svg, 1000, 560);
+	fputs("set datafile missing 'NaN'\nset grid\n"
+	      "set key outside bottom center horizontal\n", f);
+	px_gp_series_linetypes(f);
+	fputs("set title ", f);
 	lab_gp_string(f, full);
 	fprintf(f, " noenhanced\n%s\nset output\n", script);
 	if (fclose(f) != 0) {

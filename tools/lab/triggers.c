@@ -3,6 +3,7 @@
  * report repeats (level) and stalls when it comes only with new data (edge). */
 #include "toolconfig.h"
 #include "lab.h"
+#include "palette.h"
 #include "common.h"
 #include "pollux.h"
 
@@ -335,13 +336,25 @@ static void plot(struct lab *L, int nmodes, size_t bytes)
 	}
 	/* Both axes logarithmic: the stalled run's few KiB and its second of
 	 * silence show beside the others' full MiB in a millisecond. */
+	double tlo = INFINITY, thi = 0;
+	for (int m = 0; m < nmodes; m++)
+		for (int i = 0; i < runs[m].np; i++) {
+			double v = runs[m].t[i] * 1000;
+			if (v > 0 && v < tlo)
+				tlo = v;
+			if (v > thi)
+				thi = v;
+		}
+	/* Three titles are long: the key goes under the plot area. */
 	fprintf(f, "set xlabel 'time since the first send (ms, log scale)'\n"
-	        "set ylabel 'bytes received (KiB, log scale)'\nset logscale xy\n"
-	        "set yrange [0.5:%g]\nset key right center\n"
+	        "set ylabel 'bytes received (KiB, log scale)'\n"
+	        "set key outside bottom center vertical\n"
 	        "set arrow from graph 0, first %g to graph 1, first %g nohead dt 2 lc rgb '#7f7f7f'\n"
-	        "set label 'bytes sent' at graph 0.02, first %g offset 0,0.7\nplot ",
-	        (double)bytes / 1024 * 2, (double)bytes / 1024, (double)bytes / 1024,
-	        (double)bytes / 1024);
+	        "set label 'bytes sent' at graph 0.02, first %g offset 0,0.7\n",
+	        (double)bytes / 1024, (double)bytes / 1024, (double)bytes / 1024);
+	px_gp_tics(f, "x", isfinite(tlo) ? tlo : 0.01, thi > 0 ? thi : 1000, 1);
+	px_gp_tics(f, "y", 0.5, (double)bytes / 1024 * 2, 1);
+	fputs("plot ", f);
 	for (int m = 0; m < nmodes; m++) {
 		char t[96];
 		if (m == EDGE_DRAIN)

@@ -4,6 +4,7 @@
 #include "scale.h"
 #include "proc.h"
 #include "common.h"
+#include "meta.h"
 #include "pollux.h"
 
 #include <ctype.h>
@@ -233,13 +234,16 @@ static int plot_dir_unwritable(const char *path)
 struct sweep {
 	char *server, *load, *gnuplot;
 	FILE *csv, *json;
-	struct scale_point *pts;
+	struct scale_point *pts;	/* one per point: medians of its runs */
+	struct scale_point *runs;	/* o->repeat per point, as measured */
 	int n, done, failed;
+	struct px_meta meta;		/* version, time, machine, load */
 };
 
 static void sweep_free(struct sweep *w)
 {
 	free(w->pts);
+	free(w->runs);
 	free(w->server);
 	free(w->load);
 	free(w->gnuplot);
@@ -293,7 +297,8 @@ static int prepare(struct scale_opts *o, const char *argv0, struct sweep *w)
 	}
 	w->n = o->nbackends * o->nfds;
 	w->pts = calloc((size_t)w->n, sizeof *w->pts);
-	if (!w->pts) {
+	w->runs = calloc((size_t)w->n * (size_t)o->repeat, sizeof *w->runs);
+	if (!w->pts || !w->runs) {
 		fprintf(stderr, "pollux-scale: out of memory\n");
 		return -1;
 	}
@@ -351,85 +356,153 @@ static void say_outcome(const struct scale_opts *o, const struct scale_point *p)
 	                   o->fds_per_process);
 }
 
-/* Every (fds, backend) point: fd count outside, backend inside, so that
- * the backends of one row are measured close together in time and machine
- * noise hits them alike. Stops early on a signal. */
-static void run_sweep(struct scale_opts *o, struct sweep *w)
+/* Others' work on the machine shares the cores with the server and the
+ * load tool: said before the sweep, since every figure suffers. */
+static void say_load(struct scale_opts *o)
 {
-	prog_n = w->n;
-	prog_start = px_now_us();
-	o->load_start = scale_loadavg();
-	for (int r = 0; r < o->nfds; r++)
-		for (int b = 0; b < o->nbackends; b++)
-			est_left += est_point(o, o->fds[r]);
-	if (o->progress)
-		scale_tick = draw_progress;
-	for (int r = 0; r < o->nfds && !scale_stop_signal; r++)
-		for (int b = 0; b < o->nbackends && !scale_stop_signal; b++) {
-			struct scale_point *p = &w->pts[w->done];
-			p->backend = o->backends[b];
-			p->fds = o->fds[r];
-			p->active = o->active;
-			p->rps = p->p50_us = p->p99_us = NAN;
-			p->us_per_wait = p->events_per_wait = NAN;
-			p->registered = p->waits = p->window_s = NAN;
-			prog_i = w->done + 1;
-			prog_backend = p->backend;
-			prog_fds = p->fds;
-			prog_last = 0;
-			if (o->progress)
-				draw_progress();
-			double e = est_point(o, p->fds);
-			if (skip_slow(o, p)) {
-				est_left -= e;
-				p->backend = NULL;
-				continue;	/* not run: left out of pts */
-			}
-			say_split(o, p);
-			if (wait_for_ports(o) < 0)
-				return;
-			uint64_t t0 = px_now_us();
-			if (scale_run_point(o, w->server, w->load, p) < 0)
-				return;	/* interrupted: this point is not kept */
-			w->failed += p->error[0] != 0;
-			say_outcome(o, p);
-			est_done += e;
-			est_left -= e;
-			real_done += (double)(px_now_us() - t0) / 1e6;
-			w->done++;
-		}
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!isfinite(o->load_start) || cores < 1 ||
+	    o->load_start <= (double)cores / 2)
+		return;
+	o->load_noisy = 1;
+	if (o->quiet)
+		return;
+	fprintf(stderr, "pollux-scale: note: the 1-minute load average is %.2f "
+	        "on %ld cores, above half of them: figures will be noisy "
+	        "(--repeat N reports the spread)\n", o->load_start, cores);
 }
 
-/* The report, the fit, CSV, JSON and the plot. 0, or 1 when one failed. */
+static void init_point(struct scale_point *p, const char *backend,
+                       unsigned long fds, unsigned long active)
+{
+	memset(p, 0, sizeof *p);
+	p->backend = backend;
+	p->fds = fds;
+	p->active = active;
+	p->rps = p->p50_us = p->p99_us = NAN;
+	p->us_per_wait = p->events_per_wait = NAN;
+	p->cpu_s = p->cpu_us_per_wait = NAN;
+	p->registered = p->waits = p->window_s = NAN;
+}
+
+/* Every (fds, backend) point, o->repeat times: fd count outside, then the
+ * repetition, backend inside, so that the backends of one row are
+ * measured close together in time and machine noise hits them alike.
+ * Each point keeps the medians of its runs. Stops early on a signal. */
+static void run_sweep(struct scale_opts *o, struct sweep *w)
+{
+	int R = o->repeat;
+	prog_n = w->n * R;
+	prog_start = px_now_us();
+	px_meta_begin(&w->meta);
+	o->load_start = w->meta.have_before ? w->meta.load_before[0] : NAN;
+	say_load(o);
+	for (int r = 0; r < o->nfds; r++)
+		for (int b = 0; b < o->nbackends; b++)
+			est_left += est_point(o, o->fds[r]) * R;
+	if (o->progress)
+		scale_tick = draw_progress;
+	int nrun = 0, stop = 0;
+	for (int r = 0; r < o->nfds && !stop; r++) {
+		/* This row's runs: backend b's k-th at row[b * R + k]. */
+		struct scale_point *row = &w->runs[(size_t)r * o->nbackends * R];
+		int got[SCALE_MAX_BACKENDS] = { 0 };
+		for (int k = 0; k < R && !stop; k++)
+			for (int b = 0; b < o->nbackends && !stop; b++) {
+				struct scale_point *p = &row[b * R + k];
+				init_point(p, o->backends[b], o->fds[r], o->active);
+				prog_i = ++nrun;
+				prog_backend = p->backend;
+				prog_fds = p->fds;
+				prog_last = 0;
+				if (o->progress)
+					draw_progress();
+				double e = est_point(o, p->fds);
+				if (skip_slow(o, p)) {
+					est_left -= e;
+					continue;	/* not run: left out of pts */
+				}
+				say_split(o, p);
+				if (wait_for_ports(o) < 0 || scale_stop_signal) {
+					stop = 1;
+					break;
+				}
+				uint64_t t0 = px_now_us();
+				if (scale_run_point(o, w->server, w->load, p) < 0) {
+					stop = 1;	/* interrupted: run not kept */
+					break;
+				}
+				say_outcome(o, p);
+				got[b]++;
+				est_done += e;
+				est_left -= e;
+				real_done += (double)(px_now_us() - t0) / 1e6;
+			}
+		for (int b = 0; b < o->nbackends; b++) {
+			if (!got[b])
+				continue;
+			struct scale_point *p = &w->pts[w->done++];
+			scale_combine(&row[b * R], got[b], p);
+			w->failed += p->runs_ok < p->runs;
+		}
+	}
+	px_meta_end(&w->meta);
+}
+
+/* The report, the fit, CSV, JSON, the plot, then the report's ending
+ * (which says where the plot went). 0, or 1 when one failed. */
 static int report(struct scale_opts *o, struct sweep *w)
 {
-	struct scale_fit fits[SCALE_MAX_BACKENDS];
-	for (int b = 0; b < o->nbackends; b++)
-		scale_fit(w->pts, w->done, o->backends[b], &fits[b]);
+	struct scale_fit fits[SCALE_MAX_BACKENDS], wall[SCALE_MAX_BACKENDS];
+	for (int b = 0; b < o->nbackends; b++) {
+		scale_fit(w->pts, w->done, o->backends[b], SCALE_Y_CPU, &fits[b]);
+		scale_fit(w->pts, w->done, o->backends[b], SCALE_Y_WALL, &wall[b]);
+		/* No CPU figures (no /proc): the wall time, said as such. */
+		if (!isfinite(fits[b].ns_per_fd) && isfinite(wall[b].ns_per_fd))
+			fits[b] = wall[b];
+	}
 
 	int bad = w->failed > 0;
 	/* With CSV or JSON on stdout, the report for people goes to stderr
 	 * so that stdout stays one parseable document. */
 	FILE *rep = w->csv == stdout || w->json == stdout ? stderr : stdout;
 	fprintf(rep, "pollux-scale: %lu active connections, %.3g s runs after "
-	        "%.3g s warm-up; server on each backend, pollux-load on %s\n",
-	        o->active, o->duration, o->warmup, pollux_backends()[0]);
+	        "%.3g s warm-up", o->active, o->duration, o->warmup);
+	if (o->repeat > 1)
+		fprintf(rep, ", %d runs a point", o->repeat);
+	fprintf(rep, "; server on each backend, pollux-load on %s\n",
+	        pollux_backends()[0]);
 	scale_machine_line(rep, o);
 	fputc('\n', rep);
 	scale_print_table(rep, o, w->pts, w->done);
 	scale_print_fit(rep, o, fits);
 	scale_print_bars(rep, o, w->pts, w->done);
+	fflush(rep);
+	if (w->csv && scale_write_csv(w->csv, o->csv, w->pts, w->done) < 0)
+		bad = 1;
+	if (w->json && scale_write_json(w->json, o->json, o, &w->meta, w->pts,
+	                                w->done, fits, wall) < 0)
+		bad = 1;
+	char said[4200];
+	if (!o->plot) {
+		snprintf(said, sizeof said, "Add --plot FILE.svg (or FILE.png) for "
+		         "a picture.");
+	} else if (!w->gnuplot) {
+		snprintf(said, sizeof said, "No plot was drawn: gnuplot is missing.");
+		bad = 1;
+	} else if (scale_plot(w->gnuplot, o->plot, o, w->pts, w->done) < 0) {
+		snprintf(said, sizeof said, "No plot was drawn (the line above "
+		         "says why).");
+		bad = 1;
+	} else {
+		snprintf(said, sizeof said, "The plot is in %s.", o->plot);
+	}
+	scale_print_summary(rep, o, w->pts, w->done, said);
 	if ((fflush(rep) != 0 || ferror(rep)) && rep == stdout) {
 		fprintf(stderr, "pollux-scale: cannot write the report to "
 		        "standard output: %s\n", strerror(errno));
 		bad = 1;
 	}
-	if (w->csv && scale_write_csv(w->csv, o->csv, w->pts, w->done) < 0)
-		bad = 1;
-	if (w->json && scale_write_json(w->json, o->json, o, w->pts, w->done, fits) < 0)
-		bad = 1;
-	if (o->plot && (!w->gnuplot || scale_plot(w->gnuplot, o->plot, o, w->pts, w->done) < 0))
-		bad = 1;
 	return bad;
 }
 
@@ -445,7 +518,7 @@ int main(int argc, char **argv)
 	run_sweep(&o, &w);
 	if (o.progress)
 		clear_progress();
-	o.load_end = scale_loadavg();
+	o.load_end = w.meta.have_after ? w.meta.load_after[0] : NAN;
 	int sig = scale_stop_signal;
 	if (sig)
 		fprintf(stderr, "pollux-scale: stopped by signal %d after %d of "

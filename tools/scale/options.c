@@ -4,6 +4,7 @@
 #include "scale.h"
 #include "cli.h"
 #include "common.h"
+#include "palette.h"
 #include "pollux.h"
 
 #include <getopt.h>
@@ -20,7 +21,7 @@ static const unsigned long default_fds[] = { 0, 100, 1000, 5000, 10000, 15000,
 static const unsigned long quick_fds[] = { 0, 1000, 5000, 10000 };
 
 enum { OPT_CSV = 256, OPT_JSON, OPT_PLOT, OPT_SERVER, OPT_LOAD, OPT_NOPROG,
-       OPT_PER_PROC, OPT_QUICK, OPT_LIST };
+       OPT_PER_PROC, OPT_QUICK, OPT_LIST, OPT_REPEAT };
 
 static const struct option longopts[] = {
 	{ "backends", required_argument, NULL, 'b' },
@@ -30,6 +31,7 @@ static const struct option longopts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "warmup", required_argument, NULL, 'w' },
 	{ "quick", no_argument, NULL, OPT_QUICK },
+	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "csv", required_argument, NULL, OPT_CSV },
 	{ "json", required_argument, NULL, OPT_JSON },
@@ -69,6 +71,8 @@ static void usage(FILE *f)
 "  -v, --verbose         trace each phase of each point on stderr\n"
 "  -w, --warmup D        load before measuring (default 1s)\n"
 "      --quick           about 30 s in all: fds 0,1000,5000,10000, 1 s runs\n"
+"      --repeat N        measure each point N times (1 to 25, default 1) and\n"
+"                        report the medians and the smallest and largest\n"
 "      --fds-per-process N connections one server or load process holds at\n"
 "                        most (default RLIMIT_NOFILE less 2000, at most\n"
 "                        18000); a point needing more runs ceil(fds/N) of\n"
@@ -77,7 +81,8 @@ static void usage(FILE *f)
 "                        report for people goes to stderr)\n"
 "      --json FILE       write machine, points and fit as JSON ('-': the\n"
 "                        same)\n"
-"      --plot FILE.svg   draw requests/s and us/wait against fds (gnuplot)\n"
+"      --plot FILE       draw requests/s and us per wait against fds with\n"
+"                        gnuplot: FILE.svg an SVG, FILE.png a PNG\n"
 "      --server-cmd PATH pollux-server to run (env POLLUX_SERVER)\n"
 "      --load-cmd PATH   pollux-load to run (env POLLUX_LOAD)\n"
 "      --no-progress     no progress line even on a terminal\n"
@@ -165,11 +170,12 @@ void scale_options(struct scale_opts *o, int argc, char **argv)
 			have_warm = 1;
 			break;
 		case OPT_QUICK: o->quick = 1; break;
+		case OPT_REPEAT: o->repeat = (int)px_opt_ulong(1, 25); break;
 		case 'q': o->quiet = 1; break;
 		case 'v': scale_verbose = 1; break;
 		case OPT_CSV: o->csv = px_opt_nonempty("a file name ('-': standard output)"); break;
 		case OPT_JSON: o->json = px_opt_nonempty("a file name ('-': standard output)"); break;
-		case OPT_PLOT: o->plot = px_opt_nonempty("a file name ending in .svg"); break;
+		case OPT_PLOT: o->plot = px_opt_plot(); break;
 		case OPT_SERVER: o->server_cmd = px_opt_nonempty("a path"); break;
 		case OPT_LOAD: o->load_cmd = px_opt_nonempty("a path"); break;
 		case OPT_NOPROG: no_progress = 1; break;
@@ -206,6 +212,8 @@ void scale_options(struct scale_opts *o, int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			o->fds[o->nfds++] = d[i];
 	}
+	if (!o->repeat)
+		o->repeat = 1;
 	if (!have_dur)
 		o->duration = o->quick ? 1.0 : 5.0;
 	if (!have_warm)

@@ -5,8 +5,11 @@
 #include "common.h"
 #include "pollux.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,4 +528,58 @@ char *scale_find_tool(const char *name, const char *override,
 		}
 	}
 	return scale_which(name);
+}
+
+/* ---- CPU time of a process group (the server and its workers) ---- */
+
+/* utime + stime of one /proc/PID/stat, in clock ticks, if its process
+ * group is pgid. The command name (field 2) may hold spaces and
+ * parentheses, so fields are counted from its last ')'. */
+static int stat_ticks(const char *pid, pid_t pgid, double *ticks)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%s/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *s = strrchr(buf, ')');
+	if (!s)
+		return -1;
+	/* After ')': state(3) ppid(4) pgrp(5) ... utime(14) stime(15). */
+	long pgrp = 0;
+	unsigned long long ut = 0, st = 0;
+	if (sscanf(s + 1, " %*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	           &pgrp, &ut, &st) != 3)
+		return -1;
+	if ((pid_t)pgrp != pgid)
+		return 1;
+	*ticks += (double)ut + (double)st;
+	return 0;
+}
+
+double proc_group_cpu_s(pid_t pgid)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	if (pgid <= 0 || hz <= 0)
+		return NAN;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return NAN;
+	double ticks = 0;
+	int found = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		/* A process that ended meanwhile cannot be read: skipped. */
+		if (stat_ticks(e->d_name, pgid, &ticks) == 0)
+			found++;
+	}
+	closedir(d);
+	return found ? ticks / (double)hz : NAN;
 }

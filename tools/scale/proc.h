@@ -39,6 +39,10 @@ void proc_describe_status(const struct proc *p, char *buf, size_t n);
  * a signal cut the wait short). */
 int proc_wait_fds(const int *fds, const unsigned *events, int n, int *ready,
                   int timeout_ms);
+/* CPU time (user + system, seconds) of the live processes of process
+ * group pgid, from /proc/PID/stat; NAN when /proc cannot tell (not Linux,
+ * or none found). Ticks of sysconf(_SC_CLK_TCK), 10 ms on most systems. */
+double proc_group_cpu_s(pid_t pgid);
 /* The read end of the signal self-pipe, for other waits to watch. */
 int scale_wake_fd(void);
 

@@ -29,6 +29,7 @@ struct snap {
 	int ok;
 	uint64_t at_us;
 	double waits, events, wait_us, registered, open, requests, workers;
+	double cpu_s;	/* the server's CPU time then (NAN: unknown) */
 };
 
 /* Keeps the first reason a point failed. */
@@ -294,9 +295,12 @@ static void diff_window(struct scale_point *pt, const struct snap *a,
 	pt->registered = isfinite(b->registered) ? b->registered : b->open;
 	pt->pollers = isfinite(b->workers) && b->workers >= 1 ? b->workers : 1;
 	pt->fds_per_poller = scale_fds_per_poller(pt);
+	pt->cpu_s = b->cpu_s - a->cpu_s;
 	if (dw > 0) {
 		pt->us_per_wait = (b->wait_us - a->wait_us) / dw;
 		pt->events_per_wait = (b->events - a->events) / dw;
+		/* NAN stays NAN: no made-up CPU time. */
+		pt->cpu_us_per_wait = pt->cpu_s >= 0 ? pt->cpu_s * 1e6 / dw : NAN;
 	}
 }
 
@@ -436,7 +440,9 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 			goto done;
 		}
 	}
-	if (get_stats(&ss, slen, &s0, why, sizeof why) < 0) {
+	if (get_stats(&ss, slen, &s0, why, sizeof why) == 0) {
+		s0.cpu_s = proc_group_cpu_s(server.pid);
+	} else {
 		if (scale_stop_signal) {
 			interrupted = 1;
 			goto done;
@@ -501,6 +507,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 		}
 		if (!server.exited && !load.exited &&
 		    get_stats(&ss, slen, &s1, why, sizeof why) == 0) {
+			s1.cpu_s = proc_group_cpu_s(server.pid);
 			double step = o->duration / 5;
 			if (step > 0.5)
 				step = 0.5;
@@ -522,6 +529,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 					trace(pt, "window ends: %s", why);
 					break;
 				}
+				s.cpu_s = proc_group_cpu_s(server.pid);
 				if (s.open < held) {
 					trace(pt, "window ends: server holds %.0f "
 					      "connections of %lu", s.open - 1,
@@ -565,6 +573,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	if (s1.ok && s_last.ok && s_last.waits > s1.waits) {
 		diff_window(pt, &s1, &s_last);
 	} else if (get_stats(&ss, slen, &s_end, why, sizeof why) == 0) {
+		s_end.cpu_s = proc_group_cpu_s(server.pid);
 		diff_window(pt, &s0, &s_end);
 		pt->whole_run = 1;
 		/* s_end comes after the load closed its connections: what the

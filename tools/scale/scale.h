@@ -19,6 +19,7 @@ struct scale_opts {
 	int nfds;
 	unsigned long active;
 	double duration;	/* seconds of measured load per point */
+	int repeat;		/* --repeat: runs per point (median kept) */
 	double warmup;		/* seconds before the measurement */
 	const char *csv, *json, *plot;
 	const char *server_cmd, *load_cmd;
@@ -29,6 +30,7 @@ struct scale_opts {
 	/* 1-minute load average before and after the sweep (NAN: unknown):
 	 * others' work on the machine skews every figure. */
 	double load_start, load_end;
+	int load_noisy;		/* load_start above half the cores: warned */
 	/* The command line as given (options.c). */
 	int quick;		/* --quick */
 	int quiet;		/* -q: no progress line, no notes */
@@ -50,6 +52,15 @@ struct scale_point {
 	unsigned long fds, active;
 	double rps, p50_us, p99_us;
 	double us_per_wait, events_per_wait;
+	/* Server CPU time (user + system, all its processes) in the window,
+	 * and that per wait: what the wait and the handling of its events
+	 * cost, without the sleeping that us_per_wait (wall time inside
+	 * pollux_wait) includes. */
+	double cpu_s, cpu_us_per_wait;
+	/* --repeat: runs made and runs that succeeded; the figures above are
+	 * the medians of the good runs, these their smallest and largest. */
+	int runs, runs_ok;
+	double rps_min, rps_max, us_min, us_max, cpu_min, cpu_max;
 	double registered;	/* fds in the server's poller during the window */
 	double waits;		/* pollux_wait calls inside the window */
 	double window_s;	/* length of the server-side window */
@@ -64,10 +75,16 @@ struct scale_point {
 	char error[256];	/* non-empty: the point failed, and why */
 };
 
+/* What a fit is of: server CPU per wait, or wall time in the wait. */
+enum scale_y { SCALE_Y_CPU, SCALE_Y_WALL };
+
 struct scale_fit {
+	enum scale_y y;
 	int n;			/* points used */
 	double ns_per_fd;	/* slope: ns per registered fd per wait */
-	double base_us;		/* intercept: us per wait with no fd */
+	/* Where the line crosses 0 fds, in us per wait. Not a cost: a line
+	 * through a curve that bends up crosses below zero. */
+	double intercept_us;
 	double r2;
 };
 
@@ -129,10 +146,29 @@ double json_sum(const struct json *obj, const char *key);
 /* Descriptors in one poller: registered / pollers (one when unknown). */
 double scale_fds_per_poller(const struct scale_point *p);
 
+/* The figure y of a point (cpu_us_per_wait or us_per_wait), NAN if none. */
+double scale_y_of(const struct scale_point *p, enum scale_y y);
+
 /* Least-squares line through the successful points of one backend:
  * x = registered fds per poller, y = ns per wait of one poller. */
 void scale_fit(const struct scale_point *pts, int n, const char *backend,
-               struct scale_fit *fit);
+               enum scale_y y, struct scale_fit *fit);
+
+/* The marginal cost at p: the change of y (ns per wait) per descriptor
+ * per poller since the good point of the same backend with the next
+ * smaller fds (the row above); NAN at the first point, without figures,
+ * or when the descriptors per poller grew by less than 5% (a point split
+ * over more processes). */
+double scale_marginal_ns(const struct scale_point *pts, int n,
+                         const struct scale_point *p, enum scale_y y);
+
+/* Folds the n runs of one point into *out: the first run's identity,
+ * medians of the good runs' figures, their min and max, runs and
+ * runs_ok; the first failure's reason when no run succeeded. */
+void scale_combine(const struct scale_point *runs, int n,
+                   struct scale_point *out);
+/* Median of n numbers (sorted in place), NAN ones left out; NAN if none. */
+double scale_median(double *v, int n);
 
 /* ---- output.c ---- */
 
@@ -142,20 +178,27 @@ void scale_print_fit(FILE *f, const struct scale_opts *o,
                      const struct scale_fit *fits);
 void scale_print_bars(FILE *f, const struct scale_opts *o,
                       const struct scale_point *pts, int n);
+/* The report's last lines: what the run showed at its largest fd count,
+ * scanning backends against ready-list ones (POLLUX_FEAT_O1), then
+ * plot_said (where the plot went, or why none), then what the columns
+ * mean. */
+void scale_print_summary(FILE *f, const struct scale_opts *o,
+                         const struct scale_point *pts, int n,
+                         const char *plot_said);
 /* Opens an output ("-": stdout) before the sweep, so that a bad path is
  * told at once, not after minutes of measuring; NULL after a message. */
 FILE *scale_open_out(const char *path);
 /* Write and close f (opened by scale_open_out); 0 or -1 after a message. */
 int scale_write_csv(FILE *f, const char *path,
                     const struct scale_point *pts, int n);
+struct px_meta;
 int scale_write_json(FILE *f, const char *path,
-                     const struct scale_opts *o,
+                     const struct scale_opts *o, const struct px_meta *meta,
                      const struct scale_point *pts, int n,
-                     const struct scale_fit *fits);
+                     const struct scale_fit *fits,
+                     const struct scale_fit *wall_fits);
 /* "machine: N cores (CPU), Linux RELEASE ARCH, load average A -> B" */
 void scale_machine_line(FILE *f, const struct scale_opts *o);
-/* The 1-minute load average now, or NAN. */
-double scale_loadavg(void);
 
 /* ---- plot.c ---- */
 
