@@ -311,6 +311,42 @@ START_TEST(http_responses)
 }
 END_TEST
 
+/* A body kept in memory: whole and NUL-terminated however it is cut, and
+ * refused (failed, nothing more kept) once it would pass its max. */
+START_TEST(http_body_kept)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	                           "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+	struct px_httpresp hp;
+	struct px_body b = { 0 };
+	px_httpresp_init(&hp);
+	hp.on_body = px_body_add;
+	hp.arg = &b;
+	size_t used, off = 0;
+	enum px_http_result r = PX_HTTP_MORE;
+	while (r == PX_HTTP_MORE && off < sizeof resp - 1) {
+		r = px_httpresp_feed(&hp, resp + off, 1, &used);
+		off += used;
+	}
+	ck_assert_int_eq(r, PX_HTTP_DONE);
+	ck_assert(!b.failed);
+	ck_assert_str_eq(b.p, "hello world");
+	ck_assert_uint_eq(b.len, 11);
+	free(b.p);
+
+	static char big[20000];
+	memset(big, 'x', sizeof big);
+	struct px_body lim = { .max = 16384 };
+	px_body_add(&lim, big, 10000);
+	ck_assert(!lim.failed && lim.len == 10000);
+	px_body_add(&lim, big, 10000);
+	ck_assert_msg(lim.failed, "grew past max to %zu", lim.cap);
+	ck_assert_uint_eq(lim.len, 10000);
+	ck_assert_uint_le(lim.cap, 16384);
+	free(lim.p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -322,6 +358,7 @@ int main(void)
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, backend_judge);
 	tcase_add_test(tc, http_responses);
+	tcase_add_test(tc, http_body_kept);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

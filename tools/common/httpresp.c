@@ -217,3 +217,25 @@ enum px_http_result px_httpresp_eof(struct px_httpresp *hp)
 {
 	return hp->state == S_BODY_EOF ? PX_HTTP_DONE : PX_HTTP_BAD;
 }
+
+void px_body_add(void *arg, const char *data, size_t n)
+{
+	struct px_body *b = arg;
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = !b->max || cap <= b->max ? realloc(b->p, cap) : NULL;
+		if (!np) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}

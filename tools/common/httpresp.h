@@ -42,4 +42,15 @@ enum px_http_result px_httpresp_feed(struct px_httpresp *hp, const char *buf,
  * anywhere else the response was cut short (PX_HTTP_BAD). */
 enum px_http_result px_httpresp_eof(struct px_httpresp *hp);
 
+/* A body kept in memory, NUL-terminated, grown as it comes: set on_body
+ * to px_body_add and arg to one of these ({0}, and max the most it may
+ * hold, 0 for no limit). failed is set when it would grow past max or
+ * memory ran out; the caller frees p. */
+struct px_body {
+	char *p;
+	size_t len, cap, max;
+	int failed;
+};
+void px_body_add(void *arg, const char *data, size_t n);
+
 #endif

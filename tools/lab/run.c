@@ -217,35 +217,6 @@ struct proc *lab_server(struct lab *L, int *port, const char *const args[])
 	return NULL;
 }
 
-/* A body being read: NUL-terminated, grown as it comes. */
-struct lab_body {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void lab_body_add(void *arg, const char *data, size_t n)
-{
-	struct lab_body *b = arg;
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 char *lab_http_get(int port, const char *path, int timeout_ms)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -266,10 +237,10 @@ char *lab_http_get(int port, const char *path, int timeout_ms)
 	}
 	/* The answer through the tools' HTTP parser: Content-Length in any
 	 * case, chunked, or to the end of the connection. */
-	struct lab_body bb = { NULL, 0, 0, 0 };
+	struct px_body bb = { 0 };
 	struct px_httpresp hp;
 	px_httpresp_init(&hp);
-	hp.on_body = lab_body_add;
+	hp.on_body = px_body_add;
 	hp.arg = &bb;
 	enum px_http_result hr = PX_HTTP_MORE;
 	while (hr == PX_HTTP_MORE) {

@@ -84,35 +84,6 @@ static int wait_fd(int fd, unsigned events, uint64_t end_us)
 	}
 }
 
-/* The body of the /stats answer, NUL-terminated, at most 1 MiB. */
-struct body_buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void body_add(void *arg, const char *data, size_t n)
-{
-	struct body_buf *b = arg;
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = cap <= (1u << 20) ? realloc(b->p, cap) : NULL;
-		if (!np) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* Fetches http://ADDR/stats into *s. 0, or -1 with the reason in err. */
 static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
                      struct snap *s, char *err, size_t errlen)
@@ -164,9 +135,10 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 	/* The answer through the tools' HTTP parser: Content-Length in any
 	 * case, chunked, or to the end of the connection. */
 	struct px_httpresp hp;
-	struct body_buf bb = { NULL, 0, 0, 0 };
+	/* The body, at most 1 MiB. */
+	struct px_body bb = { .max = 1u << 20 };
 	px_httpresp_init(&hp);
-	hp.on_body = body_add;
+	hp.on_body = px_body_add;
 	hp.arg = &bb;
 	enum px_http_result hr = PX_HTTP_MORE;
 	while (hr == PX_HTTP_MORE) {
