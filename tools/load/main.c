@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,9 +25,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	"usage: " PROG " [OPTIONS] TARGET\n"
+	"usage: " PROG " [OPTIONS] TARGET | URL...\n"
 	"Open many client connections to TARGET and measure requests and latency.\n"
 	"TARGET: HOST:PORT, [IPV6]:PORT, unix:PATH or http://HOST[:PORT]/PATH\n"
+	"(several URLs of one server are requested in turn)\n"
 	"  --proto echo|http        protocol (default echo; http for a URL)\n"
 	"  --size BYTES             echo message size (default 64)\n"
 	"  -c, --connections N      connections in all (default 10)\n"
@@ -40,9 +42,18 @@ static void usage(FILE *f)
 	"  -P, --processes N        N processes, each T threads and its share (default 1)\n"
 	"      --source ADDR[-ADDR] rotate over these local source addresses\n"
 	"      --connect-rate N     open at most N connections per second\n"
+	"  -m, --method METHOD      HTTP method (default GET)\n"
+	"  -H, --header 'N: V'      add this HTTP header (repeatable)\n"
+	"      --body FILE          send FILE's bytes as the body, with Content-Length\n"
+	"      --urls FILE          request the URLs in FILE (one a line) in turn\n"
+	"      --new-connection     one request per connection (Connection: close)\n"
 	"  -b, --backend NAME       poller backend (%s)\n"
 	"      --json               print one JSON object on stdout\n"
+	"      --hgrm FILE          write the latency distribution in HdrHistogram's\n"
+	"                           percentile format (milliseconds) to FILE\n"
+	"      --interval SECONDS   a time series: requests, errors, p50/p99/max per interval\n"
 	"      --percentiles LIST   latency percentiles to print (default 50,90,99,99.9,99.99)\n"
+	"  -q, --quiet              no progress line and no per-interval lines\n"
 	"  -h, --help               this text\n"
 	"  -V, --version            print the version\n", "default: the library's choice");
 }
@@ -61,8 +72,9 @@ static void die_usage(const char *fmt, ...)
 	exit(2);
 }
 
-/* http://HOST[:PORT][/PATH] into cfg: address, Host header, path. */
-static void parse_url(struct config *cfg, const char *url)
+/* http://HOST[:PORT][/PATH] into u (Host header, path) and the address. */
+static void parse_url(struct url *u, struct sockaddr_storage *addr, socklen_t *addrlen,
+                      const char *url)
 {
 	const char *p = url + 7;
 	const char *slash = strchr(p, '/');
@@ -72,21 +84,121 @@ static void parse_url(struct config *cfg, const char *url)
 		die_usage("'%s': expected http://HOST[:PORT]/PATH", url);
 	memcpy(hostport, p, hl);
 	hostport[hl] = '\0';
-	snprintf(cfg->host_hdr, sizeof cfg->host_hdr, "%s", hostport);
+	snprintf(u->host_hdr, sizeof u->host_hdr, "%s", hostport);
 	const char *close = strrchr(hostport, ']');
 	const char *colon = strrchr(hostport, ':');
 	if (!colon || (close && colon < close))
 		strcat(hostport, ":80");
 	const char *path = slash ? slash : "/";
-	if (strlen(path) >= sizeof cfg->path)
+	if (strlen(path) >= sizeof u->path)
 		die_usage("'%s': path too long", url);
 	for (const char *q = path; *q; q++)
 		if ((unsigned char)*q <= ' ' || *q == 0x7f)
 			die_usage("'%s': the path must not contain spaces or control characters", url);
-	snprintf(cfg->path, sizeof cfg->path, "%s", path);
+	snprintf(u->path, sizeof u->path, "%s", path);
 	char err[256];
-	if (px_parse_addr(hostport, &cfg->addr, &cfg->addrlen, err, sizeof err) < 0)
+	if (px_parse_addr(hostport, addr, addrlen, err, sizeof err) < 0)
 		die_usage("%s", err);
+}
+
+#define MAX_URLS 100000
+
+/* One more URL to request in turn: on the same server as the others. */
+static void add_url(struct config *cfg, const char *url, const char *from)
+{
+	if (strncmp(url, "http://", 7) != 0)
+		die_usage("%s'%s': expected http://HOST[:PORT]/PATH", from, url);
+	if (cfg->nurls == MAX_URLS)
+		die_usage("%smore than %d URLs", from, MAX_URLS);
+	struct url *u = realloc(cfg->urls, (cfg->nurls + 1) * sizeof *u);
+	if (!u) {
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(1);
+	}
+	cfg->urls = u;
+	struct sockaddr_storage a;
+	socklen_t al;
+	parse_url(&u[cfg->nurls], &a, &al, url);
+	if (cfg->nurls == 0) {
+		cfg->addr = a;
+		cfg->addrlen = al;
+	} else if (al != cfg->addrlen || memcmp(&a, &cfg->addr, al) != 0) {
+		die_usage("%s'%s': every URL must name the same server as '%s' "
+		          "(one address and port)", from, url, cfg->target);
+	}
+	cfg->nurls++;
+}
+
+/* --urls FILE: one URL a line; blank lines and lines from '#' skipped. */
+static void read_urls(struct config *cfg, const char *file)
+{
+	FILE *f = fopen(file, "r");
+	if (!f)
+		die_usage("--urls '%s': %s", file, strerror(errno));
+	char line[1400], from[1300];
+	unsigned long no = 0;
+	size_t before = cfg->nurls;
+	while (fgets(line, sizeof line, f)) {
+		no++;
+		size_t n = strlen(line);
+		if (n == sizeof line - 1 && line[n - 1] != '\n')
+			die_usage("--urls '%s' line %lu: too long", file, no);
+		while (n && isspace((unsigned char)line[n - 1]))
+			line[--n] = '\0';
+		const char *p = line;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		snprintf(from, sizeof from, "--urls '%.1000s' line %lu: ", file, no);
+		if (!cfg->target[0])
+			snprintf(cfg->target, sizeof cfg->target, "%s", p);
+		add_url(cfg, p, from);
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad)
+		die_usage("--urls '%s': cannot read it", file);
+	if (cfg->nurls == before)
+		die_usage("--urls '%s': no URL in it", file);
+}
+
+#define MAX_BODY (64ul << 20)
+
+/* --body FILE: its bytes, read once. */
+static void read_body(struct config *cfg, const char *file)
+{
+	FILE *f = fopen(file, "rb");
+	if (!f)
+		die_usage("--body '%s': %s", file, strerror(errno));
+	size_t cap = 4096;
+	char *b = malloc(cap);
+	size_t n = 0, k;
+	while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
+		n += k;
+		if (n > MAX_BODY)
+			die_usage("--body '%s': more than %lu bytes", file, MAX_BODY);
+		if (n == cap) {
+			char *q = realloc(b, cap * 2);
+			if (!q) {
+				free(b);
+				b = NULL;
+				break;
+			}
+			b = q;
+			cap *= 2;
+		}
+	}
+	if (!b) {
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(1);
+	}
+	if (ferror(f))
+		die_usage("--body '%s': cannot read it", file);
+	fclose(f);
+	cfg->body = b;
+	cfg->body_len = n;
+	cfg->body_file = file;
 }
 
 static int parse_ip(const char *s, struct sockaddr_storage *ss)
@@ -245,7 +357,7 @@ static void die_bad_option(char **argv)
 static void parse_args(struct config *cfg, int argc, char **argv)
 {
 	enum { O_PROTO = 256, O_SIZE, O_WARMUP, O_TIMEOUT, O_SOURCE, O_CRATE,
-	       O_JSON, O_PCT };
+	       O_JSON, O_PCT, O_BODY, O_URLS, O_NEWCONN, O_HGRM, O_INTERVAL };
 	static const struct option opts[] = {
 		{ "proto", required_argument, NULL, O_PROTO },
 		{ "size", required_argument, NULL, O_SIZE },
@@ -263,16 +375,30 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "percentiles", required_argument, NULL, O_PCT },
+		{ "method", required_argument, NULL, 'm' },
+		{ "header", required_argument, NULL, 'H' },
+		{ "body", required_argument, NULL, O_BODY },
+		{ "urls", required_argument, NULL, O_URLS },
+		{ "new-connection", no_argument, NULL, O_NEWCONN },
+		{ "hgrm", required_argument, NULL, O_HGRM },
+		{ "interval", required_argument, NULL, O_INTERVAL },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int have_active = 0, have_duration = 0, have_proto = 0, have_size = 0;
-	const char *source = NULL;
+	const char *source = NULL, *urls_file = NULL, *body_file = NULL;
+	int http_only = 0; /* an HTTP option was given */
 	unsigned long v;
 	int o;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":c:a:d:n:R:t:P:b:hV", opts, NULL)) != -1) {
+	cfg->headers = calloc((size_t)argc, sizeof *cfg->headers);
+	if (!cfg->headers) {
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(1);
+	}
+	while ((o = getopt_long(argc, argv, ":c:a:d:n:R:t:P:b:m:H:qhV", opts, NULL)) != -1) {
 		switch (o) {
 		case O_PROTO:
 			if (strcmp(optarg, "echo") == 0)
@@ -345,6 +471,50 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 		case O_PCT:
 			parse_percentiles(cfg, optarg);
 			break;
+		case 'm':
+			for (const char *p = optarg; *p; p++)
+				if (!isalpha((unsigned char)*p) && *p != '-' && *p != '_')
+					die_usage("--method '%s': expected a method name (GET, POST ...)",
+					          optarg);
+			if (!*optarg || strlen(optarg) > 32)
+				die_usage("--method '%s': expected a method name (GET, POST ...)", optarg);
+			/* its answer has headers and no body: the parser would wait
+			 * for the Content-Length it announces */
+			if (strcmp(optarg, "HEAD") == 0)
+				die_usage("%s", "--method HEAD is not supported (its answers "
+				          "announce a body they do not send)");
+			cfg->method = optarg;
+			http_only = 1;
+			break;
+		case 'H': {
+			const char *why = header_problem(optarg);
+			if (why)
+				die_usage("--header '%s': %s", optarg, why);
+			cfg->headers[cfg->nheaders++] = optarg;
+			http_only = 1;
+			break;
+		}
+		case O_BODY:
+			body_file = optarg;
+			http_only = 1;
+			break;
+		case O_URLS:
+			urls_file = optarg;
+			break;
+		case O_NEWCONN:
+			cfg->new_conn = 1;
+			break;
+		case O_HGRM:
+			cfg->hgrm = optarg;
+			break;
+		case O_INTERVAL:
+			if (px_parse_double(optarg, 1e7, &cfg->interval_s) < 0 ||
+			    cfg->interval_s < 0.001)
+				die_usage("--interval '%s': expected seconds, at least 0.001", optarg);
+			break;
+		case 'q':
+			cfg->quiet = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -357,32 +527,47 @@ static void parse_args(struct config *cfg, int argc, char **argv)
 			die_bad_option(argv);
 		}
 	}
-	if (optind != argc - 1)
-		die_usage("%s", optind >= argc ? "give one TARGET" : "give only one TARGET");
-	const char *t = argv[optind];
+	if (optind >= argc && !urls_file)
+		die_usage("%s", "give one TARGET");
+	const char *t = optind < argc ? argv[optind] : "";
 	if (strlen(t) >= sizeof cfg->target)
 		die_usage("%s", "TARGET too long");
 	strcpy(cfg->target, t);
-	if (strncmp(t, "http://", 7) == 0) {
+	if (urls_file || strncmp(t, "http://", 7) == 0) {
 		if (have_proto && cfg->proto != PROTO_HTTP)
-			die_usage("'%s': a URL needs --proto http", t);
+			die_usage("'%s': a URL needs --proto http", t[0] ? t : urls_file);
 		cfg->proto = PROTO_HTTP;
-		parse_url(cfg, t);
+		for (int i = optind; i < argc; i++)
+			add_url(cfg, argv[i], "");
+		if (urls_file)
+			read_urls(cfg, urls_file);
 	} else {
+		if (optind != argc - 1)
+			die_usage("%s", "give only one TARGET (several are for http:// URLs)");
 		char err[256];
 		if (strstr(t, "://"))
 			die_usage("'%s': only http:// URLs are understood", t);
 		if (px_parse_addr(t, &cfg->addr, &cfg->addrlen, err, sizeof err) < 0)
 			die_usage("%s", err);
-		snprintf(cfg->host_hdr, sizeof cfg->host_hdr, "%s", t);
-		strcpy(cfg->path, "/");
+		cfg->urls = calloc(1, sizeof *cfg->urls);
+		if (!cfg->urls) {
+			fprintf(stderr, PROG ": out of memory\n");
+			exit(1);
+		}
+		snprintf(cfg->urls[0].host_hdr, sizeof cfg->urls[0].host_hdr, "%s", t);
+		strcpy(cfg->urls[0].path, "/");
+		cfg->nurls = 1;
 	}
+	if (http_only && cfg->proto != PROTO_HTTP)
+		die_usage("%s", "--method, --header and --body apply to --proto http only");
+	if (body_file)
+		read_body(cfg, body_file);
 	if (cfg->addr.ss_family != AF_UNIX) {
 		unsigned port = ntohs(cfg->addr.ss_family == AF_INET
 		                      ? ((struct sockaddr_in *)&cfg->addr)->sin_port
 		                      : ((struct sockaddr_in6 *)&cfg->addr)->sin6_port);
 		if (port == 0)
-			die_usage("'%s': the port must not be 0", t);
+			die_usage("'%s': the port must not be 0", cfg->target);
 	}
 	if (have_size && cfg->proto == PROTO_HTTP)
 		die_usage("%s", "--size applies to --proto echo only");
@@ -518,7 +703,7 @@ static void progress(const struct config *cfg, struct worker *w, uint64_t t0,
 }
 
 int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
-                struct hist *lat_unc, struct hist *late)
+                struct hist *lat_unc, struct hist *late, struct series *ser)
 {
 	memset(r, 0, sizeof *r);
 	struct worker *w = calloc(cfgp->threads, sizeof *w);
@@ -566,7 +751,7 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 			exit(1);
 		}
 	}
-	if (cfgp->progress) {
+	if (cfgp->progress && !cfgp->quiet) {
 		uint64_t last_req = 0, last_ns = t0, next = t0 + 1000000000ull;
 		for (;;) {
 			if (atomic_load(&g_run.finished) == (int)cfgp->threads)
@@ -581,7 +766,7 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 	}
 	for (unsigned long i = 0; i < cfgp->threads; i++)
 		pthread_join(w[i].tid, NULL);
-	if (cfgp->progress)
+	if (cfgp->progress && !cfgp->quiet)
 		fprintf(stderr, "\r\033[K");
 
 	uint64_t stop = g_run.start_ns, last = 0;
@@ -606,6 +791,14 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 		r->connected += x->connected;
 		r->unsent += x->unsent;
 		r->unanswered += x->unanswered;
+		r->in_flight += x->in_flight;
+		if (x->stall_ns > r->stall_ns)
+			r->stall_ns = x->stall_ns;
+		r->stall_seen |= x->stall_seen;
+		if (ser && series_merge(ser, &x->series) < 0) {
+			fprintf(stderr, PROG ": out of memory for the interval series\n");
+			r->failed = 1;
+		}
 		if (x->stopped_ns > stop)
 			stop = x->stopped_ns;
 		if (x->last_done_ns > last)
@@ -626,6 +819,7 @@ out:
 		free(w[i].lat);
 		free(w[i].lat_unc);
 		free(w[i].late);
+		series_free(&w[i].series);
 	}
 	free(w);
 	return rc;
@@ -638,22 +832,22 @@ int main(int argc, char **argv)
 		.duration_s = 10, .timeout_s = 5, .processes = 1,
 		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5,
 	};
+	cfg.method = "GET";
 	g_run.ready_fd = g_run.go_fd = -1;
 	parse_args(&cfg, argc, argv);
 	if (!nofile_ok(&cfg) || !backend_fits(&cfg))
 		return 1;
 
-	char *req = NULL;
-	if (cfg.proto == PROTO_HTTP) {
-		size_t n = strlen(cfg.path) + strlen(cfg.host_hdr) + 64;
-		req = malloc(n);
-		if (!req) {
-			fprintf(stderr, PROG ": out of memory\n");
-			return 1;
-		}
-		cfg.request_len = (size_t)snprintf(req, n, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
-		                                   cfg.path, cfg.host_hdr);
-		cfg.request = req;
+	char err[256];
+	if (cfg.proto == PROTO_HTTP && build_requests(&cfg, err, sizeof err) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	/* opened now: a path that cannot be written is said before the run */
+	FILE *hgrm = NULL;
+	if (cfg.hgrm && !(hgrm = fopen(cfg.hgrm, "w"))) {
+		fprintf(stderr, PROG ": --hgrm '%s': %s\n", cfg.hgrm, strerror(errno));
+		return 1;
 	}
 	/* several processes would draw over each other's line */
 	cfg.progress = cfg.processes == 1 && isatty(STDERR_FILENO);
@@ -681,13 +875,18 @@ int main(int argc, char **argv)
 		hist_init(late);
 	}
 	int failed = 0;
+	struct series ser = { 0 };
+	struct series *serp = cfg.interval_s > 0 ? &ser : NULL;
+	struct px_meta meta;
+	px_meta_begin(&meta);
 	uint64_t t0 = px_now_ns();
 	if (cfg.processes > 1) {
-		if (run_processes(&cfg, &r, lat, lat_unc, late) < 0)
+		if (run_processes(&cfg, &r, lat, lat_unc, late, serp) < 0)
 			failed = 1;
-	} else if (run_process(&cfg, &r, lat, lat_unc, late) < 0) {
+	} else if (run_process(&cfg, &r, lat, lat_unc, late, serp) < 0) {
 		return 1;
 	}
+	px_meta_end(&meta);
 	if (r.failed)
 		failed = 1;
 
@@ -702,7 +901,27 @@ int main(int argc, char **argv)
 	memcpy(tot.idle_errors, r.idle_errors, sizeof tot.idle_errors);
 	tot.connected = (unsigned long)r.connected;
 	tot.unsent = r.unsent;
+	tot.in_flight = r.in_flight;
+	tot.stall_us = r.stall_ns / 1000;
+	tot.stall_seen = r.stall_seen;
+	tot.meta = &meta;
 	tot.duration_s = r.stop_ns > r.measure_ns ? (double)(r.stop_ns - r.measure_ns) / 1e9 : 0;
+	if (serp) {
+		/* every interval of the measured time, also those nothing
+		 * happened in (the last one may be partial) */
+		size_t want = (size_t)ceil(tot.duration_s / cfg.interval_s - 1e-9);
+		if (want > ser.niv) {
+			struct interval *iv = realloc(ser.iv, want * sizeof *iv);
+			if (!iv) {
+				fprintf(stderr, PROG ": out of memory\n");
+				return 1;
+			}
+			memset(iv + ser.niv, 0, (want - ser.niv) * sizeof *iv);
+			ser.iv = iv;
+			ser.niv = ser.ivcap = want;
+		}
+		tot.series = &ser;
+	}
 	tot.connect_s = r.start_ns > t0 ? (double)(r.start_ns - t0) / 1e9 : 0;
 	tot.backend = r.backend[0] ? r.backend : (cfg.backend ? cfg.backend : "unknown");
 	/* The kernel searches the local port range on every connect; past
@@ -713,10 +932,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
 		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
 		        tot.connect_s);
+	/* Nothing answered because nothing was there: one line that says so,
+	 * not a report of zeros to puzzle over. */
+	uint64_t refused = tot.errors[E_REFUSED] + tot.idle_errors[E_REFUSED];
+	if (tot.connected == 0 && refused >= cfg.connections)
+		fprintf(stderr, PROG ": every connection to %s was refused (%llu of %lu): "
+		        "is a server listening there?\n", cfg.target,
+		        (unsigned long long)refused, cfg.connections);
 	if (cfg.json)
 		report_json(stdout, &cfg, &tot);
 	else
 		report_text(stdout, &cfg, &tot);
+	if (hgrm) {
+		hist_write_hgrm(hgrm, lat, 1000.0);
+		if (fclose(hgrm) != 0) {
+			fprintf(stderr, PROG ": cannot write --hgrm '%s': %s\n", cfg.hgrm,
+			        strerror(errno));
+			failed = 1;
+		}
+	}
 	/* A report that did not reach its reader is no success (a full
 	 * disk, a closed pipe): say so instead of exiting 0 with nothing. */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -747,7 +981,11 @@ int main(int argc, char **argv)
 	free(lat);
 	free(lat_unc);
 	free(late);
-	free(req);
+	free_requests(&cfg);
+	free(cfg.urls);
+	free(cfg.headers);
+	free(cfg.body);
+	series_free(&ser);
 	free(cfg.sources);
 	return failed ? 1 : 0;
 }
