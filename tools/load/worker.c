@@ -29,6 +29,8 @@ struct conn {
 	unsigned char active;
 	unsigned char want_out; /* POLLUX_OUT is registered */
 	unsigned char in_free;  /* on the open-loop free list */
+	unsigned char reserved; /* -n, closed loop: reconnecting to make one of
+	                         * the requests left (counted in L->reserved) */
 	unsigned long index;    /* global connection number: picks the source */
 	size_t sent, got;       /* bytes of the current request and answer */
 	uint64_t intended_ns, sent_ns, deadline_ns;
@@ -63,6 +65,7 @@ struct loop {
 	size_t nretry;
 	uint64_t retry_at;
 	unsigned long issued;  /* measured requests started (for -n) */
+	unsigned long reserved; /* connections being made for one of the rest */
 	unsigned long busy;    /* requests outstanding */
 	unsigned long alive_active;
 	uint64_t next_due;     /* open loop: intended time of the next request */
@@ -228,9 +231,18 @@ static void warn_errno_once(int e)
 	}
 }
 
+static void unreserve(struct loop *L, struct conn *c)
+{
+	if (c->reserved) {
+		c->reserved = 0;
+		L->reserved--;
+	}
+}
+
 /* Forgets the socket; the slot may be reconnected later. */
 static void drop(struct loop *L, struct conn *c)
 {
+	unreserve(L, c);
 	if (c->fd >= 0) {
 		pollux_del(L->w->poller, c->fd);
 		close(c->fd);
@@ -262,7 +274,23 @@ static int may_issue(const struct loop *L, uint64_t now)
 {
 	if (atomic_load_explicit(&g_run.stop, memory_order_relaxed) || now >= g_run.end_ns)
 		return 0;
-	return L->cfg->requests == 0 || now < g_run.measure_ns || L->issued < L->w->quota;
+	return L->cfg->requests == 0 || now < g_run.measure_ns ||
+	       L->issued + L->reserved < L->w->quota;
+}
+
+/* A new connection in place of c's, for the next request. With -n in a
+ * closed loop it holds one of the requests left, so that two connections
+ * reconnecting at once for the last one do not both connect (with
+ * --new-connection that was one connection too many). */
+static void reconnect_conn(struct loop *L, struct conn *c)
+{
+	if (L->cfg->requests && L->cfg->rate == 0) {
+		c->reserved = 1;
+		L->reserved++;
+	}
+	start_connect(L, c);
+	if (c->state != C_CONNECTING)
+		unreserve(L, c); /* failed at once, or waits for a retry */
 }
 
 /* A connection is lost for good, or (when reconnect) replaced by a new one. */
@@ -274,7 +302,7 @@ static void fail(struct loop *L, struct conn *c, enum err_kind k, int reconnect)
 	/* replace it only while there are requests left for it to make */
 	if (reconnect && was_connected && c->active && L->running &&
 	    may_issue(L, px_now_ns()))
-		start_connect(L, c);
+		reconnect_conn(L, c);
 	else if (c->active)
 		L->alive_active--;
 }
@@ -464,6 +492,7 @@ static void connected(struct loop *L, struct conn *c, uint64_t now)
 {
 	L->pending--;
 	c->retry_until = 0;
+	unreserve(L, c);
 	atomic_fetch_add_explicit(&L->w->live_open, 1, memory_order_relaxed);
 	c->want_out = 0;
 	pollux_mod(L->w->poller, c->fd, POLLUX_IN, c);
@@ -503,7 +532,7 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 		c->state = C_READY;
 		drop(L, c);
 		if (may_issue(L, now))
-			start_connect(L, c);
+			reconnect_conn(L, c);
 		else
 			L->alive_active--; /* nothing left for it to do */
 		return;
@@ -563,7 +592,7 @@ static void on_readable(struct loop *L, struct conn *c)
 			 * (its idle timeout): no request was lost; reconnect. */
 			drop(L, c);
 			if (may_issue(L, px_now_ns()))
-				start_connect(L, c);
+				reconnect_conn(L, c);
 			else
 				L->alive_active--;
 		} else {
