@@ -908,8 +908,13 @@ int main(int argc, char **argv)
 	tot.duration_s = r.stop_ns > r.measure_ns ? (double)(r.stop_ns - r.measure_ns) / 1e9 : 0;
 	if (serp) {
 		/* every interval of the measured time, also those nothing
-		 * happened in (the last one may be partial) */
-		size_t want = (size_t)ceil(tot.duration_s / cfg.interval_s - 1e-9);
+		 * happened in (the last one may be partial); with -d that is
+		 * the duration asked for: processes measure each from its own
+		 * start, and the few microseconds between them are no interval */
+		double span = cfg.requests ? tot.duration_s : cfg.duration_s;
+		if (span > tot.duration_s)
+			span = tot.duration_s; /* stopped early */
+		size_t want = (size_t)ceil(span / cfg.interval_s - 1e-9);
 		if (want > ser.niv) {
 			struct interval *iv = realloc(ser.iv, want * sizeof *iv);
 			if (!iv) {
