@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -324,12 +325,27 @@ START_TEST(refused_target)
 	ck_assert_int_eq((long)jnum(r->out, "errors", "refused"), 3);
 	assert_no_errors(r->out, "errors", "refused");
 	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 0);
+	/* no sample, no figure: null, not 0 */
+	ck_assert_msg(strstr(r->out, "\"latency_us\": {\"mean\": null, \"stdev\": null, "
+	                     "\"p50\": null, \"p90\": null, \"p99\": null, \"p999\": null, "
+	                     "\"p9999\": null, \"max\": null, \"count\": 0}"), "%s", r->out);
+	ck_assert_msg(strstr(r->out, "\"longest_stall_us\": null"), "%s", r->out);
+	/* and one line that says why */
+	char line[256];
+	snprintf(line, sizeof line, "pollux-load: every connection to %s was refused "
+	         "(3 of 3): is a server listening there?\n", addr);
+	ck_assert_str_eq(r->err, line);
+	run_load(r, "-b", backend_at(_i), "-c", "3", "-n", "3", addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_msg(strstr(r->out, "\nlatency (us): no data\n"), "text: %s", r->out);
+	ck_assert_str_eq(r->err, line);
 	/* and the same for connections that would have stayed silent */
 	run_load(r, "-b", backend_at(_i), "-c", "3", "-a", "1", "-d", "0.2", "--json",
 	         addr, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_int_eq((long)jnum(r->out, "errors", "refused"), 1);
 	ck_assert_int_eq((long)jnum(r->out, "idle_connect_errors", "refused"), 2);
+	ck_assert_msg(strstr(r->err, "(3 of 3)"), "stderr: %s", r->err);
 	/* open loop with nothing ever sent: no lateness to report, null */
 	run_load(r, "-b", backend_at(_i), "-c", "2", "-R", "100", "-d", "0.2", "--json",
 	         addr, NULL);
@@ -513,6 +529,332 @@ START_TEST(threads_spread_the_remainder)
 	ck_assert_int_eq((long)jnum(r->out, "", "threads"), 3);
 	srv_stop(&s);
 	ck_assert_int_eq(s.accepted, 7);
+	free(r);
+}
+END_TEST
+
+/* ---- accounting, stalls, distributions, requests ------------------------ */
+
+/* How often needle occurs in hay. */
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + strlen(needle), needle))
+		n++;
+	return n;
+}
+
+/* The whole of a small file, NUL-terminated (the caller frees it). */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t cap = 1 << 16, n = 0, k;
+	char *b = malloc(cap);
+	while ((k = fread(b + n, 1, cap - 1 - n, f)) > 0) {
+		n += k;
+		if (n == cap - 1)
+			b = realloc(b, cap *= 2);
+	}
+	fclose(f);
+	b[n] = '\0';
+	return b;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert(f != NULL);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* An open loop's schedule is all there: answered within the measured
+ * time, in flight when the clock stopped, or never sent (and then said). */
+START_TEST(open_loop_accounts_for_every_request)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	/* 2 threads at 250/s each for 1 s: 500 due times exactly */
+	run_load(r, "-b", backend_at(_i), "-c", "8", "-t", "2", "-R", "500", "-d", "1",
+	         "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	long n = (long)jnum(r->out, "", "requests"), u = (long)jnum(r->out, "", "unsent");
+	long f = (long)jnum(r->out, "", "in_flight");
+	ck_assert_msg(n + u + f == 500, "requests %ld + unsent %ld + in_flight %ld != 500",
+	              n, u, f);
+	srv_stop(&s);
+
+	/* one connection and a server that never answers: the first request is
+	 * in flight, the other 49 due in 0.5 s found no connection */
+	srv_start(&s, "--mode", "silent", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-R", "100", "-d", "0.5", "--timeout",
+	         "0.8", "--json", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1); /* it timed out in the end */
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 0);
+	ck_assert_int_eq((long)jnum(r->out, "", "in_flight"), 1);
+	ck_assert_int_eq((long)jnum(r->out, "", "unsent"), 49);
+	ck_assert_msg(strstr(r->out, "\"notes\": [\"49 requests due in the measured time found "
+	                     "no free connection and were never sent: the percentiles leave "
+	                     "them out"), "%s", r->out);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-R", "100", "-d", "0.5", "--timeout",
+	         "0.8", s.addr, NULL);
+	ck_assert_msg(strstr(r->out, "\nin flight when the clock stopped: 1\n") &&
+	              strstr(r->out, "\nnote: 49 requests due") &&
+	              strstr(r->out, "the percentiles leave them out"), "%s", r->out);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* A server that stops answering for a second: a closed loop's p99 does not
+ * move, the longest wait for an answer shows it, and the note follows the
+ * documented rule (>= 10 x p99 and >= 10 ms). */
+START_TEST(closed_loop_stall_is_reported)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	/* after 100 answers of 64 bytes, 1000 ms of nothing */
+	srv_start(&s, "--mode", "echo", "--pause-at", "6400", "--pause-ms", "1000", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-n", "3000", "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	double stall = jnum(r->out, "", "longest_stall_us");
+	double p99 = jnum(r->out, "latency_us", "p99");
+	ck_assert_msg(stall >= 900000, "longest_stall_us %g for a 1 s pause", stall);
+	int noted = strstr(r->out, "more than 10 times p99: a closed loop waits with the "
+	                   "server, so its percentiles hide the stall; an open loop (-R) "
+	                   "measures it") != NULL;
+	ck_assert_msg(noted == (stall >= 10 * p99 && stall >= 10000),
+	              "note %d for stall %g, p99 %g: %s", noted, stall, p99, r->out);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* --hgrm writes HdrHistogram's percentile distribution (ms); its rows
+ * bracket the JSON's percentiles within one histogram slot. */
+START_TEST(hgrm_agrees_with_json)
+{
+	char path[] = "/tmp/pollux-load-hgrm-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-n", "3000", "--json", "--percentiles",
+	         "50,90,99,99.9", "--hgrm", path, s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	srv_stop(&s);
+	char *text = slurp(path);
+	unlink(path);
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	ck_assert_msg(line && strstr(line, "Value") && strstr(line, "Percentile") &&
+	              strstr(line, "TotalCount") && strstr(line, "1/(1-Percentile)"),
+	              "header: %s", line ? line : "(none)");
+	double val[4096], pct[4096], cnt[4096], mean = -1, max = -1, total = -1;
+	int nrows = 0, nfoot = 0;
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		double a, b, c, d;
+		if (line[0] == '#') {
+			if (sscanf(line, "#[Mean = %lf, StdDeviation = %lf]", &a, &b) == 2)
+				mean = a, nfoot++;
+			else if (sscanf(line, "#[Max = %lf, Total count = %lf]", &a, &b) == 2)
+				max = a, total = b, nfoot++;
+			else if (sscanf(line, "#[Buckets = %lf, SubBuckets = %lf]", &a, &b) == 2)
+				nfoot++;
+			continue;
+		}
+		int k = sscanf(line, "%lf %lf %lf %lf", &a, &b, &c, &d);
+		ck_assert_msg(k == 4 || (k == 3 && b == 1.0), "row: %s", line);
+		ck_assert(nrows < 4096);
+		if (nrows)
+			ck_assert_msg(a * 1000 >= val[nrows - 1] && b > pct[nrows - 1] &&
+			              c >= cnt[nrows - 1], "not ascending at: %s", line);
+		val[nrows] = a * 1000; /* ms to us */
+		pct[nrows] = b;
+		cnt[nrows] = c;
+		nrows++;
+	}
+	free(text);
+	ck_assert_int_eq(nfoot, 3);
+	ck_assert_msg(nrows > 10 && pct[0] == 0 && pct[nrows - 1] == 1.0, "%d rows", nrows);
+	double count = jnum(r->out, "latency_us", "count");
+	ck_assert(count >= 3000);
+	ck_assert_msg(cnt[nrows - 1] == count && total == count, "counts %g %g %g",
+	              cnt[nrows - 1], total, count);
+	ck_assert_msg(fabs(max * 1000 - jnum(r->out, "latency_us", "max")) < 0.5, "max %g", max);
+	ck_assert_msg(fabs(mean * 1000 - jnum(r->out, "latency_us", "mean")) < 1, "mean %g", mean);
+	static const char *const key[] = { "p50", "p90", "p99", "p999" };
+	static const double ps[] = { 0.5, 0.9, 0.99, 0.999 };
+	for (int k = 0; k < 4; k++) {
+		double v = jnum(r->out, "latency_us", key[k]);
+		/* one slot: 1 us below 2048 us, then 1/1024 of the power of two */
+		double slot = v < 2048 ? 1 : ldexp(1, (int)floor(log2(v)) - 10);
+		double lo = -1, hi = -1;
+		for (int i = 0; i < nrows; i++) {
+			if (pct[i] <= ps[k])
+				lo = val[i];
+			if (pct[i] >= ps[k] && hi < 0)
+				hi = val[i];
+		}
+		ck_assert_msg(lo >= 0 && hi >= 0 && lo - slot <= v && v <= hi + slot,
+		              "%s %g outside the rows' [%g, %g]", key[k], v, lo, hi);
+	}
+	free(r);
+}
+END_TEST
+
+/* --interval: one entry per interval of the measured time, whose requests
+ * add up to the run's, in JSON and as text lines (none with -q). */
+START_TEST(interval_series)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-t", "2", "-d", "1", "--interval", "0.25",
+	         "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq(count_of(r->out, "{\"start_s\": "), 4);
+	double sum = 0;
+	for (const char *p = strstr(r->out, "\"intervals\": ["); (p = strstr(p, "{\"start_s\": "));
+	     p++)
+		sum += jnum(p, "", "requests");
+	ck_assert_msg(sum == jnum(r->out, "", "requests"), "intervals %g, run %g", sum,
+	              jnum(r->out, "", "requests"));
+	ck_assert(strstr(r->out, "\"p50_us\": ") && strstr(r->out, "\"p99_us\": ") &&
+	          strstr(r->out, "\"max_us\": "));
+	/* several processes: their series are merged, not concatenated */
+	run_load(r, "-b", backend_at(_i), "-c", "4", "-P", "2", "-d", "1", "--interval", "0.5",
+	         "--json", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq(count_of(r->out, "{\"start_s\": "), 2);
+	sum = 0;
+	for (const char *p = strstr(r->out, "\"intervals\": ["); (p = strstr(p, "{\"start_s\": "));
+	     p++)
+		sum += jnum(p, "", "requests");
+	ck_assert(sum == jnum(r->out, "", "requests"));
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.6", "--interval", "0.2", s.addr,
+	         NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_msg(strstr(r->out, "    from_s   requests   errors     p50_us     p99_us"
+	                     "     max_us\n") && strstr(r->out, "\n     0.000 ") &&
+	              strstr(r->out, "\n     0.200 ") && strstr(r->out, "\n     0.400 ") &&
+	              !strstr(r->out, "\n     0.600 "), "%s", r->out);
+	run_load(r, "-b", backend_at(_i), "-q", "-c", "2", "-d", "0.4", "--interval", "0.2",
+	         s.addr, NULL);
+	ck_assert_msg(r->status == 0 && !strstr(r->out, "from_s"), "%s", r->out);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* The nth "X /path HTTP/1.1" request line of the log, from *pos on. */
+static void expect_request(const char **pos, const char *line)
+{
+	const char *p = strstr(*pos, line);
+	ck_assert_msg(p, "no '%s' after: %.200s", line, *pos);
+	/* nothing else requested in between */
+	const char *other = strstr(*pos, " HTTP/1.1\r\n");
+	ck_assert_msg(other == p + strlen(line) - strlen(" HTTP/1.1\r\n"),
+	              "another request before '%s'", line);
+	*pos = p + strlen(line);
+}
+
+/* -m, -H and --body arrive at the server as given, with Content-Length;
+ * several URLs, or --urls, are requested in turn. */
+START_TEST(http_request_features)
+{
+	char dir[] = "/tmp/pollux-load-req-XXXXXX";
+	ck_assert(mkdtemp(dir));
+	char logp[128], bodyp[128], urlsp[128], ua[300], ub[300], uc[300];
+	snprintf(logp, sizeof logp, "%s/log", dir);
+	snprintf(bodyp, sizeof bodyp, "%s/body", dir);
+	snprintf(urlsp, sizeof urlsp, "%s/urls", dir);
+	write_file(bodyp, "{\"x\": 1}\n");
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "http", "--log", logp, NULL);
+	snprintf(ua, sizeof ua, "http://%s/a", s.addr);
+	snprintf(ub, sizeof ub, "http://%s/b?q=1", s.addr);
+	snprintf(uc, sizeof uc, "http://%s/c", s.addr);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "6", "-m", "PUT", "-H",
+	         "X-Test: yes", "--header", "Accept: text/plain", "--body", bodyp, "--json",
+	         ua, ub, uc, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 6);
+	srv_stop(&s);
+	char *log = slurp(logp);
+	const char *pos = log;
+	for (int k = 0; k < 2; k++) {
+		expect_request(&pos, "PUT /a HTTP/1.1\r\n");
+		expect_request(&pos, "PUT /b?q=1 HTTP/1.1\r\n");
+		expect_request(&pos, "PUT /c HTTP/1.1\r\n");
+	}
+	ck_assert_int_eq(count_of(log, "\r\nX-Test: yes\r\n"), 6);
+	ck_assert_int_eq(count_of(log, "\r\nAccept: text/plain\r\n"), 6);
+	ck_assert_int_eq(count_of(log, "\r\nContent-Length: 9\r\n\r\n{\"x\": 1}\n\n"), 6);
+	ck_assert_int_eq(count_of(log, "\r\nHost: "), 6);
+	ck_assert_int_eq(count_of(log, "Connection: close"), 0);
+	free(log);
+	ck_assert_int_eq(s.accepted, 1);
+
+	/* the same URLs from a file, comments and blank lines skipped */
+	srv_start(&s, "--mode", "http", "--log", logp, NULL);
+	char list[1200];
+	snprintf(list, sizeof list, "# three paths\nhttp://%s/x\n\n  http://%s/y  \n"
+	         "http://%s/z\n", s.addr, s.addr, s.addr);
+	write_file(urlsp, list);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "4", "--urls", urlsp, "--json", NULL);
+	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
+	srv_stop(&s);
+	log = slurp(logp);
+	pos = log;
+	expect_request(&pos, "GET /x HTTP/1.1\r\n");
+	expect_request(&pos, "GET /y HTTP/1.1\r\n");
+	expect_request(&pos, "GET /z HTTP/1.1\r\n");
+	expect_request(&pos, "GET /x HTTP/1.1\r\n");
+	free(log);
+	unlink(logp);
+	unlink(bodyp);
+	unlink(urlsp);
+	rmdir(dir);
+	free(r);
+}
+END_TEST
+
+/* --new-connection: one connection per request, each asking to close. */
+START_TEST(new_connection_per_request)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-n", "20", "--new-connection", "--json",
+	         s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 20);
+	ck_assert_msg(strstr(r->out, "\"new_connection\": true"), "%s", r->out);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 20);
+
+	char dir[] = "/tmp/pollux-load-nc-XXXXXX";
+	ck_assert(mkdtemp(dir));
+	char logp[128], url[300];
+	snprintf(logp, sizeof logp, "%s/log", dir);
+	srv_start(&s, "--mode", "http", "--log", logp, NULL);
+	snprintf(url, sizeof url, "http://%s/", s.addr);
+	run_load(r, "-b", backend_at(_i), "-c", "3", "-n", "12", "--new-connection", "--json",
+	         url, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 12);
+	srv_stop(&s);
+	ck_assert_int_eq(s.accepted, 12);
+	char *log = slurp(logp);
+	ck_assert_int_eq(count_of(log, "\r\nConnection: close\r\n"), 12);
+	free(log);
+	unlink(logp);
+	rmdir(dir);
 	free(r);
 }
 END_TEST
@@ -918,7 +1260,8 @@ static void python_check(const char *json, int with_rate)
 		"rate = int(sys.argv[1])\n"
 		"top = ['target','proto','backend','connections','active','threads','processes',"
 		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
-		"'idle_connect_errors','latency_us']\n"
+		"'idle_connect_errors','latency_us','in_flight','longest_stall_us','notes',"
+		"'settings','pollux_version','time','machine']\n"
 		"if rate: top += ['latency_uncorrected_us','requested_rps','unsent','lateness_us']\n"
 		"miss = [k for k in top if k not in d]\n"
 		"assert not miss, 'missing %s' % miss\n"
@@ -930,9 +1273,26 @@ static void python_check(const char *json, int with_rate)
 		"    assert all(isinstance(v, (int, float)) for v in l.values()), l\n"
 		"    assert 0 <= l['p50'] <= l['p99'] <= l['max'], l\n"
 		"for k in ('target','proto','backend'): assert isinstance(d[k], str), k\n"
+		"import re, datetime\n"
+		"assert re.fullmatch(r'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ', d['time']), d['time']\n"
+		"m = d['machine']\n"
+		"assert isinstance(m['cores'], int) and m['cores'] > 0, m\n"
+		"assert isinstance(m['kernel'], str) and m['kernel'], m\n"
+		"for k in ('loadavg_before', 'loadavg_after'):\n"
+		"    assert m[k] is None or (len(m[k]) == 3 and all(v >= 0 for v in m[k])), m\n"
+		"assert isinstance(d['pollux_version'], str) and d['pollux_version'], d\n"
+		"st = d['settings']\n"
+		"for k in ('duration_s','requests','warmup_s','timeout_s','rate','connect_rate',"
+		"'size','method','urls','headers','body_bytes','request_bytes','new_connection',"
+		"'interval_s','sources','percentiles'): assert k in st, k\n"
+		"assert (st['rate'] is not None) == bool(rate), st\n"
+		"assert isinstance(st['warmup_s'], (int, float)) and isinstance(st['timeout_s'], (int, float))\n"
+		"assert isinstance(d['notes'], list) and all(isinstance(n, str) for n in d['notes'])\n"
+		"assert isinstance(d['in_flight'], int) and isinstance(d['longest_stall_us'], int)\n"
 		"for k in top:\n"
 		"    if k not in ('target','proto','backend','errors','idle_connect_errors',"
-		"'latency_us','latency_uncorrected_us','lateness_us'):\n"
+		"'latency_us','latency_uncorrected_us','lateness_us','notes','settings',"
+		"'pollux_version','time','machine'):\n"
 		"        assert isinstance(d[k], (int, float)), k\n"
 		"lat = ['latency_us'] + (['latency_uncorrected_us'] if rate else [])\n"
 		"for o in lat:\n"
@@ -1057,6 +1417,29 @@ START_TEST(usage_errors)
 	run_load(r, "--json=yes", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "not one line: %s", r->err);
+	/* the request options */
+	run_load(r, "-H", "NoColon", "http://127.0.0.1:9/", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--header 'NoColon'"), "stderr: %s", r->err);
+	run_load(r, "-H", "Content-Length: 3", "http://127.0.0.1:9/", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "-m", "GET", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--proto http only"), "stderr: %s", r->err);
+	run_load(r, "--body", "/nonexistent/pollux-body", "http://127.0.0.1:9/", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "--body '/nonexistent/pollux-body'"), "stderr: %s", r->err);
+	run_load(r, "http://127.0.0.1:9/", "http://127.0.0.1:10/", NULL);
+	ck_assert_int_eq(r->status, 2);
+	ck_assert_msg(strstr(r->err, "same server"), "stderr: %s", r->err);
+	run_load(r, "127.0.0.1:9", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "--interval", "0", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 2);
+	run_load(r, "--hgrm", "/nonexistent/dir/h.hgrm", "-n", "1", "127.0.0.1:9", NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_msg(strstr(r->err, "--hgrm '/nonexistent/dir/h.hgrm'") &&
+	              strchr(r->err, '\n') == r->err + strlen(r->err) - 1, "stderr: %s", r->err);
 	run_load(r, "--version", NULL);
 	ck_assert_int_eq(r->status, 0);
 	ck_assert_msg(strncmp(r->out, "pollux-load (pollux) ", 21) == 0, "%s", r->out);
@@ -1085,6 +1468,12 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, http_content_length_chunked_and_close, 0, nb);
 	tcase_add_loop_test(tc, source_addresses_spread, 0, nb);
 	tcase_add_loop_test(tc, threads_spread_the_remainder, 0, nb);
+	tcase_add_loop_test(tc, open_loop_accounts_for_every_request, 0, nb);
+	tcase_add_loop_test(tc, closed_loop_stall_is_reported, 0, nb);
+	tcase_add_loop_test(tc, hgrm_agrees_with_json, 0, 1);
+	tcase_add_loop_test(tc, interval_series, 0, 1);
+	tcase_add_loop_test(tc, http_request_features, 0, nb);
+	tcase_add_loop_test(tc, new_connection_per_request, 0, nb);
 	tcase_add_loop_test(tc, processes_sum_what_the_server_counted, 0, nb);
 	tcase_add_loop_test(tc, processes_split_sources_and_rate, 0, nb);
 	tcase_add_loop_test(tc, dead_process_fails_the_run, 0, 1);
