@@ -47,7 +47,7 @@ rawhdr="$header,raw_median_us,raw_min_us,raw_ns_per_event,ratio"
 num='[0-9][0-9]*\(\.[0-9]*\)\{0,1\}'
 
 for b in $backends; do
-	run -b "$b" -n 50 -a 3 -w 200 -r 3 --csv
+	run -b "$b" -p 50 -a 3 --writes 200 -r 3 --csv -
 	st=$?
 	[ "$st" -eq 0 ] || { fail "-b $b exits $st: $(cat "$tmp/err")"; continue; }
 	[ "$(sed -n 1p "$tmp/out")" = "$header" ] || fail "-b $b: header is $(sed -n 1p "$tmp/out")"
@@ -57,7 +57,7 @@ for b in $backends; do
 	echo "$row" | grep -q "^$b,50,3,200,3,203,$num,$num,$num\$" ||
 		fail "-b $b: row does not parse: $row"
 
-	run -b "$b" -n 20 -r 2 --raw --csv
+	run -b "$b" -p 20 -r 2 --raw --csv -
 	st=$?
 	[ "$st" -eq 0 ] || { fail "-b $b --raw exits $st: $(cat "$tmp/err")"; continue; }
 	[ "$(sed -n 1p "$tmp/out")" = "$rawhdr" ] || fail "-b $b --raw: header is $(sed -n 1p "$tmp/out")"
@@ -66,59 +66,86 @@ for b in $backends; do
 		fail "-b $b --raw: row does not parse: $row"
 done
 
-# -t stops the runs early but never below 3; the runs column says so.
-run -b "${backends%% *}" -n 10 -r 100000 -t 0.05 --csv || fail "-t exits $?: $(cat "$tmp/err")"
-runs=$(sed -n 2p "$tmp/out" | cut -d, -f5)
-[ "$runs" -ge 3 ] && [ "$runs" -lt 100000 ] || fail "-t 0.05 -r 100000 made $runs runs"
+# --max-time stops the runs early but never below 3; the runs column says
+# so. The duration takes a unit, and a plain number is seconds.
+for t in 50ms 0.05; do
+	run -b "${backends%% *}" -p 10 -r 100000 --max-time $t --csv - ||
+		fail "--max-time $t exits $?: $(cat "$tmp/err")"
+	runs=$(sed -n 2p "$tmp/out" | cut -d, -f5)
+	[ "$runs" -ge 3 ] && [ "$runs" -lt 100000 ] ||
+		fail "--max-time $t -r 100000 made $runs runs"
+done
+
+# A comma list runs those backends, in the order given, once each.
+if [ "${backends#* }" != "$backends" ]; then
+	first=${backends%% *}
+	rest=${backends#* }
+	second=${rest%% *}
+	run -b "$second,$first,$second" -p 10 -r 1 --csv - ||
+		fail "-b $second,$first exits $?: $(cat "$tmp/err")"
+	got=$(sed -n '2,$p' "$tmp/out" | cut -d, -f1 | tr '\n' ' ')
+	[ "$got" = "$second $first " ] || fail "-b $second,$first,$second measured '$got'"
+fi
+
+# --csv FILE: the table on stdout, the CSV in the file.
+run -p 10 -r 1 --csv "$tmp/rows.csv" || fail "--csv FILE exits $?: $(cat "$tmp/err")"
+[ "$(sed -n 1p "$tmp/rows.csv")" = "$header" ] || fail "--csv FILE header: $(sed -n 1p "$tmp/rows.csv")"
+head -n 1 "$tmp/out" | grep -q 'median_us.*ns/event' || fail "--csv FILE: no table on stdout"
 
 # Default: every built backend, one row each, in the library's order.
-run -n 10 -r 1 --csv || fail "default run exits $?: $(cat "$tmp/err")"
+run -p 10 -r 1 --csv - || fail "default run exits $?: $(cat "$tmp/err")"
 got=$(sed -n '2,$p' "$tmp/out" | cut -d, -f1 | tr '\n' ' ')
 [ "$got" = "$backends " ] || fail "default run measured '$got', want '$backends '"
 
 # -b auto follows POLLUX_BACKEND, and the row names the backend it chose.
 for b in $backends; do
 	ENVSET=POLLUX_BACKEND=$b
-	run -b auto -n 10 -r 1 --csv ||
+	run -b auto -p 10 -r 1 --csv - ||
 		fail "-b auto with POLLUX_BACKEND=$b exits non-zero: $(cat "$tmp/err")"
 	sed -n 2p "$tmp/out" | grep -q "^$b,10," ||
 		fail "-b auto with POLLUX_BACKEND=$b measured: $(sed -n 2p "$tmp/out")"
 done
+# A name from POLLUX_BACKEND is judged like one given with -b: bad usage.
 ENVSET=POLLUX_BACKEND=nosuch
-expect_error 1 -b auto
+expect_error 2 -b auto
 ENVSET=
 
 # Human output: a header line naming the columns, then one row per backend.
-run -n 10 -r 1 --raw || fail "table run exits $?"
+run -p 10 -r 1 --raw || fail "table run exits $?"
 head -n 1 "$tmp/out" | grep -q 'median_us.*min_us.*ns/event.*lib/raw' ||
 	fail "table header: $(head -n 1 "$tmp/out")"
 
 # Usage errors: exit 2, one line.
 expect_error 2 --no-such-option
-expect_error 2 -n
-expect_error 2 -n 0
-expect_error 2 -n abc
-expect_error 2 -n 10 -a 11
+expect_error 2 -p
+expect_error 2 -p 0
+expect_error 2 -p abc
+expect_error 2 -p 10 -a 11
 expect_error 2 -r 0
-expect_error 2 -t 0
-expect_error 2 -t abc
-expect_error 2 -w -1
+expect_error 2 --max-time 0
+expect_error 2 --max-time abc
+expect_error 2 --writes -1
 expect_error 2 -b nosuch
-expect_error 2 --sweep -n 10
+expect_error 2 -b epoll,,poll
+expect_error 2 --sweep -p 10
+# -n, -t and -w are other tools' letters (requests, threads, warm-up).
+expect_error 2 -n 10
+expect_error 2 -t 1
+expect_error 2 -w 1
 expect_error 2 extra-argument
 
 # Too many pairs for the descriptor limit: exit 1, one line that says how
 # many would fit. The limit is lowered for this one command.
 (
 	ulimit -n 256 2>/dev/null || exit 77
-	run -n 1000 -r 1
+	run -p 1000 -r 1
 	echo $? >"$tmp/st"
 ) 
 if [ -f "$tmp/st" ]; then
 	st=$(cat "$tmp/st")
-	[ "$st" -eq 1 ] || fail "-n 1000 under ulimit -n 256 exits $st, want 1"
+	[ "$st" -eq 1 ] || fail "--pairs 1000 under ulimit -n 256 exits $st, want 1"
 	[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "too-large n: stderr is not one line: $(cat "$tmp/err")"
-	grep -q 'at most -n [0-9][0-9]* fits' "$tmp/err" || fail "too-large n: message does not say what fits: $(cat "$tmp/err")"
+	grep -q 'at most --pairs [0-9][0-9]* fits' "$tmp/err" || fail "too-large n: message does not say what fits: $(cat "$tmp/err")"
 else
 	fail "could not lower the descriptor limit to test a too-large n"
 fi

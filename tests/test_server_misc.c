@@ -402,7 +402,7 @@ END_TEST
 START_TEST(sigterm_statistics)
 {
 	for (int json = 0; json < 2; json++) {
-		const char *args[] = { json ? "--json" : NULL, NULL };
+		const char *args[] = { json ? "--json" : NULL, "-", NULL };
 		struct srv s;
 		ck_assert_int_eq(srv_start(&s, backend_at(_i), 1, 0, args), 0);
 		int fd = tcp_connect(s.port);
@@ -595,7 +595,7 @@ END_TEST
 /* --stats-interval: statistics lines arrive on stdout while serving. */
 START_TEST(stats_interval_lines)
 {
-	const char *args[] = { "--stats-interval", "0.2", "--json", NULL };
+	const char *args[] = { "--stats-interval", "0.2", "--json", "-", NULL };
 	struct srv s;
 	ck_assert_int_eq(srv_start(&s, backend_at(_i), 1, 0, args), 0);
 	int fd = tcp_connect(s.port);

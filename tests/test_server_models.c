@@ -646,7 +646,7 @@ START_TEST(threads_spawn_failure)
 	lim = old;
 	lim.rlim_cur = 256u << 20;	/* 200 stacks of 2 MiB or more do not fit */
 	ck_assert_int_eq(setrlimit(RLIMIT_AS, &lim), 0);
-	const char *args[] = { "--model", "threads", "--json", NULL };
+	const char *args[] = { "--model", "threads", "--json", "-", NULL };
 	struct srv s;
 	int rc = srv_start(&s, NULL, 1, 0, args);	/* the server inherits the limit */
 	ck_assert_int_eq(setrlimit(RLIMIT_AS, &old), 0);

@@ -184,7 +184,7 @@ END_TEST
  * the number of processes, from whichever worker answers. */
 START_TEST(procs_stats_sum)
 {
-	const char *args[] = { "--processes", "2", "--json", NULL };
+	const char *args[] = { "--processes", "2", "--json", "-", NULL };
 	struct srv s;
 	ck_assert_int_eq(srv_start(&s, backend_at(_i), 1, 0, args), 0);
 	pid_t pids[64];

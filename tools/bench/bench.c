@@ -1,6 +1,6 @@
 /* bench.c: pollux-bench, the classic pipe benchmark (libevent's test/bench.c)
  * run through libpollux on each backend, optionally beside raw loops. */
-#include <config.h>
+#include "toolconfig.h"
 #include "bench.h"
 
 #include <fcntl.h>
@@ -10,73 +10,24 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cli.h"
 #include "common.h"
 #include "pollux.h"
-
-#define PROG "pollux-bench"
 
 /* Fds kept free beyond the pairs: the poller's own (epoll), the raw loop's,
  * and a little slack for the C library. */
 #define FD_RESERVE 4
 
 static const unsigned long sweep_points[] = { 10, 100, 1000, 10000 };
-#define SWEEP_MAX_S	20.0	/* --sweep's default -t */
-
-struct opts {
-	const char *backend;	/* NULL: all built */
-	unsigned long n, active, writes, runs;
-	double max_s;		/* time budget per backend and n; 0: none */
-	int have_n, have_w, sweep, raw, csv;
-};
+#define NPOINTS (sizeof sweep_points / sizeof sweep_points[0])
 
 struct result {
 	double median_us, min_us, ns_per_event;
 	double ratio;		/* lib only, with --raw: median of paired ratios */
 };
 
-/* Prints the usage text, naming the backends this libpollux has. */
-static void help(void)
-{
-	char built[64] = "";
-	for (const char *const *b = pollux_backends(); b && *b; b++) {
-		if (built[0])
-			strncat(built, " ", sizeof built - strlen(built) - 1);
-		strncat(built, *b, sizeof built - strlen(built) - 1);
-	}
-	printf(
-"usage: " PROG " [-b NAME|all] [-n PAIRS] [-a ACTIVE] [-w WRITES] [-r RUNS]\n"
-"                    [--sweep] [--raw] [--csv]\n"
-"The pipe benchmark: PAIRS socketpairs registered for input, ACTIVE of them\n"
-"get a byte, each readable one reads it and passes a byte on to the next\n"
-"pair while WRITES last. Only the dispatch is timed.\n"
-"  -b, --backend NAME|all  select, poll, epoll, kqueue, uring, auto\n"
-"                          (POLLUX_BACKEND or the best) or all\n"
-"                          (default all built: %s)\n"
-"  -n, --pairs N           socketpairs (default 100)\n"
-"  -a, --active N          pairs primed with a byte (default 1)\n"
-"  -w, --writes N          writes per run (default: the number of pairs)\n"
-"  -r, --runs N            timed runs; median and min are printed (default 25)\n"
-"  -t, --max-time SECONDS  stop a backend's runs (at least 3) once they took\n"
-"                          this long; the runs column says how many ran\n"
-"      --sweep             n over 10, 100, 1000, 10000 (capped by RLIMIT_NOFILE);\n"
-"                          -t defaults to 20 here\n"
-"      --raw               also run select/poll/epoll_wait/kevent/io_uring\n"
-"                          directly, no library, and print lib/raw: the\n"
-"                          median of each library run's time over the raw\n"
-"                          run next to it\n"
-"      --csv               comma-separated output with a header line\n"
-"  -h, --help              this text\n"
-"  -V, --version           print the version\n"
-"Columns: median_us and min_us per run; ns_per_event = median / (ACTIVE+WRITES).\n",
-	       built);
-}
-
-static int bad_usage(const char *msg, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s (see " PROG " --help)\n", msg,
-	        arg ? " " : "", arg ? arg : "");
-	return 2;
-}
+/* Where the rows go: the table for people (NULL with --csv -), and CSV. */
+static FILE *table_out, *csv_out;
 
 /* Descriptors open now below limit (probing at most 1<<16 of them). */
 static long fds_open_below(long limit)
@@ -116,7 +67,7 @@ static int open_pairs(struct bench *b, int n)
 	b->rfd = malloc((size_t)n * sizeof(int));
 	b->wfd = malloc((size_t)n * sizeof(int));
 	if (!b->rfd || !b->wfd) {
-		fprintf(stderr, PROG ": out of memory for %d pairs: lower -n\n", n);
+		fprintf(stderr, PROG ": out of memory for %d pairs: lower --pairs\n", n);
 		b->n = 0;
 		close_pairs(b);
 		return -1;
@@ -127,7 +78,7 @@ static int open_pairs(struct bench *b, int n)
 	for (int i = 0; i < n; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-			fprintf(stderr, PROG ": socketpair %d of %d: %s: lower -n or raise "
+			fprintf(stderr, PROG ": socketpair %d of %d: %s: lower --pairs or raise "
 			        "the descriptor limits\n", i + 1, n, strerror(errno));
 			close_pairs(b);
 			return -1;
@@ -144,7 +95,7 @@ static int open_pairs(struct bench *b, int n)
 	}
 	b->idx_of_fd = malloc(((size_t)b->maxfd + 1) * sizeof(int));
 	if (!b->idx_of_fd) {
-		fprintf(stderr, PROG ": out of memory for %d pairs: lower -n\n", n);
+		fprintf(stderr, PROG ": out of memory for %d pairs: lower --pairs\n", n);
 		close_pairs(b);
 		return -1;
 	}
@@ -276,42 +227,45 @@ static struct result summarize(uint64_t *ns, unsigned long runs, long events)
 
 static void print_header(const struct opts *o)
 {
-	if (o->csv) {
-		printf("backend,n,active,writes,runs,events,median_us,min_us,ns_per_event%s\n",
-		       o->raw ? ",raw_median_us,raw_min_us,raw_ns_per_event,ratio" : "");
-	} else {
-		printf("%-7s %6s %6s %6s %4s %7s %11s %11s %9s", "backend", "n",
-		       "active", "writes", "runs", "events", "median_us", "min_us",
-		       "ns/event");
+	if (csv_out)
+		fprintf(csv_out, "backend,n,active,writes,runs,events,median_us,min_us,ns_per_event%s\n",
+		        o->raw ? ",raw_median_us,raw_min_us,raw_ns_per_event,ratio" : "");
+	if (table_out) {
+		fprintf(table_out, "%-7s %6s %6s %6s %4s %7s %11s %11s %9s", "backend", "n",
+		        "active", "writes", "runs", "events", "median_us", "min_us",
+		        "ns/event");
 		if (o->raw)
-			printf(" %11s %11s %9s %7s", "raw_med_us", "raw_min_us",
-			       "raw_ns/ev", "lib/raw");
-		printf("\n");
+			fprintf(table_out, " %11s %11s %9s %7s", "raw_med_us", "raw_min_us",
+			        "raw_ns/ev", "lib/raw");
+		fprintf(table_out, "\n");
+		fflush(table_out);
 	}
-	fflush(stdout);
 }
 
-static void print_row(const struct opts *o, const char *name, const struct bench *b,
+static void print_row(const char *name, const struct bench *b,
                       unsigned long runs, long events, const struct result *lib,
                       const struct result *raw)
 {
-	if (o->csv) {
-		printf("%s,%d,%d,%ld,%lu,%ld,%.2f,%.2f,%.1f", name, b->n, b->active,
-		       b->wbudget, runs, events, lib->median_us, lib->min_us,
-		       lib->ns_per_event);
+	if (csv_out) {
+		fprintf(csv_out, "%s,%d,%d,%ld,%lu,%ld,%.2f,%.2f,%.1f", name, b->n, b->active,
+		        b->wbudget, runs, events, lib->median_us, lib->min_us,
+		        lib->ns_per_event);
 		if (raw)
-			printf(",%.2f,%.2f,%.1f,%.3f", raw->median_us, raw->min_us,
-			       raw->ns_per_event, lib->ratio);
-	} else {
-		printf("%-7s %6d %6d %6ld %4lu %7ld %11.1f %11.1f %9.1f", name, b->n,
-		       b->active, b->wbudget, runs, events, lib->median_us,
-		       lib->min_us, lib->ns_per_event);
-		if (raw)
-			printf(" %11.1f %11.1f %9.1f %7.3f", raw->median_us, raw->min_us,
-			       raw->ns_per_event, lib->ratio);
+			fprintf(csv_out, ",%.2f,%.2f,%.1f,%.3f", raw->median_us, raw->min_us,
+			        raw->ns_per_event, lib->ratio);
+		fprintf(csv_out, "\n");
+		fflush(csv_out);
 	}
-	printf("\n");
-	fflush(stdout);
+	if (table_out) {
+		fprintf(table_out, "%-7s %6d %6d %6ld %4lu %7ld %11.1f %11.1f %9.1f", name, b->n,
+		        b->active, b->wbudget, runs, events, lib->median_us,
+		        lib->min_us, lib->ns_per_event);
+		if (raw)
+			fprintf(table_out, " %11.1f %11.1f %9.1f %7.3f", raw->median_us,
+			        raw->min_us, raw->ns_per_event, lib->ratio);
+		fprintf(table_out, "\n");
+		fflush(table_out);
+	}
 }
 
 static void run_error(const char *name, const char *path, const struct bench *b)
@@ -334,7 +288,7 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 	bench_raw_fn raw = o->raw ? bench_raw_lookup(name) : NULL;
 	long events = (long)b->active + b->wbudget;
 	if (o->raw && !raw) {
-		fprintf(stderr, PROG ": no raw loop for backend '%s'\n", name);
+		px_warn("--raw: no raw loop for backend '%s' in this build", name);
 		return -1;
 	}
 	unsigned long done = 0;
@@ -347,9 +301,10 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 		if (raw && raw_first && raw(b, &rt) < 0)
 			goto raw_failed;
 		if (lib_run(b, name, ev, &lt) < 0) {
-			if (b->err_errno == ERANGE && !o->backend) {
-				fprintf(stderr, PROG ": note: skipping %s at n=%d: fd %d is past "
-				        "what it can watch on this system\n", name, b->n, b->maxfd);
+			if (b->err_errno == ERANGE && !o->named) {
+				if (!o->quiet)
+					px_warn("note: skipping %s at n=%d: fd %d is past what it "
+					        "can watch on this system", name, b->n, b->maxfd);
 				return 1;
 			}
 			run_error(name, "library", b);
@@ -372,160 +327,67 @@ static int measure(const struct opts *o, const char *name, struct bench *b,
 	lr.ratio = ratio;
 	if (raw)
 		rr = summarize(raw_ns, done, events);
-	print_row(o, name, b, done, events, &lr, raw ? &rr : NULL);
+	print_row(name, b, done, events, &lr, raw ? &rr : NULL);
 	return 0;
 raw_failed:
 	run_error(name, "raw", b);
 	return -1;
 }
 
-/* Checks a -b name against the library and resolves "auto" (which follows
- * POLLUX_BACKEND) to the backend it picks: exit status 0 if usable. */
-static int check_backend(const char **name)
+/* The pair counts to run, capped by the descriptor limit, into ns[];
+ * returns how many, or exits 1 with a line saying what fits. */
+static size_t plan_points(const struct opts *o, unsigned long *ns)
 {
-	pollux_t *p = pollux_new(*name);
-	if (p) {
-		*name = pollux_backend(p);	/* static: outlives p */
-		pollux_free(p);
-		return 0;
+	long limit = px_raise_nofile();
+	long fit = limit > 0 ? max_pairs(limit) : 0;
+	char lim[32];
+	px_fmt_limit(lim, sizeof lim, limit > 0 ? (unsigned long long)limit : 0);
+	size_t npoints = 0;
+	if (!o->sweep) {
+		if ((long)o->n > fit)
+			px_die("--pairs %lu needs %lu descriptors (two per pair plus %d) but "
+			       "RLIMIT_NOFILE allows %s with %ld already open; at most "
+			       "--pairs %ld fits: lower --pairs or raise the hard limit "
+			       "(ulimit -Hn)", o->n, 2 * o->n + FD_RESERVE, FD_RESERVE, lim,
+			       limit > 0 ? fds_open_below(limit) : 0, fit);
+		ns[npoints++] = o->n;
+	} else {
+		for (size_t i = 0; i < NPOINTS; i++) {
+			unsigned long n = sweep_points[i];
+			if ((long)n > fit) {
+				if (npoints && ns[npoints - 1] >= (unsigned long)fit)
+					break;
+				if (!o->quiet)
+					px_warn("note: %lu pairs need %lu descriptors but "
+					        "RLIMIT_NOFILE is %s; sweeping up to %ld pairs "
+					        "instead", n, 2 * n + FD_RESERVE, lim, fit);
+				n = (unsigned long)fit;
+			}
+			if (n >= 1)
+				ns[npoints++] = n;
+		}
 	}
-	if (errno == EINVAL && strcmp(*name, "auto") == 0) {
-		fprintf(stderr, PROG ": POLLUX_BACKEND='%s' names no backend: set it to "
-		        "select, poll, epoll, kqueue or uring, or unset it\n", getenv("POLLUX_BACKEND"));
-		return 1;
-	}
-	if (errno == EINVAL)
-		return bad_usage("unknown backend (use select, poll, epoll, kqueue, uring, auto or all):", *name);
-	fprintf(stderr, PROG ": backend '%s' is not available in this build or on "
-	        "this system: %s; pick another with -b\n", *name, strerror(errno));
-	return 1;
+	if (npoints == 0)
+		px_die("no room for even one pair under RLIMIT_NOFILE %s: close "
+		       "descriptors or raise the limit", lim);
+	if (o->active > ns[0])
+		px_usage_error("--active %lu exceeds the %lu pairs", o->active, ns[0]);
+	return npoints;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "backend", required_argument, NULL, 'b' },
-		{ "pairs", required_argument, NULL, 'n' },
-		{ "active", required_argument, NULL, 'a' },
-		{ "writes", required_argument, NULL, 'w' },
-		{ "runs", required_argument, NULL, 'r' },
-		{ "max-time", required_argument, NULL, 't' },
-		{ "sweep", no_argument, NULL, 'S' },
-		{ "raw", no_argument, NULL, 'R' },
-		{ "csv", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct opts o = { NULL, 100, 1, 0, 25, 0, 0, 0, 0, 0, 0 };
-	int c;
+	struct opts o;
+	bench_options(&o, argc, argv);
+	unsigned long ns_list[NPOINTS];
+	size_t npoints = plan_points(&o, ns_list);
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:n:a:w:r:t:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			o.backend = strcmp(optarg, "all") == 0 ? NULL : optarg;
-			break;
-		case 'n':
-			if (px_parse_ulong(optarg, 1, 1ul << 24, &o.n) < 0)
-				return bad_usage("-n wants a number of pairs from 1 to 16777216, not", optarg);
-			o.have_n = 1;
-			break;
-		case 'a':
-			if (px_parse_ulong(optarg, 1, 1ul << 24, &o.active) < 0)
-				return bad_usage("-a wants a number of active pairs from 1 up to -n, not", optarg);
-			break;
-		case 'w':
-			if (px_parse_ulong(optarg, 0, 1000000000ul, &o.writes) < 0)
-				return bad_usage("-w wants a number of writes from 0 to 1000000000, not", optarg);
-			o.have_w = 1;
-			break;
-		case 'r':
-			if (px_parse_ulong(optarg, 1, 100000, &o.runs) < 0)
-				return bad_usage("-r wants a number of runs from 1 to 100000, not", optarg);
-			break;
-		case 't':
-			if (px_parse_double(optarg, 1e6, &o.max_s) < 0 || o.max_s <= 0)
-				return bad_usage("-t wants a positive number of seconds, not", optarg);
-			break;
-		case 'S': o.sweep = 1; break;
-		case 'R': o.raw = 1; break;
-		case 'C': o.csv = 1; break;
-		case 'h':
-			help();
-			return 0;
-		case 'V':
-			printf(PROG " (pollux) %s\n", pollux_version());
-			return 0;
-		case ':':
-			return bad_usage("missing value for option", argv[optind - 1]);
-		default:
-			if (optopt) {
-				char opt[3] = { '-', (char)optopt, '\0' };
-				return bad_usage("unknown option", opt);
-			}
-			return bad_usage("unknown option", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return bad_usage("unexpected argument", argv[optind]);
-	if (o.sweep && o.have_n)
-		return bad_usage("--sweep chooses n itself; drop -n or --sweep", NULL);
-	/* A select or poll run at n=10000 takes 15-25 s on a small machine:
-	 * without a budget the sweep would take most of an hour. */
-	if (o.sweep && o.max_s == 0)
-		o.max_s = SWEEP_MAX_S;
-	if (o.backend) {
-		int st = check_backend(&o.backend);
-		if (st)
-			return st;
-	}
-
-	/* The n values to run, capped by the descriptor limit. */
-	long limit = px_raise_nofile();
-	long fit = limit > 0 ? max_pairs(limit) : 0;
-	unsigned long ns_list[sizeof sweep_points / sizeof sweep_points[0]];
-	size_t npoints = 0;
-	if (o.sweep) {
-		for (size_t i = 0; i < sizeof sweep_points / sizeof sweep_points[0]; i++) {
-			unsigned long n = sweep_points[i];
-			if ((long)n > fit) {
-				if (npoints && ns_list[npoints - 1] >= (unsigned long)fit)
-					break;
-				fprintf(stderr, PROG ": note: n=%lu needs %lu descriptors but "
-				        "RLIMIT_NOFILE is %ld; sweeping up to n=%ld instead\n",
-				        n, 2 * n + FD_RESERVE, limit, fit);
-				n = (unsigned long)fit;
-			}
-			if (n >= 1)
-				ns_list[npoints++] = n;
-		}
-	} else {
-		if ((long)o.n > fit) {
-			fprintf(stderr, PROG ": n=%lu needs %lu descriptors (two per pair plus "
-			        "%d) but RLIMIT_NOFILE allows %ld with %ld already open; at most "
-			        "-n %ld fits: lower -n or raise the hard limit (ulimit -Hn)\n",
-			        o.n, 2 * o.n + FD_RESERVE, FD_RESERVE, limit,
-			        limit > 0 ? fds_open_below(limit) : 0, fit);
-			return 1;
-		}
-		ns_list[npoints++] = o.n;
-	}
-	if (npoints == 0 || o.active > ns_list[0]) {
-		if (npoints == 0) {
-			fprintf(stderr, PROG ": no room for even one pair under RLIMIT_NOFILE "
-			        "%ld: close descriptors or raise the limit\n", limit);
-			return 1;
-		}
-		return bad_usage("-a must not exceed the number of pairs (-n)", NULL);
-	}
-
-	/* The backends to run. */
-	const char *one[2] = { o.backend, NULL };
-	const char *const *names = o.backend ? one : pollux_backends();
-	if (!names || !names[0]) {
-		fprintf(stderr, PROG ": libpollux lists no backends: rebuild it\n");
-		return 1;
+	table_out = stdout;
+	if (o.csv && strcmp(o.csv, "-") == 0) {
+		csv_out = stdout;
+		table_out = NULL;
+	} else if (o.csv && !(csv_out = fopen(o.csv, "w"))) {
+		px_die("--csv %s: %s", o.csv, strerror(errno));
 	}
 
 	struct bench b;
@@ -534,10 +396,8 @@ int main(int argc, char **argv)
 	struct pollux_event *ev = calloc((size_t)maxev, sizeof *ev);
 	uint64_t *lib_ns = calloc(o.runs, sizeof *lib_ns);
 	uint64_t *raw_ns = calloc(o.runs, sizeof *raw_ns);
-	if (!ev || !lib_ns || !raw_ns) {
-		fprintf(stderr, PROG ": out of memory: lower -r or -a\n");
-		return 1;
-	}
+	if (!ev || !lib_ns || !raw_ns)
+		px_die("out of memory: lower --runs or --active");
 
 	int status = 0;
 	print_header(&o);
@@ -549,13 +409,18 @@ int main(int argc, char **argv)
 		b.active = (int)o.active;
 		b.wbudget = o.have_w ? (long)o.writes : (long)ns_list[pi];
 		b.maxev = maxev;
-		for (const char *const *nm = names; *nm; nm++) {
-			if (measure(&o, *nm, &b, ev, lib_ns, raw_ns) < 0) {
+		for (int i = 0; i < o.nbackends && status == 0; i++)
+			if (measure(&o, o.backends[i], &b, ev, lib_ns, raw_ns) < 0)
 				status = 1;
-				break;
-			}
-		}
 		close_pairs(&b);
+	}
+	if (csv_out && csv_out != stdout && (ferror(csv_out) | fclose(csv_out))) {
+		px_warn("--csv %s: %s", o.csv, strerror(errno));
+		status = 1;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		px_warn("cannot write to standard output: %s", strerror(errno));
+		status = 1;
 	}
 	free(ev);
 	free(lib_ns);

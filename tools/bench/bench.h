@@ -5,7 +5,27 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#define PROG "pollux-bench"
+#define BENCH_MAX_BACKENDS 8
+
+/* The command line (options.c). */
+struct opts {
+	const char *backends[BENCH_MAX_BACKENDS];	/* to run, in order */
+	int nbackends;
+	int named;		/* -b named the backends (one failing is an error,
+				 * not a note that skips it) */
+	unsigned long n, active, writes, runs;
+	double max_s;		/* time budget per backend and n; 0: none */
+	int have_n, have_w, sweep, raw, quiet;
+	const char *csv;	/* --csv FILE ('-': stdout), or NULL */
+};
+
+/* Parses argv into *o; exits 0 after --help, --version and
+ * --list-backends, 2 after a usage error (cli.h's lines). */
+void bench_options(struct opts *o, int argc, char **argv);
 
 /* The socketpairs and one run's counters. */
 struct bench {

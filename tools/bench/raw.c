@@ -1,7 +1,7 @@
 /* raw.c: the pipe benchmark run by loops that call select, poll,
  * epoll_wait, kevent and io_uring directly, with no library, so the library's
  * overhead shows. */
-#include <config.h>
+#include "toolconfig.h"
 #include "bench.h"
 
 #include <limits.h>
@@ -10,24 +10,24 @@
 
 #include "common.h"
 
-#ifdef HAVE_BACKEND_SELECT
+#ifdef HAVE_SYS_SELECT_H
 #include <sys/select.h>
 #include <sys/time.h>
 #endif
-#ifdef HAVE_BACKEND_POLL
+#ifdef HAVE_POLL_H
 #include <poll.h>
 #endif
-#ifdef HAVE_BACKEND_EPOLL
+#ifdef HAVE_SYS_EPOLL_H
 #include <sys/epoll.h>
 #endif
-#ifdef HAVE_BACKEND_KQUEUE
+#ifdef TOOLS_HAVE_KEVENT
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/time.h>
 #include <time.h>
 #endif
-#ifdef HAVE_BACKEND_URING
+#ifdef TOOLS_HAVE_LIBURING
 #include <liburing.h>
 #include <poll.h>
 #ifndef IORING_SETUP_COOP_TASKRUN
@@ -35,6 +35,11 @@
 #define IORING_SETUP_TASKRUN_FLAG	(1U << 9)
 #endif
 #endif
+
+/* Each loop is compiled where its kernel interface is (the tool's own
+ * configure checks, toolconfig.h); whether it runs is the library's answer:
+ * bench.c runs the backends pollux_backends() lists and asks here for the
+ * raw loop of each. */
 
 /* Each loop below does what the library path in bench.c does:
  * registration and priming before the clock, then waits with timeout 0,
@@ -44,7 +49,7 @@
  * where the last scan stopped, as a fair loop must and the library does,
  * so neither side does a longer scan than the other. */
 
-#ifdef HAVE_BACKEND_SELECT
+#ifdef HAVE_SYS_SELECT_H
 #define WORD_BITS (sizeof(unsigned long) * CHAR_BIT)
 
 /* Index of the lowest set bit of a non-zero word. */
@@ -63,11 +68,11 @@ static unsigned lowest_bit(unsigned long w)
 }
 
 /* Bitmaps as arrays of words, sized for maxfd rather than FD_SETSIZE, so
- * fds past 1024 work where the kernel accepts it (HAVE_SELECT_LARGE), as
+ * fds past 1024 work where the kernel accepts it (TOOLS_SELECT_LARGE), as
  * the library's select backend does; FD_SET is never used. */
 static int raw_select(struct bench *b, uint64_t *ns)
 {
-#ifndef HAVE_SELECT_LARGE
+#ifndef TOOLS_SELECT_LARGE
 	if (b->maxfd >= FD_SETSIZE) {
 		b->err = "select: fd past FD_SETSIZE on this system";
 		b->err_errno = ERANGE;
@@ -148,7 +153,7 @@ out:
 }
 #endif
 
-#ifdef HAVE_BACKEND_POLL
+#ifdef HAVE_POLL_H
 /* One pollfd per pair, in pair order, so the index is the pair. */
 static int raw_poll(struct bench *b, uint64_t *ns)
 {
@@ -209,7 +214,7 @@ out:
 }
 #endif
 
-#ifdef HAVE_BACKEND_EPOLL
+#ifdef HAVE_SYS_EPOLL_H
 /* The pair index rides in the event's data, as a raw epoll user would. */
 static int raw_epoll(struct bench *b, uint64_t *ns)
 {
@@ -265,7 +270,7 @@ out:
 }
 #endif
 
-#ifdef HAVE_BACKEND_KQUEUE
+#ifdef TOOLS_HAVE_KEVENT
 /* The pair index rides in udata, as a raw kqueue user would; the adds go
  * in as one changelist, as kqueue users batch them. */
 static int raw_kqueue(struct bench *b, uint64_t *ns)
@@ -332,7 +337,7 @@ out:
 }
 #endif
 
-#ifdef HAVE_BACKEND_URING
+#ifdef TOOLS_HAVE_LIBURING
 /* A one-shot IORING_OP_POLL_ADD per pair, the pair index in user_data,
  * armed again after each completion: level-triggered, as the library's
  * uring backend does. The ring is full when a prep finds no SQE: submit
@@ -433,23 +438,23 @@ out:
 
 bench_raw_fn bench_raw_lookup(const char *backend)
 {
-#ifdef HAVE_BACKEND_SELECT
+#ifdef HAVE_SYS_SELECT_H
 	if (strcmp(backend, "select") == 0)
 		return raw_select;
 #endif
-#ifdef HAVE_BACKEND_POLL
+#ifdef HAVE_POLL_H
 	if (strcmp(backend, "poll") == 0)
 		return raw_poll;
 #endif
-#ifdef HAVE_BACKEND_EPOLL
+#ifdef HAVE_SYS_EPOLL_H
 	if (strcmp(backend, "epoll") == 0)
 		return raw_epoll;
 #endif
-#ifdef HAVE_BACKEND_KQUEUE
+#ifdef TOOLS_HAVE_KEVENT
 	if (strcmp(backend, "kqueue") == 0)
 		return raw_kqueue;
 #endif
-#ifdef HAVE_BACKEND_URING
+#ifdef TOOLS_HAVE_LIBURING
 	if (strcmp(backend, "uring") == 0)
 		return raw_uring;
 #endif

@@ -1,6 +1,6 @@
 /* common.c: address parsing and formatting, descriptor limits, clocks and
  * strict number parsing shared by the pollux tools. */
-#include <config.h>
+#include "toolconfig.h"
 #include "common.h"
 
 #include <arpa/inet.h>

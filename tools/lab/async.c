@@ -2,7 +2,7 @@
  * iterative server for everyone, a thread per request hides the wait at the
  * price of a thread each, and an event loop holds every wait on one thread
  * as a timer. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

@@ -2,7 +2,7 @@
  * and recv) serves one client at a time, so one slow client holds up all
  * the others; a thread or a process per connection fixes that at the price
  * of a thread or process per connection, which the event loop does not pay. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

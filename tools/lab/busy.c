@@ -1,7 +1,7 @@
 /* busy.c: the lesson "busy": a server of non-blocking sockets that asks
  * every socket in turn, with no poller to sleep in, serves everyone but
  * burns a core while nothing happens; the event loop sleeps in the kernel. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

@@ -2,7 +2,7 @@
  * clients that connect at once and each ask one thing (with the times of
  * its connect, first reply byte and last byte), and idle connections held
  * open to weigh what a server pays per connection. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

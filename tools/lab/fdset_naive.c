@@ -15,7 +15,7 @@
 #define _FORTIFY_SOURCE NAIVE_FORTIFY
 #endif
 
-#include <config.h>
+#include "toolconfig.h"
 #include "fdset_naive.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
  * and FD_SET past it writes out of bounds (the wrong program, fdset_naive.c,
  * run in a child in both its builds), while pollux's select backend serves
  * descriptors past 4,096; and what select's scan costs per descriptor. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "fdset_naive.h"

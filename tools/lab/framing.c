@@ -1,7 +1,7 @@
 /* framing.c: the lesson "framing", a TCP byte stream keeps no message
  * boundaries: many small sends arrive as few reads, one large send as many,
  * and only a length prefix with a per-connection buffer gets them back. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

@@ -1,7 +1,7 @@
 /* jw.c: the JSON writer behind a lesson's "settings" and "measurements":
  * members in the order written, nested objects, and null for a number that
  * was not measured (NaN), so that no figure is made up. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 

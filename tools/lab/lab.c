@@ -1,7 +1,7 @@
 /* lab.c: pollux-lab's command line (list, one lesson, all), the text a
  * lesson prints (question, setup, table, verdict, progress line) and the
  * JSON file that records it with the machine it ran on. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

@@ -1,6 +1,6 @@
 /* lessons.c: the course, in the order pollux-labs(7) teaches it. A lesson
  * is one file that defines its entry; add it here and to local.am. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 
 extern const struct lesson lab_lesson_blocking;

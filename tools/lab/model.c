@@ -1,7 +1,7 @@
 /* model.c: pollux-server started with one --model (iterative, threads,
  * fork, busy, loop) and checked to run it, and what such a server weighs
  * from /proc: memory, threads, processes and descriptors. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 

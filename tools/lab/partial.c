@@ -4,7 +4,7 @@
  * that blocks in send on its only thread, and pollux-server, which keeps
  * the rest and waits for writability; a second client asks for something
  * small meanwhile. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 

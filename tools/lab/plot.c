@@ -1,7 +1,7 @@
 /* plot.c: --plot FILE.svg: runs gnuplot on a lesson's script (data inline
  * as datablocks) after a preamble every lesson shares: the SVG terminal,
  * the size, the title with the machine, and the colours. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 

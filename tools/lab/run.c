@@ -3,7 +3,7 @@
  * free loopback port, /stats, a temporary directory, and a process's CPU
  * time, memory, threads and children read from /proc. */
 #define _GNU_SOURCE	/* nftw's FTW_DEPTH and FTW_PHYS */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

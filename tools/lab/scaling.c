@@ -1,7 +1,7 @@
 /* scaling.c: the lesson "scaling", select and poll pay for every descriptor
  * they hold and epoll only for the ready ones, measured by the sweep of
  * pollux-scale; and lab_sweep, which other lessons use for the same fit. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

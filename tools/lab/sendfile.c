@@ -2,7 +2,7 @@
  * few clients with sendfile(2) and with pread+send (--no-sendfile), the
  * bytes that crossed into user space counted by the server's /stats, its
  * CPU time, and its read/write calls from /proc/PID/io. */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 

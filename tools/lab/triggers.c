@@ -1,7 +1,7 @@
 /* triggers.c: the lesson "triggers", level- against edge-triggered
  * readiness: a receiver that reads 1 KiB per report keeps up when the
  * report repeats (level) and stalls when it comes only with new data (edge). */
-#include <config.h>
+#include "toolconfig.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"

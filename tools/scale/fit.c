@@ -1,6 +1,6 @@
 /* fit.c: the least-squares line of a backend's cost per wait against the
  * number of descriptors registered in the server's poller. */
-#include <config.h>
+#include "toolconfig.h"
 #include "scale.h"
 
 #include <math.h>

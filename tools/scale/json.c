@@ -1,6 +1,6 @@
 /* json.c: a small strict JSON reader for the objects pollux-server and
  * pollux-load print (stats, --json); enough of RFC 8259 to read them. */
-#include <config.h>
+#include "toolconfig.h"
 #include "scale.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
 /* main.c: pollux-scale's options, the limits that cap the sweep, the loop
  * over backends and descriptor counts, and the progress line. */
-#include <config.h>
+#include "toolconfig.h"
 #include "scale.h"
 #include "proc.h"
 #include "common.h"

@@ -1,6 +1,6 @@
 /* output.c: what pollux-scale prints and writes: the table, the fitted
  * cost, the text bar charts, CSV and JSON, and the machine description. */
-#include <config.h>
+#include "toolconfig.h"
 #include "scale.h"
 #include "common.h"
 #include "pollux.h"

@@ -1,6 +1,6 @@
 /* plot.c: --plot FILE.svg: requests/s and microseconds per wait against
  * descriptor count, one line per backend, drawn by gnuplot. */
-#include <config.h>
+#include "toolconfig.h"
 #include "proc.h"
 #include "common.h"
 

@@ -2,7 +2,7 @@
  * in the last minute hold their client ports in TIME_WAIT; when the range
  * runs out, bind(127.0.0.1:0) fails for every program on the machine, our
  * next server included. */
-#include <config.h>
+#include "toolconfig.h"
 #include "scale.h"
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* proc.c: child processes of pollux-scale (each in its own process group,
  * output read through pipes), the signal self-pipe, and finding tools. */
-#include <config.h>
+#include "toolconfig.h"
 #include "proc.h"
 #include "common.h"
 

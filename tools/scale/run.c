@@ -1,7 +1,7 @@
 /* run.c: one point of the sweep: start pollux-server, load it with
  * pollux-load, read the server's /stats around the measured window, stop
  * both. */
-#include <config.h>
+#include "toolconfig.h"
 #include "proc.h"
 #include "common.h"
 #include "pollux.h"
@@ -393,7 +393,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 
 	const char *sargv[] = { server_path, "--backend", pt->backend,
 	                        "--listen", "127.0.0.1:0", "--proto", "http",
-	                        "--idle-timeout", "0", "--json",
+	                        "--idle-timeout", "0", "--json", "-",
 	                        k > 1 ? "--processes" : NULL, nproc, NULL };
 	trace_t0 = px_now_us();
 	trace(pt, "starting %s", server_path);

@@ -1,7 +1,7 @@
 /* conn.c: one client connection, the same in every --model: lists, buffers,
  * reading, partial writes, file bodies, /delay holds, and the poller interest
  * that follows (none when w->p is NULL). */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* files.c: --root serving: turning a request path into an open file under
  * the root (openat2 where the kernel has it, realpath elsewhere), refusing
  * anything that would leave it, and Content-Type. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* http.c: the HTTP side of pollux-server: turning parsed requests into
  * responses (fixed page, /stats, /delay, files with validators, conditions
  * and ranges, errors) in request order, and reading past request bodies. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 #include "parse.h"
 

@@ -1,7 +1,7 @@
 /* loop.c: one worker's event loop: the poller, accepting (bounded, with a
  * spare descriptor for EMFILE), idle, linger and /delay expiry, the signal
  * pipe, graceful stop and periodic statistics; models.c reuses the pieces. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>
@@ -384,11 +384,12 @@ void worker_periodic(struct worker *w)
 	struct stats_sum t;
 	stats_collect(s, &t);
 	if (s->opt.json) {
-		stats_json(stdout, &t);
-		fputc('\n', stdout);
-	} else {
-		stats_line(stdout, &t);
+		stats_json(s->opt.json_out, &t);
+		fputc('\n', s->opt.json_out);
+		fflush(s->opt.json_out);
 	}
+	if (!s->opt.json || s->opt.json_out != stdout)
+		stats_line(stdout, &t);
 	fflush(stdout);
 }
 

@@ -1,7 +1,7 @@
-/* main.c: pollux-server's command line, listening sockets, worker threads
+/* main.c: pollux-server's listening sockets, worker threads
  * (or worker processes, or another --model's runner), and the final
  * statistics. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>
@@ -14,118 +14,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-enum {
-	OPT_LIST = 256, OPT_PROTO, OPT_ROOT, OPT_NOSENDFILE, OPT_WORKERS,
-	OPT_MAXCONNS, OPT_IDLE, OPT_STATS, OPT_JSON, OPT_MAXHEADER, OPT_OUTCAP,
-	OPT_MODEL, OPT_PROCESSES, OPT_KEEPALIVE
-};
-
-static const struct option longopts[] = {
-	{ "backend", required_argument, NULL, 'b' },
-	{ "model", required_argument, NULL, OPT_MODEL },
-	{ "list-backends", no_argument, NULL, OPT_LIST },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "proto", required_argument, NULL, OPT_PROTO },
-	{ "root", required_argument, NULL, OPT_ROOT },
-	{ "no-sendfile", no_argument, NULL, OPT_NOSENDFILE },
-	{ "workers", required_argument, NULL, OPT_WORKERS },
-	{ "processes", required_argument, NULL, OPT_PROCESSES },
-	{ "max-conns", required_argument, NULL, OPT_MAXCONNS },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
-	{ "stats-interval", required_argument, NULL, OPT_STATS },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "max-header", required_argument, NULL, OPT_MAXHEADER },
-	{ "output-cap", required_argument, NULL, OPT_OUTCAP },
-	{ "keepalive-requests", required_argument, NULL, OPT_KEEPALIVE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 }
-};
-
-static void usage(FILE *f)
-{
-	fputs("Usage: " SERVER_NAME " [OPTION]...\n"
-	      "An echo/HTTP server: an event loop on libpollux (any backend it has),\n"
-	      "or one of the classic designs it is compared with.\n\n"
-	      "      --model NAME         loop (default: event loop on libpollux),\n"
-	      "                           iterative (one client at a time), threads\n"
-	      "                           (a thread per connection), fork (a process\n"
-	      "                           per connection), busy (non-blocking, no\n"
-	      "                           poller: spins)\n"
-	      "  -b, --backend NAME       poller backend (default: library's choice,\n"
-	      "                           POLLUX_BACKEND is honoured; --model loop)\n"
-	      "      --list-backends      print the backends built in, one per line\n"
-	      "  -l, --listen ADDR        HOST:PORT, [V6]:PORT or unix:PATH; repeatable\n"
-	      "                           (default 127.0.0.1:7000; port 0 picks one)\n"
-	      "      --proto echo|http    protocol (default http)\n"
-	      "      --root DIR           serve files under DIR (http)\n"
-	      "      --no-sendfile        send files with read/write, not sendfile\n"
-	      "      --workers N          event-loop threads (default 1; --model loop)\n"
-	      "      --processes N        N worker processes, each with --workers threads,\n"
-	      "                           its own pollers and descriptor limit, under a\n"
-	      "                           parent that restarts them (--model loop)\n"
-	      "      --max-conns N        close connections beyond N at once (0: none)\n"
-	      "      --idle-timeout SEC   close idle connections (default 60, 0: never)\n"
-	      "      --stats-interval SEC print statistics every SEC seconds\n"
-	      "      --json               statistics as JSON objects\n"
-	      "      --max-header BYTES   request line + headers limit (default 8192)\n"
-	      "      --output-cap BYTES   stop reading a client with this much unsent\n"
-	      "                           output (default 262144)\n"
-	      "      --keepalive-requests N  close a connection after N requests\n"
-	      "                           (default 1000, 0: never)\n"
-	      "  -q, --quiet              print only the listening lines and errors\n"
-	      "  -h, --help               show this help\n"
-	      "  -V, --version            show the version\n", f);
-}
-
-static void list_backends(FILE *f, const char *sep)
-{
-	const char *const *b = pollux_backends();
-	for (int i = 0; b && b[i]; i++)
-		fprintf(f, "%s%s", i ? sep : "", b[i]);
-}
-
-static int is_known_backend(const char *name)
-{
-	const char *const *b = pollux_backends();
-	for (int i = 0; b && b[i]; i++)
-		if (strcmp(b[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-static void usage_error(const char *msg, const char *arg)
-{
-	fprintf(stderr, SERVER_NAME ": %s '%s'; see " SERVER_NAME " --help\n", msg, arg);
-	exit(2);
-}
-
-static double parse_seconds(const char *opt, const char *arg)
-{
-	double v;
-	/* The loop's clock is in milliseconds; a smaller positive value
-	 * used to round to 0 and silently turn the feature off. */
-	if (px_parse_double(arg, 1e9, &v) < 0 || (v > 0 && v < 0.001)) {
-		fprintf(stderr, SERVER_NAME ": %s needs seconds: 0 (off) or from 0.001 to 1e9, "
-		        "not '%s'\n", opt, arg);
-		exit(2);
-	}
-	return v;
-}
-
-static unsigned long parse_count(const char *opt, const char *arg,
-                                 unsigned long min, unsigned long max)
-{
-	unsigned long v;
-	if (px_parse_ulong(arg, min, max, &v) < 0) {
-		fprintf(stderr, SERVER_NAME ": %s needs a whole number from %lu to %lu, not '%s'\n",
-		        opt, min, max, arg);
-		exit(2);
-	}
-	return v;
-}
 
 static int set_flag(int fd, int level, int opt)
 {
@@ -268,31 +156,6 @@ static void open_listeners(struct server *s, unsigned loops, int *fds)
 	fflush(stdout);
 }
 
-/* Returns the name of the backend a worker's poller will have. */
-static const char *check_backend(const char *name)
-{
-	if (!name)
-		name = getenv("POLLUX_BACKEND");
-	pollux_t *p = pollux_new(name && *name ? name : NULL);
-	if (p) {
-		const char *chosen = pollux_backend(p);	/* static: outlives p */
-		pollux_free(p);
-		return chosen;
-	}
-	int e = errno;
-	if (name && *name && !is_known_backend(name) && e == EINVAL)
-		fprintf(stderr, SERVER_NAME ": unknown backend '%s'; use one of: ", name);
-	else if (e == ENOSYS)
-		fprintf(stderr, SERVER_NAME ": backend '%s' is not built into this library or "
-		        "not usable on this system; use one of: ", name && *name ? name : "(default)");
-	else
-		fprintf(stderr, SERVER_NAME ": backend '%s' is not available here (%s); use one of: ",
-		        name && *name ? name : "(default)", strerror(e));
-	list_backends(stderr, ", ");
-	fputc('\n', stderr);
-	exit(2);
-}
-
 /* Started with stdin, stdout or stderr closed, the server would hand those
  * numbers to the signal pipe or to clients, and a line meant for stderr
  * would land there: in the signal pipe it stopped the server, in a socket
@@ -306,6 +169,49 @@ static int stdio_open(void)
 	return 0;
 }
 
+/* The statistics at the end: JSON into --json's file, the text for people
+ * on stdout (unless -q, or the JSON is there). */
+static void final_stats(struct server *s)
+{
+	struct options *o = &s->opt;
+	struct stats_sum t;
+	stats_collect(s, &t);
+	if (o->json) {
+		stats_json(o->json_out, &t);
+		fputc('\n', o->json_out);
+		fflush(o->json_out);
+	}
+	if (!o->quiet && (!o->json || o->json_out != stdout))
+		stats_text(stdout, &t);
+	fflush(stdout);
+}
+
+static void cleanup(struct server *s, int *fds)
+{
+	struct options *o = &s->opt;
+	for (unsigned i = 0; !o->processes && i < s->nworkers; i++)
+		worker_free(&s->w[i]);
+	for (size_t i = 0; i < s->nls; i++) {
+		if (s->ls[i].shared_fd >= 0)
+			close(s->ls[i].shared_fd);
+		if (s->ls[i].unlink_at_exit)
+			(void)unlink(((struct sockaddr_un *)&s->ls[i].ss)->sun_path);
+	}
+	close(s->sigpipe[0]);
+	close(s->sigpipe[1]);
+	if (!o->processes)
+		free(s->w);
+	free(fds);
+	free(s->ls);
+	free(o->root_real);
+	if (o->root && o->root_fd >= 0)
+		close(o->root_fd);
+	if (o->json_out && o->json_out != stdout && fclose(o->json_out) != 0) {
+		fprintf(stderr, SERVER_NAME ": --json: %s\n", strerror(errno));
+		atomic_store(&s->failed, 1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct server srv;
@@ -313,141 +219,7 @@ int main(int argc, char **argv)
 		return 1;
 	struct server *s = &srv;
 	struct options *o = &s->opt;
-	/* static: reachable until exit, also when --help returns early */
-	static const char **listens;
-	listens = calloc((size_t)argc + 1, sizeof *listens);
-	size_t nlisten = 0;
-	double idle = 60, stats_iv = 0;
-	if (!listens)
-		die("out of memory");
-
-	o->proto = PROTO_HTTP;
-	o->use_sendfile = 1;
-	o->root_fd = -1;
-	o->workers = 1;
-	o->header_limit = 8192;
-	o->output_cap = 256 * 1024;
-	o->keepalive_requests = 1000;	/* nginx's keepalive_requests */
-
-	int ch, backend_given = 0;
-	opterr = 0;	/* our own one-line messages below */
-	while ((ch = getopt_long(argc, argv, ":b:l:qhV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'b':
-			/* "" would pass the check below as "the default" and
-			 * then fail in the library with EINVAL. */
-			if (!*optarg)
-				usage_error("--backend needs a name (see --list-backends), not", optarg);
-			o->backend = optarg;
-			backend_given = 1;
-			break;
-		case OPT_MODEL: {
-			int m = 0;
-			while (m < MODEL_COUNT && strcmp(model_names[m], optarg) != 0)
-				m++;
-			if (m == MODEL_COUNT) {
-				fprintf(stderr, SERVER_NAME ": unknown model '%s'; use one of: ", optarg);
-				for (m = 0; m < MODEL_COUNT; m++)
-					fprintf(stderr, "%s%s", m ? ", " : "", model_names[m]);
-				fputc('\n', stderr);
-				exit(2);
-			}
-			o->model = (enum model)m;
-			break;
-		}
-		case OPT_LIST:
-			list_backends(stdout, "\n");
-			putchar('\n');
-			return 0;
-		case 'l': listens[nlisten++] = optarg; break;
-		case OPT_PROTO:
-			if (strcmp(optarg, "http") == 0)
-				o->proto = PROTO_HTTP;
-			else if (strcmp(optarg, "echo") == 0)
-				o->proto = PROTO_ECHO;
-			else
-				usage_error("--proto is echo or http, not", optarg);
-			break;
-		case OPT_ROOT: o->root = optarg; break;
-		case OPT_NOSENDFILE: o->use_sendfile = 0; break;
-		case OPT_WORKERS: o->workers = (unsigned)parse_count("--workers", optarg, 1, 256); break;
-		case OPT_PROCESSES:
-			o->processes = (unsigned)parse_count("--processes", optarg, 1, 256);
-			break;
-		case OPT_MAXCONNS: o->max_conns = parse_count("--max-conns", optarg, 0, LONG_MAX); break;
-		case OPT_IDLE: idle = parse_seconds("--idle-timeout", optarg); break;
-		case OPT_STATS: stats_iv = parse_seconds("--stats-interval", optarg); break;
-		case OPT_JSON: o->json = 1; break;
-		case OPT_MAXHEADER:
-			o->header_limit = parse_count("--max-header", optarg, 64, 1 << 20);
-			break;
-		case OPT_OUTCAP:
-			o->output_cap = parse_count("--output-cap", optarg, 1024, 1u << 30);
-			break;
-		case OPT_KEEPALIVE:
-			o->keepalive_requests = parse_count("--keepalive-requests", optarg, 0,
-			                                    UINT32_MAX);
-			break;
-		case 'q': o->quiet = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf(SERVER_NAME " (pollux) %s\n", pollux_version()); return 0;
-		case ':':
-			usage_error("missing argument for", argv[optind - 1]);
-			break;
-		default:
-			usage_error("unknown option", optopt ? (char[]){ '-', (char)optopt, 0 }
-			                                      : argv[optind - 1]);
-			break;
-		}
-	}
-	if (optind < argc)
-		usage_error("unexpected argument", argv[optind]);
-	if (nlisten == 0)
-		listens[nlisten++] = "127.0.0.1:7000";
-	o->idle_ns = (uint64_t)(idle * 1e9);
-	o->stats_ns = (uint64_t)(stats_iv * 1e9);
-	if (o->root && o->proto != PROTO_HTTP)
-		usage_error("--root needs --proto http; got --root", o->root);
-	if (o->model != MODEL_LOOP && (o->workers > 1 || backend_given || o->processes)) {
-		fprintf(stderr, SERVER_NAME ": %s needs --model loop, not --model %s\n",
-		        o->workers > 1 ? "--workers" : o->processes ? "--processes" : "--backend",
-		        model_names[o->model]);
-		return 2;
-	}
-	const char *backend_name = o->model == MODEL_LOOP ? check_backend(o->backend) : "none";
-
-	if (o->root) {
-		struct stat st;
-		o->root_real = realpath(o->root, NULL);
-		/* errno only means something when a call failed: a file that
-		 * exists but is no directory is said so, not a stale errno. */
-		int e = !o->root_real || stat(o->root_real, &st) < 0 ? errno :
-		        !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
-		if (e) {
-			fprintf(stderr, SERVER_NAME ": --root '%s' is not a readable directory: %s\n",
-			        o->root, strerror(e));
-			return 1;
-		}
-		o->root_len = strlen(o->root_real);
-		if (files_init(o) < 0) {
-			fprintf(stderr, SERVER_NAME ": --root '%s': %s\n", o->root, strerror(errno));
-			return 1;
-		}
-	}
-
-	s->nls = nlisten;
-	s->ls = calloc(nlisten, sizeof *s->ls);
-	if (!s->ls)
-		die("out of memory");
-	char err[PX_ADDRSTRLEN + 256];
-	for (size_t i = 0; i < nlisten; i++) {
-		s->ls[i].arg = listens[i];
-		s->ls[i].shared_fd = -1;
-		if (px_parse_addr(listens[i], &s->ls[i].ss, &s->ls[i].len, err, sizeof err) < 0) {
-			fprintf(stderr, SERVER_NAME ": --listen %s\n", err);
-			return 2;
-		}
-	}
+	server_options(s, argc, argv);
 
 	/* Room for many connections: a server limited to 1024 descriptors
 	 * by default would fail long before the pollers do. Worker processes
@@ -459,11 +231,10 @@ int main(int argc, char **argv)
 	s->start_ns = px_now_ns();
 	s->open = &s->open_here;
 	s->peak = &s->peak_here;
-	s->backend_name = backend_name;
 
 	/* Every event loop of the server, in all its processes. */
 	unsigned loops = o->workers * (o->processes ? o->processes : 1);
-	int *fds = calloc(nlisten * loops, sizeof *fds);
+	int *fds = calloc(s->nls * loops, sizeof *fds);
 	if (!fds)
 		die("out of memory");
 	if (o->processes) {
@@ -487,34 +258,7 @@ int main(int argc, char **argv)
 		if (o->model != MODEL_LOOP ? model_run(s) < 0 : server_run_loops(s) < 0)
 			return 1;
 	}
-
-	struct stats_sum t;
-	stats_collect(s, &t);
-	if (o->json) {
-		stats_json(stdout, &t);
-		fputc('\n', stdout);
-	} else if (!o->quiet) {
-		stats_text(stdout, &t);
-	}
-	fflush(stdout);
-
-	for (unsigned i = 0; !o->processes && i < s->nworkers; i++)
-		worker_free(&s->w[i]);
-	for (size_t i = 0; i < nlisten; i++) {
-		if (s->ls[i].shared_fd >= 0)
-			close(s->ls[i].shared_fd);
-		if (s->ls[i].unlink_at_exit)
-			(void)unlink(((struct sockaddr_un *)&s->ls[i].ss)->sun_path);
-	}
-	close(s->sigpipe[0]);
-	close(s->sigpipe[1]);
-	if (!o->processes)
-		free(s->w);
-	free(fds);
-	free(s->ls);
-	free(listens);
-	free(o->root_real);
-	if (o->root && o->root_fd >= 0)
-		close(o->root_fd);
+	final_stats(s);
+	cleanup(s, fds);
 	return atomic_load(&s->failed) ? 1 : 0;
 }

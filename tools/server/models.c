@@ -1,7 +1,7 @@
 /* models.c: the --model designs beside the event loop: iterative, a thread
  * per connection, a process per connection, and the busy loop. Each serves
  * its clients with conn.c's code; they differ only in who waits, and where. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* parse.c: a strict, bounded HTTP/1.x request parser (RFC 9112): request
  * line, header fields, the few fields the server acts on, chunked bodies,
  * and the values of Range and of the date fields (RFC 9110). */
-#include <config.h>
+#include "toolconfig.h"
 #include "parse.h"
 
 #include <string.h>

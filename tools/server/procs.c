@@ -2,7 +2,7 @@
  * processes (each an event-loop server with --workers threads, its own
  * pollers and its own descriptor limit), restarts one that dies, passes a
  * stop on, and sums every worker's counters. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>
@@ -250,11 +250,12 @@ static void procs_periodic(struct server *s)
 	struct stats_sum t;
 	stats_collect(s, &t);
 	if (s->opt.json) {
-		stats_json(stdout, &t);
-		fputc('\n', stdout);
-	} else {
-		stats_line(stdout, &t);
+		stats_json(s->opt.json_out, &t);
+		fputc('\n', s->opt.json_out);
+		fflush(s->opt.json_out);
 	}
+	if (!s->opt.json || s->opt.json_out != stdout)
+		stats_line(stdout, &t);
 	fflush(stdout);
 }
 

@@ -18,6 +18,11 @@
 
 #define SERVER_NAME "pollux-server"
 
+struct server;
+/* options.c: the command line into s->opt and s->ls, the backend judged
+ * (s->backend_name); exits on --help, --version, bad usage. */
+void server_options(struct server *s, int argc, char **argv);
+
 enum proto { PROTO_HTTP, PROTO_ECHO };
 
 /* The server designs of --model; keep in step with model_names. */
@@ -39,7 +44,8 @@ struct options {
 	unsigned long max_conns;	/* 0: no limit */
 	uint64_t idle_ns;		/* 0: no idle timeout */
 	uint64_t stats_ns;		/* 0: no periodic statistics */
-	int json;
+	int json;			/* --json given: objects into json_out */
+	FILE *json_out;			/* --json FILE, or stdout for '-' */
 	int quiet;
 	size_t header_limit;		/* request line + headers, bytes */
 	size_t output_cap;		/* pending output that stops reading */

@@ -1,7 +1,7 @@
 /* stats.c: adding up the counters of the workers (and of the threads and
  * processes of the other models) and printing them as JSON (for /stats and
  * --json), as "key value" lines, or as one line per interval. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <errno.h>

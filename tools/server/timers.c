@@ -1,7 +1,7 @@
 /* timers.c: the /delay timers of one worker: a binary min-heap of held
  * connections ordered by wake time, each knowing its index so a close
  * removes it in O(log n), and firing the ones that are due. */
-#include <config.h>
+#include "toolconfig.h"
 #include "server.h"
 
 #include <stdlib.h>
