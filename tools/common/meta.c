@@ -1,6 +1,6 @@
 /* meta.c: the JSON metadata of a tool's result (see meta.h): version,
  * start time, cores, kernel and the load average around the run. */
-#include <config.h>
+#include "toolconfig.h"
 #include "meta.h"
 
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* hist.c: the latency histogram, log-linear like HdrHistogram: each power
  * of two split into 1024 linear steps, so every value keeps 3 significant
  * digits while the whole range 1 us .. hours fits in a fixed array. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* main.c: pollux-load's command line, limits and threads: parses the
  * options, splits the work over the threads, waits, merges and reports. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

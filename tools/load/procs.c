@@ -1,6 +1,6 @@
 /* procs.c: pollux-load --processes: forks one load process per share, starts
  * them together once all have connected, and merges what they measured. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,6 +1,6 @@
 /* report.c: error kinds and the two outputs of pollux-load: text for people
  * and one JSON object whose keys are documented in pollux-load(1). */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <errno.h>
 #include <math.h>

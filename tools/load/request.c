@@ -2,7 +2,7 @@
  * run: one per URL (sent in turn), with the method, the -H headers, the
  * --body and its Content-Length, and Connection: close for
  * --new-connection. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* series.c: pollux-load's --interval series: merging the threads' and
  * processes' sparse per-interval histograms, and packing one for the pipe
  * from a child of --processes. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <stdlib.h>
 #include <string.h>

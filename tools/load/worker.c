@@ -1,6 +1,6 @@
 /* worker.c: one pollux-load thread: its own poller and its share of the
  * connections, connected first, then driven closed- or open-loop. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <errno.h>
 #include <netinet/in.h>
