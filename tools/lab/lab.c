@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,77 +17,6 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-
-enum { OPT_QUICK = 256, OPT_JSON, OPT_PLOT, OPT_SECONDS, OPT_LIST, OPT_NOPROGRESS };
-
-static const struct option longopts[] = {
-	{ "quick", no_argument, NULL, OPT_QUICK },
-	{ "json", required_argument, NULL, OPT_JSON },
-	{ "plot", required_argument, NULL, OPT_PLOT },
-	{ "backend", required_argument, NULL, 'b' },
-	{ "seconds", required_argument, NULL, OPT_SECONDS },
-	{ "list-backends", no_argument, NULL, OPT_LIST },
-	{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 }
-};
-
-/* Is "--name=value" one of our long options (by its name)? */
-static int known_long(const char *arg)
-{
-	size_t n = strcspn(arg + 2, "=");
-	for (const struct option *o = longopts; o->name; o++)
-		if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
-			return 1;
-	return 0;
-}
-
-static void usage(FILE *f)
-{
-	fputs("Usage: " LAB_NAME " list\n"
-	      "       " LAB_NAME " LESSON [--quick] [--json FILE] [--plot FILE.svg] [-b BACKEND]\n"
-	      "                  [--seconds S] [-q]\n"
-	      "       " LAB_NAME " all [--quick] [--json DIR] [--plot DIR]\n"
-	      "The course of pollux-labs(7): each lesson runs servers and clients on\n"
-	      "127.0.0.1, measures one effect of how servers scale, and says whether\n"
-	      "this machine showed it.\n\n"
-	      "  list                 the lessons, one line each with its question\n"
-	      "      --quick          the short form of a lesson (at most 15 s)\n"
-	      "      --json FILE      the result as JSON ('-': stdout); with all, a\n"
-	      "                       directory that gets LESSON.json per lesson\n"
-	      "      --plot FILE.svg  draw the lesson's picture (gnuplot); with all, a\n"
-	      "                       directory that gets LESSON.svg\n"
-	      "  -b, --backend NAME   the pollux backend where the lesson uses one\n"
-	      "                       (default: the lesson's choice)\n"
-	      "      --list-backends  print the backends built in, one per line\n"
-	      "      --seconds S      how long each measured phase runs\n"
-	      "      --no-progress    no progress line even on a terminal\n"
-	      "  -q, --quiet          print only the verdict lines\n"
-	      "  -h, --help           show this help\n"
-	      "  -V, --version        show the version\n\n"
-	      "Exit status: 0 when every lesson run showed its effect, 1 when one did\n"
-	      "not (its verdict says why) or failed, 2 on bad usage.\n", f);
-}
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void bad_usage(const char *fmt, ...)
-{
-	va_list ap;
-	fputs(LAB_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see " LAB_NAME " --help)\n", stderr);
-	exit(LAB_USAGE);
-}
-
-static void lesson_names(FILE *f)
-{
-	for (int i = 0; lab_lessons[i]; i++)
-		fprintf(f, "%s%s", i ? ", " : "", lab_lessons[i]->name);
-}
 
 const struct lesson *lab_find(const char *name)
 {
@@ -469,96 +397,17 @@ int main(int argc, char **argv)
 {
 	stdio_keep();
 	struct lab_opts o;
-	memset(&o, 0, sizeof o);
-	o.argv0 = argv[0];
-	int no_progress = 0;
-	opterr = 0;
-	int ch;
-	while ((ch = getopt_long(argc, argv, ":b:qhV", longopts, NULL)) != -1) {
-		switch (ch) {
-		case OPT_QUICK: o.quick = 1; break;
-		case OPT_JSON:
-			if (!*optarg)
-				bad_usage("--json needs a file name ('-' for stdout)");
-			o.json = optarg;
-			break;
-		case OPT_PLOT:
-			if (!*optarg)
-				bad_usage("--plot needs a file name");
-			o.plot = optarg;
-			break;
-		case 'b': {
-			if (!*optarg)
-				bad_usage("--backend needs a name (see --list-backends)");
-			pollux_t *p = pollux_new(optarg);
-			if (!p) {
-				const char *const *b = pollux_backends();
-				fprintf(stderr, LAB_NAME ": backend '%s' is not built here; use one of: ",
-				        optarg);
-				for (int i = 0; b && b[i]; i++)
-					fprintf(stderr, "%s%s", i ? ", " : "", b[i]);
-				fputc('\n', stderr);
-				return LAB_USAGE;
-			}
-			pollux_free(p);
-			o.backend = optarg;
-			break;
-		}
-		case OPT_SECONDS:
-			if (px_parse_double(optarg, 3600, &o.seconds) < 0 || o.seconds < 0.1)
-				bad_usage("--seconds needs seconds from 0.1 to 3600, not '%s'", optarg);
-			break;
-		case OPT_LIST: {
-			const char *const *b = pollux_backends();
-			for (int i = 0; b && b[i]; i++)
-				puts(b[i]);
-			return 0;
-		}
-		case OPT_NOPROGRESS: no_progress = 1; break;
-		case 'q': o.quiet = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf(LAB_NAME " (pollux) %s\n", pollux_version()); return 0;
-		case ':': bad_usage("option '%s' needs a value", argv[optind - 1]);
-		default:
-			/* A long option without a value given one ("--quick=1")
-			 * comes back with its code, not a letter, in optopt. */
-			if (optopt >= 256 || (optopt == 0 && strchr(argv[optind - 1], '=') &&
-			                      strncmp(argv[optind - 1], "--", 2) == 0 &&
-			                      known_long(argv[optind - 1])))
-				bad_usage("option '%.*s' takes no value", (int)strcspn(argv[optind - 1], "="),
-				          argv[optind - 1]);
-			if (optopt)
-				bad_usage("unknown option '-%c'", optopt);
-			bad_usage("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		bad_usage("name a lesson, 'all' or 'list'");
-	if (optind + 1 < argc)
-		bad_usage("one lesson at a time, not '%s' after '%s'", argv[optind + 1], argv[optind]);
-	const char *cmd = argv[optind];
-	o.progress = !o.quiet && !no_progress && isatty(2);
-
+	const char *cmd = lab_options(&o, argc, argv);
 	if (strcmp(cmd, "list") == 0) {
 		for (int i = 0; lab_lessons[i]; i++)
 			printf("%-10s %s\n", lab_lessons[i]->name, lab_lessons[i]->question);
 		return 0;
 	}
 	const struct lesson *l = strcmp(cmd, "all") == 0 ? NULL : lab_find(cmd);
-	if (!l && strcmp(cmd, "all") != 0) {
-		fprintf(stderr, LAB_NAME ": no lesson '%s'; the lessons are: ", cmd);
-		lesson_names(stderr);
-		fputs(" (or all, list)\n", stderr);
-		return LAB_USAGE;
-	}
-	if (o.json && strcmp(o.json, "-") == 0 && !l)
-		bad_usage("with all, --json names a directory, not '-'");
-
 	(void)px_raise_nofile();
 	if (scale_signals_init() < 0) {
 		fprintf(stderr, LAB_NAME ": cannot set up signal handling: %s\n", strerror(errno));
 		return 1;
 	}
-	int rc = l ? run_lesson(l, &o) : run_all(&o);
-	return rc;
+	return l ? run_lesson(l, &o) : run_all(&o);
 }

@@ -33,6 +33,11 @@ struct lab_opts {
 	const char *argv0;
 };
 
+/* options.c: the command line into *o; returns the command ("list",
+ * "all" or a lesson's name, checked). Exits 0 after --help, --version and
+ * --list-backends, 2 on bad usage. */
+const char *lab_options(struct lab_opts *o, int argc, char **argv);
+
 /* A JSON object being written: members are added in order, nested objects
  * opened and closed with jw_open/jw_close. Every value is checked: a NaN
  * or infinite number is written as null (no figure is made up). */

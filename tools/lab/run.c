@@ -4,6 +4,7 @@
  * time, memory, threads and children read from /proc. */
 #define _GNU_SOURCE	/* nftw's FTW_DEPTH and FTW_PHYS */
 #include "toolconfig.h"
+#include "httpresp.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"
@@ -216,6 +217,35 @@ struct proc *lab_server(struct lab *L, int *port, const char *const args[])
 	return NULL;
 }
 
+/* A body being read: NUL-terminated, grown as it comes. */
+struct lab_body {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void lab_body_add(void *arg, const char *data, size_t n)
+{
+	struct lab_body *b = arg;
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
 char *lab_http_get(int port, const char *path, int timeout_ms)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -234,36 +264,32 @@ char *lab_http_get(int port, const char *path, int timeout_ms)
 		close(fd);
 		return NULL;
 	}
-	size_t len = 0, cap = 8192;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (len + 4096 > cap) {
-			char *nb = realloc(buf, cap *= 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-		}
-		ssize_t k = recv(fd, buf + len, cap - len - 1, 0);
+	/* The answer through the tools' HTTP parser: Content-Length in any
+	 * case, chunked, or to the end of the connection. */
+	struct lab_body bb = { NULL, 0, 0, 0 };
+	struct px_httpresp hp;
+	px_httpresp_init(&hp);
+	hp.on_body = lab_body_add;
+	hp.arg = &bb;
+	enum px_http_result hr = PX_HTTP_MORE;
+	while (hr == PX_HTTP_MORE) {
+		char chunk[4096];
+		ssize_t k = recv(fd, chunk, sizeof chunk, 0);
 		if (k < 0 && errno == EINTR && !lab_stopped())
 			continue;
-		if (k <= 0)
+		if (k < 0)
+			break;	/* SO_RCVTIMEO ran out, or a stop */
+		size_t used;
+		hr = k == 0 ? px_httpresp_eof(&hp) : px_httpresp_feed(&hp, chunk, (size_t)k, &used);
+		if (k == 0)
 			break;
-		len += (size_t)k;
 	}
 	close(fd);
-	if (!buf)
-		return NULL;
-	buf[len] = '\0';
-	char *body = strstr(buf, "\r\n\r\n");
-	if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0 || !body) {
-		free(buf);
+	if (hr != PX_HTTP_DONE || hp.status != 200 || bb.failed) {
+		free(bb.p);
 		return NULL;
 	}
-	memmove(buf, body + 4, len - (size_t)(body + 4 - buf) + 1);
-	return buf;
+	return bb.p ? bb.p : strdup("");
 }
 
 int lab_tcp_pair(int fds[2])

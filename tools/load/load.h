@@ -45,29 +45,18 @@ uint64_t hist_slot_value(size_t i);
  * half distance, values divided by unit (1000: microseconds as ms). */
 void hist_write_hgrm(FILE *f, const struct hist *h, double unit);
 
-/* ---- HTTP/1.1 response parser (http.c) --------------------------------- */
+/* ---- HTTP/1.1 response parser (tools/common/httpresp.h) --------------- */
 
-enum http_result { HTTP_MORE, HTTP_DONE, HTTP_BAD };
-
-struct http_parser {
-	int state;
-	int status;
-	int keep_alive;         /* 0 after "Connection: close" or HTTP/1.0 */
-	int chunked;
-	int64_t content_length; /* -1 when absent */
-	uint64_t left;          /* body or chunk bytes still expected */
-	unsigned line_len;      /* bytes of the current header or chunk line */
-	unsigned header_bytes;
-	char line[256];         /* the current header line, truncated */
-};
-
-void http_init(struct http_parser *hp);
-/* Feeds n bytes; *used tells how many belong to this response. HTTP_DONE
- * when the response is complete, HTTP_BAD when it cannot be parsed. */
-enum http_result http_feed(struct http_parser *hp, const char *buf, size_t n,
-                           size_t *used);
-/* The peer closed the connection: a body delimited by close ends here. */
-enum http_result http_eof(struct http_parser *hp);
+/* The tools' one parser, under the names this tool's files use. */
+#include "httpresp.h"
+#define http_parser px_httpresp
+#define http_result px_http_result
+#define HTTP_MORE PX_HTTP_MORE
+#define HTTP_DONE PX_HTTP_DONE
+#define HTTP_BAD PX_HTTP_BAD
+#define http_init px_httpresp_init
+#define http_feed px_httpresp_feed
+#define http_eof px_httpresp_eof
 
 /* ---- error kinds -------------------------------------------------------- */
 

@@ -3,11 +3,11 @@
 #include "toolconfig.h"
 #include "proc.h"
 #include "common.h"
+#include "pollux.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,7 +21,7 @@ volatile sig_atomic_t scale_stop_signal;
 /* Counts stop signals, so a second ^C can cut a graceful stop short. */
 static volatile sig_atomic_t stop_count;
 
-/* Written to by the handlers so that every poll() wakes on a signal. */
+/* Written to by the handlers so that every wait wakes on a signal. */
 static int wake_pipe[2] = { -1, -1 };
 
 static void on_stop(int sig)
@@ -271,41 +271,77 @@ static void check_exit(struct proc *p)
 	p->status = st;
 }
 
+int proc_wait_fds(const int *fds, const unsigned *events, int n, int *ready,
+                  int timeout_ms)
+{
+	/* A poller per wait: these waits are few (a pipe or two, now and
+	 * then), and a poller made here is never one a forked child shares. */
+	pollux_t *p = pollux_new(NULL);
+	if (!p)
+		return -1;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		ready[i] = 0;
+		if (pollux_add(p, fds[i], events[i], (void *)(intptr_t)i) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
+	struct pollux_event ev[1 + 2 * PROC_MAX];
+	int k = pollux_wait(p, ev, (int)(sizeof ev / sizeof ev[0]), timeout_ms);
+	if (k < 0) {
+		rc = -1;
+		goto out;
+	}
+	for (int j = 0; j < k; j++) {
+		int i = (int)(intptr_t)ev[j].data;
+		if (i >= 0 && i < n && !ready[i]) {
+			ready[i] = 1;	/* ERR and HUP too: the read or write says */
+			rc++;
+		}
+	}
+out:;
+	int e = errno;
+	pollux_free(p);
+	errno = e;
+	return rc;
+}
+
 static int pump(struct proc *ps[], int n, int timeout_ms, int honour_stop)
 {
-	struct pollfd pfd[1 + 2 * PROC_MAX];
+	int fds[1 + 2 * PROC_MAX], ready[1 + 2 * PROC_MAX];
+	unsigned events[1 + 2 * PROC_MAX];
 	struct proc *owner[1 + 2 * PROC_MAX];
 	int is_err[1 + 2 * PROC_MAX];
 	int k = 0;
-	pfd[k].fd = wake_pipe[0];
-	pfd[k].events = POLLIN;
+	fds[k] = wake_pipe[0];
 	owner[k] = NULL;
 	is_err[k++] = 0;
 	for (int i = 0; i < n && i < PROC_MAX; i++) {
 		if (!ps[i])
 			continue;
 		if (ps[i]->out_fd >= 0) {
-			pfd[k].fd = ps[i]->out_fd;
-			pfd[k].events = POLLIN;
+			fds[k] = ps[i]->out_fd;
 			owner[k] = ps[i];
 			is_err[k++] = 0;
 		}
 		if (ps[i]->err_fd >= 0) {
-			pfd[k].fd = ps[i]->err_fd;
-			pfd[k].events = POLLIN;
+			fds[k] = ps[i]->err_fd;
 			owner[k] = ps[i];
 			is_err[k++] = 1;
 		}
 	}
+	for (int j = 0; j < k; j++)
+		events[j] = POLLUX_IN;
 	if (timeout_ms < 0)
 		timeout_ms = 0;
-	int r = poll(pfd, (nfds_t)k,
-	             honour_stop && scale_stop_signal ? 0 : timeout_ms);
+	int r = proc_wait_fds(fds, events, k, ready,
+	                      honour_stop && scale_stop_signal ? 0 : timeout_ms);
 	if (r > 0) {
-		if (pfd[0].revents)
+		if (ready[0])
 			drain_wake();
 		for (int j = 1; j < k; j++)
-			if (pfd[j].revents)
+			if (ready[j])
 				read_fd(owner[j], is_err[j] ? &owner[j]->err_fd
 				                            : &owner[j]->out_fd,
 				        is_err[j]);

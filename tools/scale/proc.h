@@ -33,7 +33,13 @@ void proc_stop(struct proc *p, int sig, int grace_ms);
 void proc_free(struct proc *p);
 void proc_last_error(const struct proc *p, char *buf, size_t n);
 void proc_describe_status(const struct proc *p, char *buf, size_t n);
-/* The read end of the signal self-pipe, for other polls to watch. */
+/* Waits up to timeout_ms (-1: no limit) through a libpollux poller for
+ * fds[i] to be ready for events[i] (POLLUX_IN, POLLUX_OUT); sets ready[i].
+ * Returns how many are ready (0 on timeout), or -1 with errno (EINTR when
+ * a signal cut the wait short). */
+int proc_wait_fds(const int *fds, const unsigned *events, int n, int *ready,
+                  int timeout_ms);
+/* The read end of the signal self-pipe, for other waits to watch. */
 int scale_wake_fd(void);
 
 #endif

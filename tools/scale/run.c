@@ -5,11 +5,11 @@
 #include "proc.h"
 #include "common.h"
 #include "pollux.h"
+#include "httpresp.h"
 
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,23 +64,52 @@ static void trace(const struct scale_point *pt, const char *fmt, ...)
 
 /* ---- GET /stats ---- */
 
-static int wait_fd(int fd, short events, uint64_t end_us)
+static int wait_fd(int fd, unsigned events, uint64_t end_us)
 {
 	for (;;) {
 		uint64_t now = px_now_us();
 		if (now >= end_us)
 			return -1;
-		struct pollfd pfd[2] = { { fd, events, 0 },
-		                         { scale_wake_fd(), POLLIN, 0 } };
-		int r = poll(pfd, 2, (int)((end_us - now) / 1000) + 1);
+		int fds[2] = { fd, scale_wake_fd() }, ready[2];
+		unsigned ev[2] = { events, POLLUX_IN };
+		int r = proc_wait_fds(fds, ev, 2, ready, (int)((end_us - now) / 1000) + 1);
 		if (scale_stop_signal)
 			return -1;
-		if (r > 0 && pfd[0].revents)
+		if (r > 0 && ready[0])
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -1;
 		/* A child's SIGCHLD woke us: the caller pumps later. */
 	}
+}
+
+/* The body of the /stats answer, NUL-terminated, at most 1 MiB. */
+struct body_buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void body_add(void *arg, const char *data, size_t n)
+{
+	struct body_buf *b = arg;
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = cap <= (1u << 20) ? realloc(b->p, cap) : NULL;
+		if (!np) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 /* Fetches http://ADDR/stats into *s. 0, or -1 with the reason in err. */
@@ -97,14 +126,13 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 	px_set_cloexec(fd);
 	px_set_nonblock(fd);
 	char *buf = NULL;
-	size_t len = 0, cap = 0;
 	int rc = -1;
 	if (connect(fd, (const struct sockaddr *)ss, slen) < 0 &&
 	    errno != EINPROGRESS) {
 		snprintf(err, errlen, "connect: %s", strerror(errno));
 		goto out;
 	}
-	if (wait_fd(fd, POLLOUT, end) < 0) {
+	if (wait_fd(fd, POLLUX_OUT, end) < 0) {
 		snprintf(err, errlen, "connect timed out");
 		goto out;
 	}
@@ -123,7 +151,7 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 		if (w > 0) {
 			sent += (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(fd, POLLOUT, end) < 0) {
+			if (wait_fd(fd, POLLUX_OUT, end) < 0) {
 				snprintf(err, errlen, "send timed out");
 				goto out;
 			}
@@ -132,66 +160,49 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 			goto out;
 		}
 	}
-	/* Read to EOF, or to Content-Length if the server keeps it open. */
-	const char *body = NULL;
-	long clen = -1;
-	for (;;) {
-		if (len + 4097 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			if (cap > (1u << 20)) {
-				snprintf(err, errlen, "/stats answer over 1 MiB");
-				goto out;
-			}
-			char *nb = realloc(buf, cap);
-			if (!nb) {
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
-			buf = nb;
-		}
-		ssize_t r = recv(fd, buf + len, cap - len - 1, 0);
+	/* The answer through the tools' HTTP parser: Content-Length in any
+	 * case, chunked, or to the end of the connection. */
+	struct px_httpresp hp;
+	struct body_buf bb = { NULL, 0, 0, 0 };
+	px_httpresp_init(&hp);
+	hp.on_body = body_add;
+	hp.arg = &bb;
+	enum px_http_result hr = PX_HTTP_MORE;
+	while (hr == PX_HTTP_MORE) {
+		char chunk[4096];
+		ssize_t r = recv(fd, chunk, sizeof chunk, 0);
 		if (r > 0) {
-			len += (size_t)r;
-			buf[len] = '\0';
-			char *hend = strstr(buf, "\r\n\r\n");
-			if (hend && clen < 0) {
-				const char *cl = strstr(buf, "\r\nContent-Length:");
-				if (!cl)
-					cl = strstr(buf, "\r\ncontent-length:");
-				if (cl && cl < hend)
-					clen = strtol(cl + 17, NULL, 10);
-			}
-			if (hend && clen >= 0 &&
-			    (size_t)(buf + len - (hend + 4)) >= (size_t)clen)
-				break;
+			size_t used;
+			hr = px_httpresp_feed(&hp, chunk, (size_t)r, &used);
 			continue;
 		}
-		if (r == 0)
+		if (r == 0) {
+			hr = px_httpresp_eof(&hp);
 			break;
+		}
 		if (errno == EAGAIN || errno == EINTR) {
-			if (wait_fd(fd, POLLIN, end) < 0) {
+			if (wait_fd(fd, POLLUX_IN, end) < 0) {
 				snprintf(err, errlen, "no complete answer to GET /stats "
 				         "within %d s", STATS_TIMEOUT_MS / 1000);
-				goto out;
+				goto out_body;
 			}
 			continue;
 		}
 		snprintf(err, errlen, "recv: %s", strerror(errno));
-		goto out;
+		goto out_body;
 	}
-	if (!buf || len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 ||
-	    strncmp(buf + 8, " 200", 4) != 0) {
-		snprintf(err, errlen, "GET /stats: no 200 answer");
-		goto out;
+	if (hr != PX_HTTP_DONE || bb.failed) {
+		snprintf(err, errlen, "GET /stats: %s", bb.failed ? "answer over 1 MiB" :
+		         "answer malformed or cut short");
+		goto out_body;
 	}
-	body = strstr(buf, "\r\n\r\n");
-	if (!body) {
-		snprintf(err, errlen, "GET /stats: answer cut short");
-		goto out;
+	if (hp.status != 200) {
+		snprintf(err, errlen, "GET /stats: status %d, not 200", hp.status);
+		goto out_body;
 	}
-	body += 4;
-	if (clen >= 0 && (size_t)clen < (size_t)(buf + len - body))
-		buf[body - buf + clen] = '\0';
+	buf = bb.p;
+	bb.p = NULL;
+	const char *body = buf ? buf : "";
 	char jerr[128];
 	struct json *j = json_parse(body, jerr, sizeof jerr);
 	if (!j) {
@@ -215,6 +226,8 @@ static int get_stats(const struct sockaddr_storage *ss, socklen_t slen,
 	}
 	s->ok = 1;
 	rc = 0;
+out_body:
+	free(bb.p);
 out:
 	free(buf);
 	close(fd);

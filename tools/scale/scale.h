@@ -29,7 +29,20 @@ struct scale_opts {
 	/* 1-minute load average before and after the sweep (NAN: unknown):
 	 * others' work on the machine skews every figure. */
 	double load_start, load_end;
+	/* The command line as given (options.c). */
+	int quick;		/* --quick */
+	int quiet;		/* -q: no progress line, no notes */
+	int fds_given;		/* --fds: select and poll are not capped */
+	int per_given;		/* --fds-per-process */
 };
+
+/* ---- options.c ---- */
+
+/* Parses argv into *o, with the defaults (--quick's among them) filled in;
+ * exits 0 after --help, --version, --list-backends, 2 on bad usage. */
+void scale_options(struct scale_opts *o, int argc, char **argv);
+/* Sorts o->fds and drops duplicates. */
+void scale_tidy_fds(struct scale_opts *o);
 
 /* One (backend, fds) run. Numbers are NAN when not measured. */
 struct scale_point {

@@ -1,14 +1,15 @@
-/* http.c: an incremental HTTP/1.x response parser for pollux-load: status
- * line, headers, then a body framed by Content-Length, chunked encoding or
- * the end of the connection. It counts body bytes without copying them. */
-#include <config.h>
+/* httpresp.c: the tools' incremental HTTP/1.x response parser (moved here
+ * from pollux-load): status line, headers, then a body framed by
+ * Content-Length, chunked encoding or the end of the connection. It counts
+ * body bytes, and copies nothing unless the caller asks for the body. */
+#include "toolconfig.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "load.h"
+#include "httpresp.h"
 
 enum {
 	S_STATUS, S_HEADER, S_BODY, S_BODY_EOF, S_CHUNK_SIZE, S_CHUNK_DATA,
@@ -19,7 +20,7 @@ enum {
  * broken server cannot make the client buffer without bound. */
 #define MAX_HEADER_BYTES 65536
 
-void http_init(struct http_parser *hp)
+void px_httpresp_init(struct px_httpresp *hp)
 {
 	memset(hp, 0, sizeof *hp);
 	hp->state = S_STATUS;
@@ -27,7 +28,7 @@ void http_init(struct http_parser *hp)
 	hp->keep_alive = 1;
 }
 
-static int parse_status(struct http_parser *hp)
+static int parse_status(struct px_httpresp *hp)
 {
 	const char *l = hp->line;
 	if (strncmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') ||
@@ -54,7 +55,7 @@ static const char *header_value(const char *line, const char *name)
 	return v;
 }
 
-static int parse_header(struct http_parser *hp)
+static int parse_header(struct px_httpresp *hp)
 {
 	const char *v;
 	if ((v = header_value(hp->line, "Content-Length"))) {
@@ -82,32 +83,35 @@ static int parse_header(struct http_parser *hp)
 }
 
 /* Headers are over: choose how the body is framed. */
-static enum http_result start_body(struct http_parser *hp)
+static enum px_http_result start_body(struct px_httpresp *hp)
 {
 	if (hp->status < 200) {
 		/* 1xx interim response: the real one follows. */
-		int ka = hp->keep_alive;
-		http_init(hp);
-		hp->keep_alive = ka;
-		return HTTP_MORE;
+		struct px_httpresp keep = *hp;
+		px_httpresp_init(hp);
+		hp->keep_alive = keep.keep_alive;
+		hp->head = keep.head;
+		hp->on_body = keep.on_body;
+		hp->arg = keep.arg;
+		return PX_HTTP_MORE;
 	}
-	if (hp->status == 204 || hp->status == 304)
-		return HTTP_DONE;
+	if (hp->status == 204 || hp->status == 304 || hp->head)
+		return PX_HTTP_DONE;
 	if (hp->chunked) {
 		hp->state = S_CHUNK_SIZE;
-		return HTTP_MORE;
+		return PX_HTTP_MORE;
 	}
 	if (hp->content_length >= 0) {
 		hp->left = (uint64_t)hp->content_length;
 		hp->state = S_BODY;
-		return hp->left ? HTTP_MORE : HTTP_DONE;
+		return hp->left ? PX_HTTP_MORE : PX_HTTP_DONE;
 	}
 	hp->keep_alive = 0;
 	hp->state = S_BODY_EOF;
-	return HTTP_MORE;
+	return PX_HTTP_MORE;
 }
 
-static int parse_chunk_size(struct http_parser *hp)
+static int parse_chunk_size(struct px_httpresp *hp)
 {
 	const char *l = hp->line;
 	if (!isxdigit((unsigned char)*l))
@@ -127,60 +131,66 @@ static int parse_chunk_size(struct http_parser *hp)
 }
 
 /* One complete line is in hp->line (CR stripped): act on it. */
-static enum http_result line_done(struct http_parser *hp)
+static enum px_http_result line_done(struct px_httpresp *hp)
 {
 	switch (hp->state) {
 	case S_STATUS:
 		if (parse_status(hp) < 0)
-			return HTTP_BAD;
+			return PX_HTTP_BAD;
 		hp->state = S_HEADER;
-		return HTTP_MORE;
+		return PX_HTTP_MORE;
 	case S_HEADER:
 		if (hp->line[0] == '\0')
 			return start_body(hp);
-		return parse_header(hp) < 0 ? HTTP_BAD : HTTP_MORE;
+		return parse_header(hp) < 0 ? PX_HTTP_BAD : PX_HTTP_MORE;
 	case S_CHUNK_SIZE:
 		if (parse_chunk_size(hp) < 0)
-			return HTTP_BAD;
+			return PX_HTTP_BAD;
 		hp->state = hp->left ? S_CHUNK_DATA : S_TRAILER;
-		return HTTP_MORE;
+		return PX_HTTP_MORE;
 	case S_CHUNK_END:
 		if (hp->line[0] != '\0')
-			return HTTP_BAD;
+			return PX_HTTP_BAD;
 		hp->state = S_CHUNK_SIZE;
-		return HTTP_MORE;
+		return PX_HTTP_MORE;
 	case S_TRAILER:
-		return hp->line[0] == '\0' ? HTTP_DONE : HTTP_MORE;
+		return hp->line[0] == '\0' ? PX_HTTP_DONE : PX_HTTP_MORE;
 	default:
-		return HTTP_BAD;
+		return PX_HTTP_BAD;
 	}
 }
 
-enum http_result http_feed(struct http_parser *hp, const char *buf, size_t n,
+enum px_http_result px_httpresp_feed(struct px_httpresp *hp, const char *buf, size_t n,
                            size_t *used)
 {
 	size_t i = 0;
-	enum http_result r = HTTP_MORE;
-	while (i < n && r == HTTP_MORE) {
+	enum px_http_result r = PX_HTTP_MORE;
+	while (i < n && r == PX_HTTP_MORE) {
 		if (hp->state == S_BODY || hp->state == S_CHUNK_DATA) {
 			uint64_t take = n - i < hp->left ? n - i : hp->left;
+			if (hp->on_body && take)
+				hp->on_body(hp->arg, buf + i, (size_t)take);
 			hp->left -= take;
+			hp->body_bytes += take;
 			i += (size_t)take;
 			if (hp->left == 0) {
 				if (hp->state == S_BODY)
-					r = HTTP_DONE;
+					r = PX_HTTP_DONE;
 				else
 					hp->state = S_CHUNK_END;
 			}
 			continue;
 		}
 		if (hp->state == S_BODY_EOF) {
+			if (hp->on_body)
+				hp->on_body(hp->arg, buf + i, n - i);
+			hp->body_bytes += n - i;
 			i = n;
 			continue;
 		}
 		char c = buf[i++];
 		if (++hp->header_bytes > MAX_HEADER_BYTES)
-			r = HTTP_BAD;
+			r = PX_HTTP_BAD;
 		else if (c == '\n') {
 			size_t l = hp->line_len < sizeof hp->line ? hp->line_len
 			                                          : sizeof hp->line - 1;
@@ -203,7 +213,7 @@ enum http_result http_feed(struct http_parser *hp, const char *buf, size_t n,
 	return r;
 }
 
-enum http_result http_eof(struct http_parser *hp)
+enum px_http_result px_httpresp_eof(struct px_httpresp *hp)
 {
-	return hp->state == S_BODY_EOF ? HTTP_DONE : HTTP_BAD;
+	return hp->state == S_BODY_EOF ? PX_HTTP_DONE : PX_HTTP_BAD;
 }
