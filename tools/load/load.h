@@ -129,13 +129,19 @@ struct config {
 	int quiet;
 	const char *backend;
 	int json;
+	FILE *json_out;         /* --json FILE: the file, or stdout for '-' */
+	const char *json_path;
 	int progress;
+	int no_progress;        /* --no-progress */
 	double pct[MAX_PCT];
 	int npct;
 	struct sockaddr_storage *sources; /* --source addresses, or NULL */
 	size_t nsources;
 	unsigned long processes; /* --processes; 1 runs in this process */
 };
+
+/* The command line into cfg (options.c); exits 2 on bad usage. */
+void load_options(struct config *cfg, int argc, char **argv);
 
 /* ---- one worker thread (worker.c) -------------------------------------- */
 
