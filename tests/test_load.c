@@ -1452,6 +1452,91 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* The tools' one wording (tools/common/CONVENTIONS.md): each mistake gives
+ * exactly this line, naming the option as typed, and exit 2. */
+static void expect_usage_line(const char *line, ...)
+{
+	struct result *r = malloc(sizeof *r);
+	const char *argv[MAX_ARGS] = { load_bin };
+	va_list ap;
+	va_start(ap, line);
+	collect_args(argv, ap);
+	va_end(ap);
+	/* run_load takes its arguments as a list: pass them on */
+	run_load(r, argv[1], argv[2], argv[3], argv[4], argv[5], argv[6], NULL);
+	char want[1024];
+	snprintf(want, sizeof want, "pollux-load: %s (see pollux-load --help)\n", line);
+	ck_assert_msg(r->status == 2, "exit %d for: %s", r->status, want);
+	ck_assert_str_eq(r->err, want);
+	free(r);
+}
+
+START_TEST(usage_lines_follow_conventions)
+{
+	expect_usage_line("--connections 'abc': expected a whole number from 1 to 10000000",
+	                  "--connections", "abc", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("-c 'abc': expected a whole number from 1 to 10000000",
+	                  "-c", "abc", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("--connections 'x': expected a whole number from 1 to 10000000",
+	                  "--connections=x", "127.0.0.1:9", NULL, NULL, NULL, NULL);
+	expect_usage_line("option '--conn' is ambiguous (--connections, --connect-rate)",
+	                  "--conn=x", "127.0.0.1:9", NULL, NULL, NULL, NULL);
+	expect_usage_line("-d '5x': expected a duration from 1ms to 2400h, such as 10s, 500ms, "
+	                  "2m or 250us (a plain number is seconds)",
+	                  "-d", "5x", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("option '--help' takes no value", "--help=foo", NULL, NULL, NULL,
+	                  NULL, NULL);
+	expect_usage_line("unknown option '--nosuch'", "--nosuch", "127.0.0.1:9", NULL, NULL,
+	                  NULL, NULL);
+	expect_usage_line("option '--rate' needs a value", "127.0.0.1:9", "--rate", NULL, NULL,
+	                  NULL, NULL);
+	expect_usage_line("unexpected argument '127.0.0.1:10' (several targets must be http:// "
+	                  "URLs)", "127.0.0.1:9", "127.0.0.1:10", NULL, NULL, NULL, NULL);
+	/* a backend name, from -b or from the environment, judged the same way */
+	char built[256] = "";
+	for (const char *const *b = pollux_backends(); *b; b++)
+		snprintf(built + strlen(built), sizeof built - strlen(built), "%s%s",
+		         built[0] ? ", " : "", *b);
+	char line[512];
+	snprintf(line, sizeof line, "-b 'nosuch': unknown backend; built here: %s", built);
+	expect_usage_line(line, "-b", "nosuch", "127.0.0.1:9", NULL, NULL, NULL);
+	snprintf(line, sizeof line, "--backend 'nosuch': unknown backend; built here: %s", built);
+	expect_usage_line(line, "--backend", "nosuch", "127.0.0.1:9", NULL, NULL, NULL);
+	ck_assert_int_eq(setenv("POLLUX_BACKEND", "nosuch", 1), 0);
+	snprintf(line, sizeof line, "POLLUX_BACKEND='nosuch': unknown backend; built here: %s",
+	         built);
+	expect_usage_line(line, "-n", "1", "127.0.0.1:9", NULL, NULL, NULL);
+	/* known to pollux, not built here: said so, whichever is missing */
+	static const char *const known[] = { "select", "poll", "epoll", "kqueue", "uring" };
+	for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+		int have = 0;
+		for (const char *const *b = pollux_backends(); *b; b++)
+			have |= strcmp(*b, known[k]) == 0;
+		if (have)
+			continue;
+		ck_assert_int_eq(setenv("POLLUX_BACKEND", known[k], 1), 0);
+		snprintf(line, sizeof line, "POLLUX_BACKEND='%s': known to pollux but not built "
+		         "into this libpollux; built here: %s", known[k], built);
+		expect_usage_line(line, "-n", "1", "127.0.0.1:9", NULL, NULL, NULL);
+		break;
+	}
+	unsetenv("POLLUX_BACKEND");
+	struct result *r = malloc(sizeof *r);
+	run_load(r, "--list-backends", NULL);
+	ck_assert_int_eq(r->status, 0);
+	char want[256];
+	snprintf(want, sizeof want, "%s", built);
+	for (char *p = want; (p = strstr(p, ", ")); )
+		memmove(p, p + 1, strlen(p)), *p = '\n';
+	strcat(want, "\n");
+	ck_assert_str_eq(r->out, want);
+	run_load(r, "--help", NULL);
+	ck_assert_msg(strncmp(r->out, "Usage: pollux-load [OPTION]... TARGET\n", 38) == 0, "%s", r->out);
+	ck_assert_msg(strstr(r->out, "\nExit status: "), "%s", r->out);
+	free(r);
+}
+END_TEST
+
 static Suite *load_suite(void)
 {
 	Suite *s = suite_create("pollux-load");
@@ -1488,6 +1573,7 @@ static Suite *load_suite(void)
 	TCase *tu = tcase_create("usage");
 	tcase_set_timeout(tu, 120);
 	tcase_add_test(tu, usage_errors);
+	tcase_add_test(tu, usage_lines_follow_conventions);
 	suite_add_tcase(s, tu);
 	return s;
 }

@@ -19,6 +19,9 @@
 
 #define PROG "pollux-load"
 #define MAX_SOURCES 65536
+/* The longest durations, in whole hours so that messages say "2400h". */
+#define DUR_MAX (2400 * 3600.0)
+#define TIMEOUT_MAX (240 * 3600.0)
 
 enum {
 	O_PROTO = 256, O_SIZE, O_WARMUP, O_TIMEOUT, O_SOURCE, O_CRATE, O_JSON,
@@ -481,7 +484,7 @@ void load_options(struct config *cfg, int argc, char **argv)
 		case 'b': cfg->backend = px_opt_backend(); break;
 		case 'c': cfg->connections = px_opt_ulong(1, 10000000); break;
 		case 'd':
-			cfg->duration_s = px_opt_duration(0.001, 1e7, 0);
+			cfg->duration_s = px_opt_duration(0.001, DUR_MAX, 0);
 			have_duration = 1;
 			break;
 		case 'H': {
@@ -501,8 +504,8 @@ void load_options(struct config *cfg, int argc, char **argv)
 		case 'q': cfg->quiet = 1; break;
 		case 'R': cfg->rate = px_opt_double(0.001, 1e9); break;
 		case 't': cfg->threads = px_opt_ulong(1, 1024); break;
-		case O_WARMUP: cfg->warmup_s = px_opt_duration(0.001, 1e7, 1); break;
-		case O_TIMEOUT: cfg->timeout_s = px_opt_duration(0.001, 1e6, 0); break;
+		case O_WARMUP: cfg->warmup_s = px_opt_duration(0.001, DUR_MAX, 1); break;
+		case O_TIMEOUT: cfg->timeout_s = px_opt_duration(0.001, TIMEOUT_MAX, 0); break;
 		case O_PROTO:
 			if (strcmp(optarg, "echo") == 0)
 				cfg->proto = PROTO_ECHO;
@@ -526,7 +529,7 @@ void load_options(struct config *cfg, int argc, char **argv)
 		case O_CRATE: cfg->connect_rate = px_opt_double(0.001, 1e9); break;
 		case O_JSON: open_json(cfg); break;
 		case O_HGRM: cfg->hgrm = px_opt_nonempty("a file name"); break;
-		case O_INTERVAL: cfg->interval_s = px_opt_duration(0.001, 1e7, 0); break;
+		case O_INTERVAL: cfg->interval_s = px_opt_duration(0.001, DUR_MAX, 0); break;
 		case O_PCT: parse_percentiles(cfg, optarg); break;
 		case O_LIST: px_list_backends(stdout); exit(0);
 		case O_NOPROGRESS: cfg->no_progress = 1; break;
