@@ -418,6 +418,10 @@ START_TEST(closed_loop_consistent_with_duration)
 	ck_assert_msg(d > 0.99 && d < 1.01, "duration_s %g for -d 1", d);
 	ck_assert_msg(n > 0, "no requests");
 	ck_assert_msg(rps > n / d * 0.999 && rps < n / d * 1.001, "rps %g vs %g/%g", rps, n, d);
+	/* a closed loop always has one request out per connection: all 4 were
+	 * in flight when the clock stopped (also those answered in the wait
+	 * that ran past the end) */
+	ck_assert_int_eq((long)jnum(r->out, "", "in_flight"), 4);
 	/* 4 connections, one request each at a time, all inside the window:
 	 * the latencies add up to at most 4 connection-seconds */
 	double mean = jnum(r->out, "latency_us", "mean");

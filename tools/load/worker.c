@@ -73,6 +73,7 @@ struct loop {
 	uint64_t requests;     /* measured and passed */
 	uint64_t last_scan;
 	size_t next_req;       /* HTTP: the next URL's request, round robin */
+	int counted;           /* the requests in flight at the stop are counted */
 	uint64_t quiet_since;  /* last answer, or when requests went out again */
 	/* --interval: the interval being filled, its histogram and the slots
 	 * used in it (so that a flush reads only those) */
@@ -524,6 +525,10 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 			w->last_done_ns = now;
 			L->requests++;
 			iv_answer(L, now, (now - c->intended_ns) / 1000);
+		} else if (!L->counted) {
+			/* answered after the end, in the wait that ran past it,
+			 * before run_phase counted what was in flight */
+			w->in_flight++;
 		}
 	}
 	if (!keep_alive || L->cfg->new_conn) {
@@ -861,6 +866,7 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 		    c->intended_ns < g_run.end_ns)
 			w->in_flight++;
 	}
+	L->counted = 1;
 	if (L->busy > 0)
 		stall_end(L, w->stopped_ns);
 	/* Open loop: requests whose time came in the measured time but that
