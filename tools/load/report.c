@@ -123,10 +123,10 @@ static void json_errors(FILE *f, const uint64_t *e)
 
 static int stall_hidden(const struct config *cfg, const struct totals *t)
 {
-	if (cfg->rate > 0 || !t->stall_seen || t->stall_us < STALL_MIN_US)
+	/* no p99 without samples: nothing to compare the stall with */
+	if (cfg->rate > 0 || !t->stall_seen || t->stall_us < STALL_MIN_US || !t->lat->count)
 		return 0;
-	uint64_t p99 = t->lat->count ? hist_percentile(t->lat, 99) : 0;
-	return t->stall_us >= STALL_FACTOR * p99;
+	return t->stall_us >= STALL_FACTOR * hist_percentile(t->lat, 99);
 }
 
 /* The notes a reader of the figures needs, the same sentences in both
