@@ -215,7 +215,7 @@ else
 	fail "failed point not reported: $(cat "$tmp/dying.out")"
 fi
 # A failed point prints the system-wide limits that would bind next.
-if grep -q "^pollux-scale: limits: fs.file-max [0-9-]*, fs.nr_open .*ip_local_port_range .*tcp_mem" "$tmp/dying.err"; then
+if grep -q "^pollux-scale: limits: fs.file-max \([0-9][0-9]*\|unlimited\), fs.nr_open .*ip_local_port_range .*tcp_mem" "$tmp/dying.err"; then
 	pass "a failed point prints the system limits"
 else
 	fail "no system limits line after a failed point: $(cat "$tmp/dying.err")"

@@ -60,7 +60,7 @@ void lab_no_timed_phase(struct lab *L)
 {
 	jw_null(&L->settings, "seconds");
 	if (L->o->seconds > 0)
-		fprintf(stderr, LAB_NAME ": %s has no timed phase; --seconds ignored\n",
+		fprintf(stderr, LAB_NAME ": %s has no timed phase; -d/--duration ignored\n",
 		        L->lesson->name);
 }
 

@@ -231,7 +231,7 @@ static int run(struct lab *L)
 	 * very short points on a busy machine scatters, and its slope (even a
 	 * negative one) says nothing. */
 	char again[96];
-	snprintf(again, sizeof again, "rerun with longer points (--seconds %.3g now)", secs);
+	snprintf(again, sizeof again, "rerun with longer points (-d %.3gs now)", secs);
 	if (scan && !(scan->r2 >= 0.8 && scan->ns_per_fd > 0))
 		return lab_verdict(L, 0, "%s's points do not lie on a line (slope %.1f ns per "
 		                   "descriptor, r^2 %.2f), so its cost per descriptor was not "

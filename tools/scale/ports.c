@@ -3,6 +3,7 @@
  * runs out, bind(127.0.0.1:0) fails for every program on the machine, our
  * next server included. */
 #include "toolconfig.h"
+#include "cli.h"
 #include "scale.h"
 
 #include <stdlib.h>
@@ -160,10 +161,22 @@ void scale_print_limits(FILE *f, unsigned long conns, int procs, int nsrc,
 	            rl.rlim_max != RLIM_INFINITY ? (long)rl.rlim_max : -1;
 	scale_port_range(&lo, &hi);
 	sockstat_tcp(tcp, sizeof tcp, &mem_pages);
-	fprintf(f, "pollux-scale: limits: fs.file-max %ld, fs.nr_open %ld, "
+	/* fs.file-max is LONG_MAX on current kernels: "unlimited", not
+	 * 9223372036854775807; so is an infinite hard RLIMIT_NOFILE. */
+	char fmax[32], rhard[32];
+	if (file_max < 0)
+		snprintf(fmax, sizeof fmax, "?");
+	else
+		px_fmt_limit(fmax, sizeof fmax, (unsigned long long)file_max);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		snprintf(rhard, sizeof rhard, "?");
+	else
+		px_fmt_limit(rhard, sizeof rhard, rl.rlim_max == RLIM_INFINITY ? ~0ULL :
+		             (unsigned long long)rl.rlim_max);
+	fprintf(f, "pollux-scale: limits: fs.file-max %s, fs.nr_open %ld, "
 	        "file-nr %ld, ip_local_port_range %ld-%ld, RLIMIT_NOFILE hard "
-	        "%ld, MemAvailable %ld kB, tcp_mem max %ld pages, TCP: %s\n",
-	        file_max, nr_open, file_nr, lo, hi, hard, avail, tcp_mem_max,
+	        "%s, MemAvailable %ld kB, tcp_mem max %ld pages, TCP: %s\n",
+	        fmax, nr_open, file_nr, lo, hi, rhard, avail, tcp_mem_max,
 	        tcp);
 	/* Both ends of every loopback connection are descriptors here. */
 	unsigned long need = 2 * conns + 1000;
