@@ -412,8 +412,7 @@ static void parse_targets(struct config *cfg, int argc, char **argv, const char 
 		return;
 	}
 	if (optind + 1 < argc)
-		px_usage_error("unexpected argument '%s' (several targets must be "
-		               "http:// URLs)", argv[optind + 1]);
+		px_usage_error("unexpected argument '%s'", argv[optind + 1]);
 	char err[PX_ADDRSTRLEN + 256];
 	if (strstr(t, "://"))
 		px_usage_error("'%s': only http:// URLs are understood", t);
