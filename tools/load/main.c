@@ -225,19 +225,148 @@ out:
 	return rc;
 }
 
+/* What the run measured, as the reports take it. */
+static void totals_of(struct totals *tot, const struct config *cfg, const struct presult *r,
+                      struct hist *lat, struct hist *lat_unc, struct hist *late, uint64_t t0)
+{
+	memset(tot, 0, sizeof *tot);
+	tot->lat = lat;
+	tot->lat_unc = cfg->rate > 0 ? lat_unc : NULL;
+	tot->late = cfg->rate > 0 ? late : NULL;
+	tot->requests = r->requests;
+	tot->bytes_sent = r->bytes_sent;
+	tot->bytes_received = r->bytes_received;
+	memcpy(tot->errors, r->errors, sizeof tot->errors);
+	memcpy(tot->idle_errors, r->idle_errors, sizeof tot->idle_errors);
+	tot->connected = (unsigned long)r->connected;
+	tot->unsent = r->unsent;
+	tot->in_flight = r->in_flight;
+	tot->stall_us = r->stall_ns / 1000;
+	tot->stall_seen = r->stall_seen;
+	tot->duration_s = r->stop_ns > r->measure_ns
+	                  ? (double)(r->stop_ns - r->measure_ns) / 1e9 : 0;
+	tot->connect_s = r->start_ns > t0 ? (double)(r->start_ns - t0) / 1e9 : 0;
+	tot->backend = r->backend[0] ? r->backend : (cfg->backend ? cfg->backend : "unknown");
+}
+
+/* Every interval of the measured time, also those nothing happened in
+ * (the last one may be partial); with -d that is the duration asked for:
+ * processes measure each from its own start, and the few microseconds
+ * between them are no interval. 0, or -1 when out of memory. */
+static int pad_series(struct series *ser, const struct config *cfg, double duration_s)
+{
+	double span = cfg->requests || duration_s < cfg->duration_s ? duration_s
+	                                                           : cfg->duration_s;
+	size_t want = (size_t)ceil(span / cfg->interval_s - 1e-9);
+	if (want <= ser->niv)
+		return 0;
+	struct interval *iv = realloc(ser->iv, want * sizeof *iv);
+	if (!iv)
+		return -1;
+	memset(iv + ser->niv, 0, (want - ser->niv) * sizeof *iv);
+	ser->iv = iv;
+	ser->niv = ser->ivcap = want;
+	return 0;
+}
+
+/* The text report, the JSON and the distribution; 0, or 1 when one of
+ * them could not be written (said on stderr). */
+static int write_reports(const struct config *cfg, const struct totals *tot, FILE *hgrm)
+{
+	int failed = 0;
+	/* The kernel searches the local port range on every connect; past
+	 * about half of it (it keeps the other half for bind) that search
+	 * dominates. Worth a hint, since --source removes the cost. */
+	if (!cfg->nsources && cfg->addr.ss_family != AF_UNIX && cfg->connections >= 10000 &&
+	    tot->connect_s > 5)
+		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
+		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
+		        tot->connect_s);
+	/* The text for people goes to stdout, or to stderr when the JSON is
+	 * there; -q leaves it out when the JSON carries the results. */
+	if (!cfg->json || !cfg->quiet)
+		report_text(cfg->json_out == stdout ? stderr : stdout, cfg, tot);
+	if (cfg->json) {
+		report_json(cfg->json_out, cfg, tot);
+		if (cfg->json_out != stdout && fclose(cfg->json_out) != 0) {
+			fprintf(stderr, PROG ": cannot write --json '%s': %s\n", cfg->json_path,
+			        strerror(errno));
+			failed = 1;
+		}
+	}
+	if (hgrm) {
+		hist_write_hgrm(hgrm, tot->lat, 1000.0);
+		if (fclose(hgrm) != 0) {
+			fprintf(stderr, PROG ": cannot write --hgrm '%s': %s\n", cfg->hgrm,
+			        strerror(errno));
+			failed = 1;
+		}
+	}
+	/* A report that did not reach its reader is no success (a full
+	 * disk, a closed pipe): say so instead of exiting 0 with nothing. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, PROG ": cannot write the report to standard output: %s\n",
+		        strerror(errno));
+		failed = 1;
+	}
+	return failed;
+}
+
+/* 1 when the run was not clean (each reason said on stderr), else 0;
+ * failed: it already failed otherwise (said). */
+static int run_failed(const struct config *cfg, const struct totals *tot,
+                      const struct presult *r, int failed)
+{
+	/* Nothing answered because nothing was there: one line that says so,
+	 * not a report of zeros to puzzle over. */
+	uint64_t refused = tot->errors[E_REFUSED] + tot->idle_errors[E_REFUSED];
+	if (tot->connected == 0 && refused >= cfg->connections)
+		fprintf(stderr, PROG ": every connection to %s was refused (%llu of %lu): "
+		        "is a server listening there?\n", cfg->target,
+		        (unsigned long long)refused, cfg->connections);
+	for (int k = 0; k < E_NKINDS; k++)
+		if (tot->errors[k] || tot->idle_errors[k])
+			failed = 1;
+	/* Stopped by a signal before every connection was even tried: "every
+	 * connection was made" does not hold, though no error was counted. */
+	if (!failed && tot->connected < cfg->connections) {
+		fprintf(stderr, PROG ": stopped while connecting: %lu of %lu "
+		        "connections made\n", tot->connected, cfg->connections);
+		failed = 1;
+	}
+	/* Stopped by a signal while answers were still owed: those requests
+	 * did not pass their check, so this is no clean run either. */
+	unsigned long unanswered = (unsigned long)r->unanswered;
+	if (unanswered) {
+		fprintf(stderr, PROG ": stopped by a signal with %lu request%s still "
+		        "waiting for an answer; they are in no figure\n", unanswered,
+		        unanswered == 1 ? "" : "s");
+		failed = 1;
+	}
+	return failed;
+}
+
+static void on_signals(void)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
 	static struct config cfg = {
 		.proto = PROTO_ECHO, .size = 64, .connections = 10, .threads = 1,
 		.duration_s = 10, .timeout_s = 5, .processes = 1,
-		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5,
+		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5, .method = "GET",
 	};
-	cfg.method = "GET";
 	g_run.ready_fd = g_run.go_fd = -1;
 	load_options(&cfg, argc, argv);
 	if (!nofile_ok(&cfg) || !backend_fits(&cfg))
 		return 1;
-
 	char err[256];
 	if (cfg.proto == PROTO_HTTP && build_requests(&cfg, err, sizeof err) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
@@ -252,15 +381,8 @@ int main(int argc, char **argv)
 	/* several processes would draw over each other's line */
 	cfg.progress = cfg.processes == 1 && !cfg.quiet && !cfg.no_progress &&
 	               isatty(STDERR_FILENO);
+	on_signals();
 
-	struct sigaction sa = { 0 };
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	struct presult r;
 	struct hist *lat = malloc(sizeof *lat);
 	/* a child of --processes sends all three, open loop or not */
 	int three = cfg.rate > 0 || cfg.processes > 1;
@@ -275,123 +397,32 @@ int main(int argc, char **argv)
 		hist_init(lat_unc);
 		hist_init(late);
 	}
-	int failed = 0;
+	struct presult r;
 	struct series ser = { 0 };
 	struct series *serp = cfg.interval_s > 0 ? &ser : NULL;
 	struct px_meta meta;
 	px_meta_begin(&meta);
 	uint64_t t0 = px_now_ns();
-	if (cfg.processes > 1) {
-		if (run_processes(&cfg, &r, lat, lat_unc, late, serp) < 0)
-			failed = 1;
-	} else if (run_process(&cfg, &r, lat, lat_unc, late, serp) < 0) {
+	int failed = 0;
+	if (cfg.processes > 1)
+		failed = run_processes(&cfg, &r, lat, lat_unc, late, serp) < 0;
+	else if (run_process(&cfg, &r, lat, lat_unc, late, serp) < 0)
 		return 1;
-	}
 	px_meta_end(&meta);
-	if (r.failed)
-		failed = 1;
+	failed |= r.failed != 0;
 
-	struct totals tot = { 0 };
-	tot.lat = lat;
-	tot.lat_unc = cfg.rate > 0 ? lat_unc : NULL;
-	tot.late = cfg.rate > 0 ? late : NULL;
-	tot.requests = r.requests;
-	tot.bytes_sent = r.bytes_sent;
-	tot.bytes_received = r.bytes_received;
-	memcpy(tot.errors, r.errors, sizeof tot.errors);
-	memcpy(tot.idle_errors, r.idle_errors, sizeof tot.idle_errors);
-	tot.connected = (unsigned long)r.connected;
-	tot.unsent = r.unsent;
-	tot.in_flight = r.in_flight;
-	tot.stall_us = r.stall_ns / 1000;
-	tot.stall_seen = r.stall_seen;
+	struct totals tot;
+	totals_of(&tot, &cfg, &r, lat, lat_unc, late, t0);
 	tot.meta = &meta;
-	tot.duration_s = r.stop_ns > r.measure_ns ? (double)(r.stop_ns - r.measure_ns) / 1e9 : 0;
 	if (serp) {
-		/* every interval of the measured time, also those nothing
-		 * happened in (the last one may be partial); with -d that is
-		 * the duration asked for: processes measure each from its own
-		 * start, and the few microseconds between them are no interval */
-		double span = cfg.requests ? tot.duration_s : cfg.duration_s;
-		if (span > tot.duration_s)
-			span = tot.duration_s; /* stopped early */
-		size_t want = (size_t)ceil(span / cfg.interval_s - 1e-9);
-		if (want > ser.niv) {
-			struct interval *iv = realloc(ser.iv, want * sizeof *iv);
-			if (!iv) {
-				fprintf(stderr, PROG ": out of memory\n");
-				return 1;
-			}
-			memset(iv + ser.niv, 0, (want - ser.niv) * sizeof *iv);
-			ser.iv = iv;
-			ser.niv = ser.ivcap = want;
+		if (pad_series(&ser, &cfg, tot.duration_s) < 0) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 1;
 		}
 		tot.series = &ser;
 	}
-	tot.connect_s = r.start_ns > t0 ? (double)(r.start_ns - t0) / 1e9 : 0;
-	tot.backend = r.backend[0] ? r.backend : (cfg.backend ? cfg.backend : "unknown");
-	/* The kernel searches the local port range on every connect; past
-	 * about half of it (it keeps the other half for bind) that search
-	 * dominates. Worth a hint, since --source removes the cost. */
-	if (!cfg.nsources && cfg.addr.ss_family != AF_UNIX && cfg.connections >= 10000 &&
-	    tot.connect_s > 5)
-		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
-		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
-		        tot.connect_s);
-	/* The text for people goes to stdout, or to stderr when the JSON is
-	 * there; -q leaves it out when the JSON carries the results. */
-	FILE *text = cfg.json_out == stdout ? stderr : stdout;
-	if (!cfg.json || !cfg.quiet)
-		report_text(text, &cfg, &tot);
-	if (cfg.json) {
-		report_json(cfg.json_out, &cfg, &tot);
-		if (cfg.json_out != stdout && fclose(cfg.json_out) != 0) {
-			fprintf(stderr, PROG ": cannot write --json '%s': %s\n", cfg.json_path,
-			        strerror(errno));
-			failed = 1;
-		}
-	}
-	/* Nothing answered because nothing was there: one line that says so,
-	 * not a report of zeros to puzzle over. */
-	uint64_t refused = tot.errors[E_REFUSED] + tot.idle_errors[E_REFUSED];
-	if (tot.connected == 0 && refused >= cfg.connections)
-		fprintf(stderr, PROG ": every connection to %s was refused (%llu of %lu): "
-		        "is a server listening there?\n", cfg.target,
-		        (unsigned long long)refused, cfg.connections);
-	if (hgrm) {
-		hist_write_hgrm(hgrm, lat, 1000.0);
-		if (fclose(hgrm) != 0) {
-			fprintf(stderr, PROG ": cannot write --hgrm '%s': %s\n", cfg.hgrm,
-			        strerror(errno));
-			failed = 1;
-		}
-	}
-	/* A report that did not reach its reader is no success (a full
-	 * disk, a closed pipe): say so instead of exiting 0 with nothing. */
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, PROG ": cannot write the report to standard output: %s\n",
-		        strerror(errno));
-		failed = 1;
-	}
-	for (int k = 0; k < E_NKINDS; k++)
-		if (tot.errors[k] || tot.idle_errors[k])
-			failed = 1;
-	/* Stopped by a signal before every connection was even tried: "every
-	 * connection was made" does not hold, though no error was counted. */
-	if (!failed && tot.connected < cfg.connections) {
-		fprintf(stderr, PROG ": stopped while connecting: %lu of %lu "
-		        "connections made\n", tot.connected, cfg.connections);
-		failed = 1;
-	}
-	/* Stopped by a signal while answers were still owed: those requests
-	 * did not pass their check, so this is no clean run either. */
-	unsigned long unanswered = (unsigned long)r.unanswered;
-	if (unanswered) {
-		fprintf(stderr, PROG ": stopped by a signal with %lu request%s still "
-		        "waiting for an answer; they are in no figure\n", unanswered,
-		        unanswered == 1 ? "" : "s");
-		failed = 1;
-	}
+	failed |= write_reports(&cfg, &tot, hgrm);
+	failed = run_failed(&cfg, &tot, &r, failed);
 
 	free(lat);
 	free(lat_unc);
