@@ -187,8 +187,12 @@ static void read_urls(struct config *cfg, const char *file)
 		if (!*p || *p == '#')
 			continue;
 		snprintf(from, sizeof from, "--urls '%.1000s' line %lu: ", file, no);
-		if (!cfg->target[0])
-			snprintf(cfg->target, sizeof cfg->target, "%s", p);
+		if (!cfg->target[0]) {
+			size_t len = strlen(p);
+			if (len >= sizeof cfg->target)
+				px_usage_error("--urls '%s' line %lu: URL too long", file, no);
+			memcpy(cfg->target, p, len + 1);
+		}
 		add_url(cfg, p, from);
 	}
 	int bad = ferror(f);
