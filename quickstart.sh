@@ -26,6 +26,7 @@ need cc gcc
 need python3 python3
 need curl curl
 need strace strace
+need mandoc mandoc
 # liburing-dev: the io_uring backend (configure leaves it out without).
 if command -v pkg-config >/dev/null 2>&1; then
 	pkg-config --exists check 2>/dev/null || missing="$missing check"
@@ -47,13 +48,20 @@ if [ -n "$missing" ]; then
 fi
 
 cd "$top"
-autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 mkdir -p _build
-cd _build
-# shellcheck disable=SC2086
-../configure -q ${CONFIGURE_FLAGS:-}
+log=_build/build.log
+# One line while it builds; the whole log only when something fails.
+echo "quickstart: building in _build/ (log: $log)" >&2
 jobs=$(nproc 2>/dev/null || echo 2)
-make -s -j"$jobs"
+# shellcheck disable=SC2086
+if ! { autoreconf -fi && cd _build && ../configure -q ${CONFIGURE_FLAGS:-} &&
+	make -s -j"$jobs"; } >"$top/$log" 2>&1; then
+	cat "$top/$log" >&2
+	echo "quickstart: the build failed; the log above is in $log" >&2
+	exit 1
+fi
+cd "$top/_build"
+sed -n 's/^configure: backends: /quickstart: backends: /p' build.log >&2
 
 case "$1" in
 demo)

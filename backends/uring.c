@@ -282,18 +282,48 @@ static int uring_mod(void *vst, int fd, unsigned old, unsigned events,
 	return 0;
 }
 
+static void prep_remove(struct io_uring_sqe *sqe, uint64_t ud)
+{
+	io_uring_prep_rw(IORING_OP_POLL_REMOVE, sqe, -1, NULL, 0, 0);
+	sqe->addr = ud;
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	sqe->user_data = UD(0, KIND_REMOVE, 0);
+}
+
+/* Submits the removal of the poll ud at once. 0, or -1 if no SQE is free.
+ * An enter that fails leaves the SQE in the ring, past its tail, for the
+ * next enter to submit: listing it again would only remove it twice. */
+static int remove_now(struct uring *st, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+	if (!sqe)
+		return -1;
+	prep_remove(sqe, ud);
+	(void)io_uring_submit(&st->ring);
+	return 0;
+}
+
 static int uring_del(void *vst, int fd, unsigned old, void *fi)
 {
 	struct uring *st = vst;
 	struct ufd *f = fresh(st, fi);
 	(void)old;
-	/* Nothing to ask the kernel for an fd closed since: the removal
-	 * goes by user_data. Until the next wait submits it, the poll keeps
-	 * the file open, as a duplicated fd would. */
+	/* A poll in the kernel holds a reference to its file, so a socket
+	 * deleted and then closed would stay open (its peer sees no end of
+	 * file) until the next wait submitted the removal, which a program
+	 * done with this poller never makes. So the removal goes in now, one
+	 * io_uring_enter, as epoll's del is one epoll_ctl; it goes by
+	 * user_data, so an fd closed already is no matter. The enter returns
+	 * after the cancel's task work has run (at the latest on the way back
+	 * to user space), which drops the reference. */
 	if (f->seq) {
-		if (rm_room(st) < 0)
+		uint64_t ud = UD(fd, KIND_POLL, f->seq);
+		if (!forked(st) && remove_now(st, ud) == 0)
+			;	/* in the kernel's hands */
+		else if (rm_room(st) < 0)
 			return -1;
-		st->rm[st->nrm++] = UD(fd, KIND_POLL, f->seq);
+		else
+			st->rm[st->nrm++] = ud;	/* the next wait submits it */
 	}
 	*f = (struct ufd){ .gen = st->gen };
 	return 0;
@@ -320,10 +350,7 @@ static void queue_changes(struct uring *st)
 		struct io_uring_sqe *sqe = get_sqe(st);
 		if (!sqe)
 			break;
-		io_uring_prep_rw(IORING_OP_POLL_REMOVE, sqe, -1, NULL, 0, 0);
-		sqe->addr = st->rm[i];
-		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-		sqe->user_data = UD(0, KIND_REMOVE, 0);
+		prep_remove(sqe, st->rm[i]);
 	}
 	if (i > 0) {
 		memmove(st->rm, st->rm + i, (size_t)(st->nrm - i) * sizeof *st->rm);

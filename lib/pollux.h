@@ -26,8 +26,8 @@ struct pollux_event {
 #define POLLUX_EDGE	0x20u
 
 /* Feature bits returned by pollux_features(). */
-#define POLLUX_FEAT_EDGE	0x01u	/* native edge trigger: epoll */
-#define POLLUX_FEAT_O1		0x02u	/* wait cost independent of registered fds: epoll */
+#define POLLUX_FEAT_EDGE	0x01u	/* native edge trigger: epoll, uring, kqueue */
+#define POLLUX_FEAT_O1		0x02u	/* wait cost independent of registered fds: epoll, uring, kqueue */
 #define POLLUX_FEAT_NOLIMIT	0x04u	/* no FD_SETSIZE cap: poll, epoll, select on Linux/BSD */
 
 pollux_t   *pollux_new(const char *backend);

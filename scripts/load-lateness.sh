@@ -13,7 +13,8 @@
 # of lateness p50 and p99 over the runs. Environment: RATES (default
 # "1000 10000 50000"), BACKENDS ("select poll epoll"), RUNS (3),
 # DURATION (5), CONNS (16), WRAP (a command put before LOAD, such as
-# "chrt -f 10" to keep other processes off the client; default none).
+# "chrt -f 10" to keep other processes off the client; default none; run
+# the whole script under "chrt -f 10" to keep them off the server too).
 # Prints the load average before and after.
 set -euo pipefail
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -117,9 +118,69 @@ START_TEST(close_regular_file)
 }
 END_TEST
 
+/* Whether the peer of fd sees end of file within 2 s, with no call into
+ * the poller meanwhile. */
+static int peer_sees_eof(int peer)
+{
+	struct pollfd pfd = { .fd = peer, .events = POLLIN };
+	char c;
+	if (poll(&pfd, 1, 2000) != 1)
+		return 0;
+	return read(peer, &c, 1) == 0;
+}
+
+/* A program that deletes a socket and closes it, or pollux_closes it, and
+ * then does not wait on that poller again (it is done with it, or blocks
+ * elsewhere) has closed the connection: the peer reads end of file. No
+ * backend may keep the file open until its next wait (io_uring's poll
+ * requests hold a reference to their file until they are removed). */
+START_TEST(close_releases_the_file)
+{
+	static const unsigned modes[] = {
+		POLLUX_IN, POLLUX_IN | POLLUX_OUT, POLLUX_IN | POLLUX_ONESHOT,
+		POLLUX_IN | POLLUX_EDGE,
+	};
+	for (unsigned m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+		for (int how = 0; how < 2; how++) {
+			pollux_t *p = ct_new(_i);
+			int a[2], other[2], t;
+
+			if ((modes[m] & POLLUX_EDGE) &&
+			    !(pollux_features(p) & POLLUX_FEAT_EDGE)) {
+				pollux_free(p);
+				continue;	/* refused, as conformance_modes tests */
+			}
+			ct_pair(a);
+			ct_pair(other);
+			ck_assert_int_eq(pollux_add(p, a[0], modes[m], &t), 0);
+			ck_assert_int_eq(pollux_add(p, other[0], POLLUX_IN, &t), 0);
+			/* One wait, so the kernel holds the registration
+			 * (IN|OUT reports OUT). */
+			struct pollux_event ev[4];
+			ck_assert_int_ge(pollux_wait(p, ev, 4, 0), 0);
+			if (how == 0) {
+				ck_assert_int_eq(pollux_del(p, a[0]), 0);
+				ck_assert_int_eq(close(a[0]), 0);
+			} else {
+				ck_assert_int_eq(pollux_close(p, a[0]), 0);
+			}
+			ck_assert_msg(peer_sees_eof(a[1]),
+			              "%s: interest %#x, %s: the peer saw no end of "
+			              "file within 2 s", ct_name(_i), modes[m],
+			              how ? "pollux_close" : "pollux_del + close");
+			pollux_free(p);
+			close(a[1]);
+			close(other[0]);
+			close(other[1]);
+		}
+	}
+}
+END_TEST
+
 void ct_add_close(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, close_removes_and_closes, idx, idx + 1);
 	tcase_add_loop_test(tc, close_with_dup_alive, idx, idx + 1);
 	tcase_add_loop_test(tc, close_regular_file, idx, idx + 1);
+	tcase_add_loop_test(tc, close_releases_the_file, idx, idx + 1);
 }

@@ -23,6 +23,32 @@ stop() {
 backends=$("$BENCH" --help | sed -n 's/.*default all built: \(.*\))$/\1/p')
 [ -n "$backends" ] || { echo "FAIL: cannot list the backends" >&2; exit 1; }
 
+# pollux_backends(3)'s program: the version configure gave the library,
+# then one line per built backend, in the library's order, with what each
+# can do (select without nolimit only where it is capped at FD_SETSIZE),
+# each holding the one pipe it registered.
+version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/config.h")
+out=$("$top_builddir/man/example-backends" 2>&1)
+want="libpollux $version"
+for b in $backends; do
+	case $b in
+	epoll|uring|kqueue) f=" edge O(1) nolimit" ;;
+	poll) f=" nolimit" ;;
+	select) f=$(printf '%s\n' "$out" | grep -x 'select:\( nolimit\)\{0,1\}, 1 registered' |
+	            sed 's/^select:\(.*\), 1 registered$/\1/') ;;
+	*) f="?" ;;
+	esac
+	want="$want
+$b:$f, 1 registered"
+done
+if [ "$out" != "$want" ]; then
+	echo "FAIL: pollux_backends(3)'s example printed:" >&2
+	printf '%s\n' "$out" >&2
+	echo "FAIL: expected:" >&2
+	printf '%s\n' "$want" >&2
+	fails=$((fails + 1))
+fi
+
 for b in $backends; do
 	rm -f "$tmp/fifo"
 	mkfifo "$tmp/fifo" || exit 99

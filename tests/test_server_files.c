@@ -686,6 +686,7 @@ START_TEST(http_host_method_uri)
 	/* A long target is 414, a long header 431; both close. */
 	size_t big = 9000;
 	char *q = malloc(big + 64);
+	ck_assert_ptr_nonnull(q);
 	memcpy(q, "GET /", 5);
 	memset(q + 5, 'a', big);
 	strcpy(q + 5 + big, " HTTP/1.1\r\nHost: t\r\n\r\n");
