@@ -422,12 +422,20 @@ START_TEST(closed_loop_consistent_with_duration)
 	 * in flight when the clock stopped (also those answered in the wait
 	 * that ran past the end) */
 	ck_assert_int_eq((long)jnum(r->out, "", "in_flight"), 4);
-	/* 4 connections, one request each at a time, all inside the window:
-	 * the latencies add up to at most 4 connection-seconds */
+	/* The latency figures hold every answer to a request of the window:
+	 * those inside it, and the 4 in flight at the end, answered after. */
+	double cnt = jnum(r->out, "latency_us", "count");
+	ck_assert_msg(cnt == n + 4, "latency count %g, requests %g + in_flight 4", cnt, n);
+	/* 4 connections, one request each at a time: the latencies of the
+	 * answers inside the window add up to at most 4 connection-seconds.
+	 * (mean x requests stood for that sum, but the 4 answered after the
+	 * end, late on a loaded machine, raise the mean: take them out, each
+	 * at most max; the mean is printed to 0.05 us.) */
 	double mean = jnum(r->out, "latency_us", "mean");
-	ck_assert_msg(mean * n <= 4 * d * 1e6, "mean %g us x %g requests > 4 s", mean, n);
 	double p50 = jnum(r->out, "latency_us", "p50"), p90 = jnum(r->out, "latency_us", "p90");
 	double p99 = jnum(r->out, "latency_us", "p99"), mx = jnum(r->out, "latency_us", "max");
+	ck_assert_msg(mean * cnt - 4 * mx <= 4 * d * 1e6 + 0.05 * cnt,
+	              "mean %g us x %g answers - 4 x max %g > 4 s", mean, cnt, mx);
 	ck_assert(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= mx && mx <= d * 1e6);
 	srv_stop(&s);
 	free(r);
