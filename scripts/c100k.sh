@@ -56,7 +56,7 @@ limits
 
 run() { # label args...
 	local label=$1 out; shift
-	out=$("$load" -b epoll -P "$lprocs" --json "$@" "$addr") || {
+	out=$("$load" -b epoll -P "$lprocs" -q --json - "$@" "$addr") || {
 		echo "$label: pollux-load failed (exit $?)" >&2
 		limits >&2
 	}
@@ -72,7 +72,7 @@ run() { # label args...
 run base1 -c "$active" -a "$active" -d "$base"
 fd0=$(fds) rss0=$(rss_kib) slab0=$(slab_kib)
 echo "# before: worker fds $fd0, worker VmRSS sum $rss0 KiB, Slab $slab0 KiB"
-"$load" -b epoll -P "$lprocs" --json -c "$conns" -a "$active" -d "$hold" \
+"$load" -b epoll -P "$lprocs" -q --json - -c "$conns" -a "$active" -d "$hold" \
 	--source "$sources" "$addr" >/tmp/c100k.hold.json 2>/tmp/c100k.hold.err &
 lpid=$!
 t0=$(date +%s.%N)

@@ -8,7 +8,7 @@
 # epoll backend, and stops it at the end. Then, RUNS times, for every
 # rate, backend and client binary in turn (so that the binaries alternate
 # and share whatever else the machine does), runs
-#   LOAD -b BACKEND -c CONNS -R RATE -d DURATION --json ADDR
+#   LOAD -b BACKEND -c CONNS -R RATE -d DURATION -q --json - ADDR
 # and prints one line per run, then per (label, backend, rate) the medians
 # of lateness p50 and p99 over the runs. Environment: RATES (default
 # "1000 10000 50000"), BACKENDS ("select poll epoll"), RUNS (3),
@@ -48,7 +48,7 @@ for run in $(seq "$runs"); do
 				label=${spec%%=*}
 				load=${spec#*=}
 				json=$("${wrap[@]}" "$load" -b "$b" -c "$conns" -R "$rate" -d "$duration" \
-				       --json "$addr")
+				       -q --json - "$addr")
 				python3 -c '
 import json, sys
 d = json.loads(sys.argv[1]); l = d["lateness_us"] or {}

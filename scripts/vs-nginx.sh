@@ -150,7 +150,7 @@ for _ in $(seq "$rounds"); do
 	w_runs+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
 	w50+=("$(to_us "$(awk '$1=="50%" {print $2}' <<<"$out")")")
 	w99+=("$(to_us "$(awk '$1=="99%" {print $2}' <<<"$out")")")
-	js=$("$load" -t1 -c"$conns" -d"$dur" --json "http://127.0.0.1:$nport/")
+	js=$("$load" -t1 -c"$conns" -d"$dur" -q --json - "http://127.0.0.1:$nport/")
 	l_runs+=("$(python3 -c "import json,sys; print(round(json.loads(sys.argv[1])['rps']))" "$js")")
 	l50+=("$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['latency_us']['p50'])" "$js")")
 	l99+=("$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['latency_us']['p99'])" "$js")")

@@ -1,8 +1,11 @@
 /* load_testsrv.c: a small poll() server that pollux-load's tests aim at:
  * echo or HTTP, or deliberately broken (one corrupted byte, resets,
- * silence), and it records how many distinct peer addresses connected.
- * Prints "listening ADDR" first; on stdin EOF or SIGTERM it prints
- * "accepted N sources M" and exits 0. */
+ * silence, a pause), and it records how many distinct peer addresses
+ * connected. Prints "listening ADDR" first; on stdin EOF or SIGTERM it
+ * prints "accepted N sources M" and exits 0. --log FILE writes every HTTP
+ * request it gets (head and body, then a newline) to FILE; --pause-at B
+ * --pause-ms MS stops serving every client for MS milliseconds once B
+ * bytes have been echoed. */
 #include <config.h>
 
 #include <arpa/inet.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,7 +31,12 @@ struct client {
 	unsigned match;        /* http: bytes of "\r\n\r\n" matched so far */
 	unsigned long answers; /* http: responses sent on this connection */
 	int closing;           /* close once the queued answer is out */
+	char *head;            /* http: the request head so far (--log) */
+	size_t headlen;
+	unsigned long long body_left; /* http: body bytes still to come */
 };
+
+#define HEAD_MAX 16384
 
 static enum mode mode = M_ECHO;
 static int status = 200;
@@ -35,6 +44,11 @@ static unsigned long close_every;
 static unsigned long long corrupt_at = 100, echoed;
 static int backlog = 4096;
 static volatile sig_atomic_t quit;
+static FILE *log_file;
+static unsigned long long pause_at;
+static long pause_ms;
+static uint64_t pause_until; /* while now < this, no client is served */
+static int paused;           /* the pause has begun (it comes once) */
 
 static char (*sources)[INET6_ADDRSTRLEN];
 static size_t nsources;
@@ -96,6 +110,15 @@ static int http_answer(struct client *c)
 	return last ? 1 : 0;
 }
 
+/* The request head's Content-Length (any case), or 0. */
+static unsigned long long content_length(const char *head)
+{
+	for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n"))
+		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
+			return strtoull(l + 17, NULL, 10);
+	return 0;
+}
+
 /* Bytes arrived: queue the answer. 1 means close after flushing. */
 static int on_data(struct client *c, char *b, size_t n)
 {
@@ -103,23 +126,52 @@ static int on_data(struct client *c, char *b, size_t n)
 		if (mode == M_CORRUPT && echoed <= corrupt_at && corrupt_at < echoed + n)
 			b[corrupt_at - echoed] ^= 0x5a;
 		echoed += n;
+		if (pause_ms && !paused && echoed >= pause_at) {
+			paused = 1;
+			pause_until = px_now_ns() + (uint64_t)pause_ms * 1000000u;
+		}
 		return append(c, b, n) < 0 ? -1 : 0;
 	}
 	if (mode == M_SILENT)
 		return 0;
 	int close_after = 0;
 	for (size_t i = 0; i < n; i++) {
-		static const char end[] = "\r\n\r\n";
-		c->match = b[i] == end[c->match] ? c->match + 1 : (b[i] == '\r' ? 1 : 0);
-		if (c->match == 4) {
-			c->match = 0;
-			int r = http_answer(c);
-			if (r < 0)
+		if (c->body_left) {
+			size_t take = n - i < c->body_left ? n - i : (size_t)c->body_left;
+			if (log_file)
+				fwrite(b + i, 1, take, log_file);
+			c->body_left -= take;
+			i += take - 1;
+			if (c->body_left)
+				continue;
+		} else {
+			static const char end[] = "\r\n\r\n";
+			if (!c->head && !(c->head = malloc(HEAD_MAX)))
 				return -1;
-			if (r) {
-				close_after = 1;
-				break;
-			}
+			if (c->headlen < HEAD_MAX - 1)
+				c->head[c->headlen++] = b[i];
+			c->match = b[i] == end[c->match] ? c->match + 1 : (b[i] == '\r' ? 1 : 0);
+			if (c->match != 4)
+				continue;
+			c->match = 0;
+			c->head[c->headlen] = '\0';
+			if (log_file)
+				fwrite(c->head, 1, c->headlen, log_file);
+			c->body_left = content_length(c->head);
+			c->headlen = 0;
+			if (c->body_left)
+				continue;
+		}
+		if (log_file) {
+			fputc('\n', log_file);
+			fflush(log_file);
+		}
+		int r = http_answer(c);
+		if (r < 0)
+			return -1;
+		if (r) {
+			close_after = 1;
+			break;
 		}
 	}
 	return close_after;
@@ -192,6 +244,15 @@ int main(int argc, char **argv)
 			backlog = atoi(v);
 		} else if (strcmp(a, "--host") == 0) {
 			host = v;
+		} else if (strcmp(a, "--log") == 0) {
+			if (!(log_file = fopen(v, "w"))) {
+				perror("load_testsrv: --log");
+				return 1;
+			}
+		} else if (strcmp(a, "--pause-at") == 0) {
+			pause_at = strtoull(v, NULL, 10);
+		} else if (strcmp(a, "--pause-ms") == 0) {
+			pause_ms = atol(v);
 		} else {
 			fprintf(stderr, "load_testsrv: unknown option %s\n", a);
 			return 2;
@@ -215,7 +276,19 @@ int main(int argc, char **argv)
 	size_t n = 2;
 	unsigned long accepted = 0;
 	while (!quit) {
-		int r = poll(pfd, n, -1);
+		/* paused: only stdin and the listener, until the pause is over */
+		int timeout = -1;
+		nfds_t np = n;
+		if (pause_until) {
+			uint64_t now = px_now_ns();
+			if (now < pause_until) {
+				timeout = (int)((pause_until - now) / 1000000u) + 1;
+				np = 2;
+			} else {
+				pause_until = 0;
+			}
+		}
+		int r = poll(pfd, np, timeout);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -244,7 +317,7 @@ int main(int argc, char **argv)
 				n++;
 			}
 		}
-		for (size_t i = 2; i < n; i++) {
+		for (size_t i = 2; i < (np == 2 ? 2 : n); i++) {
 			struct pollfd *p = &pfd[i];
 			struct client *c = &cl[i];
 			int gone = 0;
@@ -284,6 +357,7 @@ int main(int argc, char **argv)
 			}
 			close(p->fd);
 			free(c->out);
+			free(c->head);
 			pfd[i] = pfd[n - 1];
 			cl[i] = cl[n - 1];
 			n--;
@@ -295,7 +369,10 @@ int main(int argc, char **argv)
 	for (size_t i = 2; i < n; i++) {
 		close(pfd[i].fd);
 		free(cl[i].out);
+		free(cl[i].head);
 	}
+	if (log_file)
+		fclose(log_file);
 	close(lfd);
 	if (unix_path)
 		unlink(unix_path);

@@ -14,7 +14,7 @@
 # on 127.0.0.1, and each should stop at its options.
 
 : "${top_builddir:?run through make check}"
-TOOLS="pollux-server pollux-bench pollux-scale pollux-lab"
+TOOLS="pollux-server pollux-load pollux-bench pollux-scale pollux-lab"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/test_cli.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT HUP INT TERM
 fails=0
@@ -101,6 +101,8 @@ if [ "${CLI_PART:-}" = unbuilt ]; then
 		--fds 0 -d 0.1 -w 0
 	usage pollux-lab "pollux-lab: POLLUX_BACKEND='$unbuilt': known to pollux but not built into this libpollux; built here: $list (see pollux-lab --help)" \
 		framing
+	usage pollux-load "pollux-load: POLLUX_BACKEND='$unbuilt': known to pollux but not built into this libpollux; built here: $list (see pollux-load --help)" \
+		-n 1 127.0.0.1:9
 	ENVSET=
 	[ "$fails" -eq 0 ] || exit 1
 	echo "test_cli: $checks checks of '$unbuilt' (known, not built) passed"
@@ -150,6 +152,9 @@ usage_re pollux-bench "$(num pollux-bench -p)" -p abc
 usage_re pollux-bench "$(num pollux-bench -p)" -qpabc
 usage_re pollux-scale "$(num pollux-scale --active)" --active abc
 usage_re pollux-scale "$(num pollux-scale -a)" -a abc
+usage_re pollux-load "$(num pollux-load --connections)" --connections abc
+usage_re pollux-load "$(num pollux-load -c)" -c abc
+usage_re pollux-load "$(num pollux-load -a)" -qaabc
 # (pollux-lab has no count option.)
 
 # A bad duration: the same words, with the option's range, and "0 (off) or"
@@ -164,6 +169,9 @@ usage_re pollux-scale "$(dur pollux-scale -d)" -d 5x
 usage_re pollux-scale "$(dur pollux-scale --warmup)" --warmup 5x
 usage_re pollux-lab "$(dur pollux-lab -d)" -d 5x framing
 usage_re pollux-lab "$(dur pollux-lab --duration)" --duration=5x framing
+usage_re pollux-load "$(dur pollux-load -d)" -d 5x 127.0.0.1:9
+usage_re pollux-load "$(dur pollux-load --warmup)" --warmup=5x 127.0.0.1:9
+usage_re pollux-load "$(dur pollux-load --timeout)" --timeout 5x 127.0.0.1:9
 
 # A duration with a unit is taken where a duration is asked for: these
 # stop at a later, deliberate mistake, not at the duration.
@@ -175,6 +183,8 @@ usage pollux-scale "pollux-scale: unexpected argument 'stray' (see pollux-scale 
 	-d 250ms -w 1m stray
 usage pollux-lab "pollux-lab: one lesson at a time, not 'stray' after 'framing' (see pollux-lab --help)" \
 	-d 10s framing stray
+usage pollux-load "pollux-load: unexpected argument 'stray' (see pollux-load --help)" \
+	-d 250ms --warmup 1m --timeout 1.5s 127.0.0.1:9 stray
 
 # -q is quiet everywhere: it takes no value and is not --quick.
 for t in pollux-scale pollux-lab; do
@@ -192,6 +202,8 @@ usage pollux-scale "pollux-scale: POLLUX_BACKEND='nonsense': unknown backend; bu
 	--fds 0 -d 0.1 -w 0
 usage pollux-lab "pollux-lab: POLLUX_BACKEND='nonsense': unknown backend; built here: $list (see pollux-lab --help)" \
 	framing
+usage pollux-load "pollux-load: POLLUX_BACKEND='nonsense': unknown backend; built here: $list (see pollux-load --help)" \
+	-n 1 127.0.0.1:9
 # An explicit -b does not consult it.
 checks=$((checks + 1))
 first=$(printf '%s\n' "$built" | head -n 1)

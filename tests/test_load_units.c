@@ -135,6 +135,103 @@ START_TEST(hist_merged_equals_one_of_all_samples)
 }
 END_TEST
 
+/* ---- --hgrm: HdrHistogram's percentile-distribution text --------------- */
+
+START_TEST(hgrm_rows_and_footer)
+{
+	struct hist *h = new_hist();
+	for (uint64_t v = 1; v <= 2000; v++)
+		hist_record(h, v);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	hist_write_hgrm(f, h, 1000.0);
+	ck_assert_int_eq(fclose(f), 0);
+	/* the header wrk2 and the plotter look for, then a blank line */
+	ck_assert_msg(strncmp(text, "       Value     Percentile TotalCount 1/(1-Percentile)\n\n",
+	                      57) == 0, "%s", text);
+	/* level 0: the minimum; level 50: the median, 1000 us, with its count */
+	ck_assert_msg(strstr(text, "\n       0.001 0.000000000000          1           1.00\n"), "%s", text);
+	ck_assert_msg(strstr(text, "\n       1.000 0.500000000000       1000           2.00\n"), "%s", text);
+	ck_assert_msg(strstr(text, "\n       1.800 0.900000000000       1800          10.00\n"), "%s", text);
+	/* the last row is 100%, without 1/(1-p) */
+	ck_assert_msg(strstr(text, "\n       2.000 1.000000000000       2000\n#[Mean    ="), "%s", text);
+	ck_assert_msg(strstr(text, "#[Mean    =        1.000, StdDeviation   =        0.577]\n"
+	                     "#[Max     =        2.000, Total count    =         2000]\n"
+	                     "#[Buckets =           26, SubBuckets     =         2048]\n"), "%s", text);
+	free(text);
+	/* no samples: the header and the footer, no made-up row */
+	hist_init(h);
+	f = open_memstream(&text, &len);
+	hist_write_hgrm(f, h, 1000.0);
+	fclose(f);
+	ck_assert_msg(strstr(text, "1/(1-Percentile)\n\n#[Mean    =        0.000"), "%s", text);
+	free(text);
+	free(h);
+}
+END_TEST
+
+/* ---- --interval: merging and packing the sparse series ------------------ */
+
+static void series_add(struct series *s, size_t k, const uint64_t *vals, size_t n)
+{
+	struct hist *h = new_hist();
+	for (size_t i = 0; i < n; i++)
+		hist_record(h, vals[i]);
+	if (s->niv <= k) {
+		s->iv = realloc(s->iv, (k + 1) * sizeof *s->iv);
+		memset(s->iv + s->niv, 0, (k + 1 - s->niv) * sizeof *s->iv);
+		s->niv = s->ivcap = k + 1;
+	}
+	struct interval *iv = &s->iv[k];
+	iv->requests = n;
+	iv->max = h->max;
+	iv->first = s->nslots;
+	for (size_t i = 0; i < HIST_LEN; i++)
+		if (h->counts[i]) {
+			s->slots = realloc(s->slots, (s->nslots + 1) * sizeof *s->slots);
+			s->slots[s->nslots].slot = (uint32_t)i;
+			s->slots[s->nslots].count = (uint32_t)h->counts[i];
+			s->nslots++;
+			iv->n++;
+		}
+	free(h);
+}
+
+START_TEST(series_merge_and_pack)
+{
+	struct series a = { 0 }, b = { 0 }, c;
+	static const uint64_t x[] = { 5, 7, 7, 3000 }, y[] = { 7, 9 }, z[] = { 1 };
+	series_add(&a, 0, x, 4);
+	series_add(&b, 0, y, 2);
+	series_add(&b, 2, z, 1);
+	ck_assert_int_eq(series_merge(&a, &b), 0);
+	ck_assert_uint_eq(a.niv, 3);
+	ck_assert_uint_eq(a.iv[0].requests, 6);
+	ck_assert_uint_eq(a.iv[0].max, 3000);
+	ck_assert_uint_eq(a.iv[0].n, 4); /* 5, 7 (three), 9, 3000's slot */
+	ck_assert_uint_eq(a.slots[a.iv[0].first + 1].count, 3);
+	ck_assert_uint_eq(a.iv[1].requests, 0);
+	ck_assert_uint_eq(a.iv[1].n, 0);
+	ck_assert_uint_eq(a.iv[2].requests, 1);
+	size_t len = series_packed_len(&a);
+	unsigned char *buf = malloc(len);
+	series_pack(&a, buf);
+	ck_assert_int_eq(series_unpack(&c, buf, len), 0);
+	ck_assert_uint_eq(c.niv, 3);
+	ck_assert_uint_eq(c.nslots, a.nslots);
+	ck_assert(memcmp(c.slots, a.slots, a.nslots * sizeof *a.slots) == 0);
+	series_free(&c);
+	/* a blob cut short is refused, and leaves nothing to free */
+	ck_assert_int_eq(series_unpack(&c, buf, len - 1) < 0 ? -1 : 0, -1);
+	ck_assert_ptr_null(c.iv);
+	free(buf);
+	series_free(&a);
+	series_free(&b);
+}
+END_TEST
+
 /* ---- HTTP parser -------------------------------------------------------- */
 
 /* Feeds text in pieces of `step` bytes; returns the final result and the
@@ -236,6 +333,8 @@ int main(void)
 	tcase_add_test(th, hist_three_significant_digits_to_60s);
 	tcase_add_test(th, hist_merge_and_huge_values);
 	tcase_add_test(th, hist_merged_equals_one_of_all_samples);
+	tcase_add_test(th, hgrm_rows_and_footer);
+	tcase_add_test(th, series_merge_and_pack);
 	suite_add_tcase(s, th);
 	TCase *tp = tcase_create("http");
 	tcase_add_test(tp, http_every_split);

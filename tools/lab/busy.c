@@ -74,7 +74,7 @@ static void measure(struct lab *L, struct res *m, int idle_n, double secs, int r
 	snprintf(rs, sizeof rs, "%d", rate);
 	snprintf(ds, sizeof ds, "%.3f", secs);
 	const char *argv[] = { load, "-c", "10", "-R", rs, "-d", ds, "--timeout", "5",
-	                       "--json", target, NULL };
+	                       "-q", "--json", "-", target, NULL };
 	lab_progress(L, "%s: %d req/s for %.3g s", m->name, rate, secs);
 	cpu0 = lab_cpu_s(srv->pid);
 	t0 = lab_now_s();

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "meta.h"
 #include "pollux.h"
 
 /* ---- histogram (hist.c) ------------------------------------------------ */
@@ -36,6 +37,13 @@ void hist_merge(struct hist *dst, const struct hist *src);
 uint64_t hist_percentile(const struct hist *h, double p);
 double hist_mean(const struct hist *h);
 double hist_stdev(const struct hist *h);
+/* The slot a value is counted in, and the largest value of slot i. */
+size_t hist_index(uint64_t v);
+uint64_t hist_slot_value(size_t i);
+/* Writes h in HdrHistogram's percentile-distribution text format (what
+ * wrk2 prints and HdrHistogram's plotter reads), 5 reporting ticks per
+ * half distance, values divided by unit (1000: microseconds as ms). */
+void hist_write_hgrm(FILE *f, const struct hist *h, double unit);
 
 /* ---- HTTP/1.1 response parser (tools/common/httpresp.h) --------------- */
 
@@ -67,6 +75,30 @@ enum proto { PROTO_ECHO, PROTO_HTTP };
 
 #define MAX_PCT 32
 
+/* One HTTP target of several (round robin); all on one server address. */
+struct url {
+	char host_hdr[300];
+	char path[1024];
+};
+
+/* The interval series (--interval): per interval, what was answered in it
+ * and its latencies, kept sparse (only the slots that were used). */
+struct slot_count {
+	uint32_t slot;
+	uint32_t count;
+};
+struct interval {
+	uint64_t requests, errors;
+	uint64_t max;            /* exact largest latency, us */
+	size_t first, n;         /* its slots: series->slots[first .. first+n) */
+};
+struct series {
+	struct interval *iv;     /* indexed by interval number */
+	size_t niv, ivcap;
+	struct slot_count *slots;
+	size_t nslots, slotcap;
+};
+
 struct config {
 	char target[1200];
 	struct sockaddr_storage addr;
@@ -80,17 +112,36 @@ struct config {
 	unsigned long requests; /* -n; 0 means run for duration_s */
 	double rate;            /* -R; 0 means closed loop */
 	double connect_rate;    /* per second; 0 means as fast as accepted */
-	const char *request;    /* the HTTP request, built once */
-	size_t request_len;
+	/* HTTP: one request per URL, built once (request.c), sent in turn */
+	struct url *urls;
+	size_t nurls;
+	char **reqs;
+	size_t *req_lens;
+	const char *method;     /* -m; "GET" */
+	const char **headers;   /* -H, as given */
+	size_t nheaders;
+	const char *body_file;  /* --body */
+	char *body;
+	size_t body_len;
+	int new_conn;           /* --new-connection */
+	const char *hgrm;       /* --hgrm FILE */
+	double interval_s;      /* --interval; 0 means none */
+	int quiet;
 	const char *backend;
 	int json;
+	FILE *json_out;         /* --json FILE: the file, or stdout for '-' */
+	const char *json_path;
 	int progress;
+	int no_progress;        /* --no-progress */
 	double pct[MAX_PCT];
 	int npct;
 	struct sockaddr_storage *sources; /* --source addresses, or NULL */
 	size_t nsources;
 	unsigned long processes; /* --processes; 1 runs in this process */
 };
+
+/* The command line into cfg (options.c); exits 2 on bad usage. */
+void load_options(struct config *cfg, int argc, char **argv);
 
 /* ---- one worker thread (worker.c) -------------------------------------- */
 
@@ -126,6 +177,11 @@ struct worker {
 	uint64_t last_done_ns;   /* when the last of them completed */
 	uint64_t stopped_ns;     /* when this thread stopped measuring */
 	uint64_t unsent;         /* open loop: due but never sent by the end */
+	uint64_t in_flight;      /* measured requests unanswered at the stop */
+	uint64_t stall_ns;       /* longest time without an answer while
+	                          * requests were outstanding (measured time) */
+	int stall_seen;          /* requests were outstanding at some point */
+	struct series series;    /* --interval */
 	unsigned long unanswered; /* still waiting when a signal cut the drain */
 	unsigned long connected; /* connections made in the connect phase */
 
@@ -164,6 +220,9 @@ struct presult {
 	uint64_t requests, bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
 	uint64_t connected, unsent, unanswered;
+	uint64_t in_flight, stall_ns;
+	uint64_t series_len; /* --interval: bytes of series_pack after the blob */
+	int32_t stall_seen;
 	uint64_t start_ns;   /* when it had connected */
 	uint64_t measure_ns; /* when it began to measure */
 	uint64_t stop_ns;    /* when it stopped measuring */
@@ -175,13 +234,32 @@ struct presult {
  * (lat_unc and late may be NULL in a closed loop). 0, or -1 when it could
  * not run at all (said on stderr). */
 int run_process(const struct config *cfg, struct presult *r, struct hist *lat,
-                struct hist *lat_unc, struct hist *late);
+                struct hist *lat_unc, struct hist *late, struct series *ser);
 /* --processes: forks cfg->processes children, each running its share, and
  * merges what they measured into r and the histograms (all three given).
  * 0, or -1 when a child died or could not start (said on stderr; r then
  * holds what the others measured). */
 int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
-                  struct hist *lat_unc, struct hist *late);
+                  struct hist *lat_unc, struct hist *late, struct series *ser);
+/* --interval: adds src's intervals into dst (slot counts summed); 0 or -1
+ * when out of memory. series_free releases what a series holds. */
+int series_merge(struct series *dst, const struct series *src);
+void series_free(struct series *s);
+/* The number of bytes series_pack writes, and the packing itself (a child
+ * of --processes sends its series up the pipe this way); series_unpack
+ * reads it back, 0 or -1 when it does not make sense. */
+size_t series_packed_len(const struct series *s);
+void series_pack(const struct series *s, unsigned char *buf);
+int series_unpack(struct series *s, const unsigned char *buf, size_t len);
+
+/* ---- requests (request.c) ---------------------------------------------- */
+
+/* Builds cfg->reqs from the URLs, method, headers and body: 0, or -1 with
+ * a one-line reason in err. */
+int build_requests(struct config *cfg, char *err, size_t errlen);
+void free_requests(struct config *cfg);
+/* Checks one -H value ("Name: value"): NULL when it is fine, else why not. */
+const char *header_problem(const char *h);
 /* Splits total over parts in proportion to weight: the share of the part
  * of weight mine after weights summing to before, out of wsum. */
 unsigned long load_share(unsigned long total, unsigned long wsum,
@@ -195,7 +273,11 @@ struct totals {
 	double duration_s;
 	double connect_s;        /* how long the connect phase took */
 	unsigned long connected; /* connections made in it */
-	uint64_t unsent;
+	uint64_t unsent, in_flight;
+	uint64_t stall_us;
+	int stall_seen;
+	const struct series *series; /* NULL without --interval */
+	const struct px_meta *meta;
 	struct hist *lat, *lat_unc;
 	struct hist *late;       /* ns; NULL in a closed loop */
 	const char *backend;

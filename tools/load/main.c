@@ -1,14 +1,10 @@
-/* main.c: pollux-load's command line, limits and threads: parses the
- * options, splits the work over the threads, waits, merges and reports. */
-#include <config.h>
+/* main.c: pollux-load's limits, threads and report: checks the limits,
+ * splits the work over the threads, waits, merges and reports. */
+#include "toolconfig.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
-#include <netinet/in.h>
+#include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
@@ -19,422 +15,11 @@
 #include "load.h"
 
 #define PROG "pollux-load"
-#define MAX_SOURCES 65536
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-	"usage: " PROG " [OPTIONS] TARGET\n"
-	"Open many client connections to TARGET and measure requests and latency.\n"
-	"TARGET: HOST:PORT, [IPV6]:PORT, unix:PATH or http://HOST[:PORT]/PATH\n"
-	"  --proto echo|http        protocol (default echo; http for a URL)\n"
-	"  --size BYTES             echo message size (default 64)\n"
-	"  -c, --connections N      connections in all (default 10)\n"
-	"  -a, --active A           of them, how many send requests (default all)\n"
-	"  -d, --duration SECONDS   measure this long (default 10)\n"
-	"  -n, --requests COUNT     or make this many requests\n"
-	"      --warmup SECONDS     run this long first, unmeasured (default 0)\n"
-	"      --timeout SECONDS    per request and per connect (default 5)\n"
-	"  -R, --rate REQ_PER_S     open loop at this total rate (default closed loop)\n"
-	"  -t, --threads T          threads, each with its own poller (default 1)\n"
-	"  -P, --processes N        N processes, each T threads and its share (default 1)\n"
-	"      --source ADDR[-ADDR] rotate over these local source addresses\n"
-	"      --connect-rate N     open at most N connections per second\n"
-	"  -b, --backend NAME       poller backend (%s)\n"
-	"      --json               print one JSON object on stdout\n"
-	"      --percentiles LIST   latency percentiles to print (default 50,90,99,99.9,99.99)\n"
-	"  -h, --help               this text\n"
-	"  -V, --version            print the version\n", "default: the library's choice");
-}
-
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-/* Bad usage: one line naming the problem, exit 2. */
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (see " PROG " --help)\n");
-	va_end(ap);
-	exit(2);
-}
-
-/* http://HOST[:PORT][/PATH] into cfg: address, Host header, path. */
-static void parse_url(struct config *cfg, const char *url)
-{
-	const char *p = url + 7;
-	const char *slash = strchr(p, '/');
-	size_t hl = slash ? (size_t)(slash - p) : strlen(p);
-	char hostport[300];
-	if (hl == 0 || hl >= sizeof hostport - 4)
-		die_usage("'%s': expected http://HOST[:PORT]/PATH", url);
-	memcpy(hostport, p, hl);
-	hostport[hl] = '\0';
-	snprintf(cfg->host_hdr, sizeof cfg->host_hdr, "%s", hostport);
-	const char *close = strrchr(hostport, ']');
-	const char *colon = strrchr(hostport, ':');
-	if (!colon || (close && colon < close))
-		strcat(hostport, ":80");
-	const char *path = slash ? slash : "/";
-	if (strlen(path) >= sizeof cfg->path)
-		die_usage("'%s': path too long", url);
-	for (const char *q = path; *q; q++)
-		if ((unsigned char)*q <= ' ' || *q == 0x7f)
-			die_usage("'%s': the path must not contain spaces or control characters", url);
-	snprintf(cfg->path, sizeof cfg->path, "%s", path);
-	char err[256];
-	if (px_parse_addr(hostport, &cfg->addr, &cfg->addrlen, err, sizeof err) < 0)
-		die_usage("%s", err);
-}
-
-static int parse_ip(const char *s, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof *ss);
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, s, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-/* The address bytes as a big-endian number's bytes: v4 4, v6 16. */
-static unsigned char *ip_bytes(struct sockaddr_storage *ss, size_t *n)
-{
-	if (ss->ss_family == AF_INET) {
-		*n = 4;
-		return (unsigned char *)&((struct sockaddr_in *)ss)->sin_addr;
-	}
-	*n = 16;
-	return (unsigned char *)&((struct sockaddr_in6 *)ss)->sin6_addr;
-}
-
-/* --source A or A-B: every address from A to B inclusive. */
-static void parse_sources(struct config *cfg, const char *arg)
-{
-	char a[INET6_ADDRSTRLEN + 1], b[INET6_ADDRSTRLEN + 1];
-	const char *dash = strchr(arg, '-');
-	size_t al = dash ? (size_t)(dash - arg) : strlen(arg);
-	if (al == 0 || al >= sizeof a || (dash && strlen(dash + 1) >= sizeof b))
-		die_usage("--source '%s': expected ADDR or ADDR-ADDR", arg);
-	memcpy(a, arg, al);
-	a[al] = '\0';
-	snprintf(b, sizeof b, "%s", dash ? dash + 1 : a);
-	struct sockaddr_storage lo, hi;
-	if (parse_ip(a, &lo) < 0 || parse_ip(b, &hi) < 0)
-		die_usage("--source '%s': not a numeric IPv4 or IPv6 address range", arg);
-	if (lo.ss_family != hi.ss_family)
-		die_usage("--source '%s': both ends must be the same family", arg);
-	size_t n;
-	unsigned char *l = ip_bytes(&lo, &n), *h = ip_bytes(&hi, &n);
-	if (memcmp(l, h, n) > 0)
-		die_usage("--source '%s': the first address is above the last", arg);
-	cfg->sources = calloc(MAX_SOURCES, sizeof *cfg->sources);
-	if (!cfg->sources) {
-		fprintf(stderr, PROG ": out of memory\n");
-		exit(1);
-	}
-	struct sockaddr_storage cur = lo;
-	for (;;) {
-		if (cfg->nsources == MAX_SOURCES)
-			die_usage("--source '%s': more than 65536 addresses", arg);
-		cfg->sources[cfg->nsources++] = cur;
-		size_t k;
-		unsigned char *c = ip_bytes(&cur, &k);
-		if (memcmp(c, h, n) == 0)
-			break;
-		for (size_t i = n; i-- > 0;)
-			if (++c[i] != 0)
-				break;
-	}
-}
-
-/* An address that is not this machine's fails every connect with
- * EADDRNOTAVAIL, which would read as "ports exhausted": try the ends of the
- * range now (a range lies on one interface, or in 127.0.0.0/8). */
-static void check_source(const char *arg, const struct sockaddr_storage *ss)
-{
-	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
-	if (fd < 0)
-		return; /* out of descriptors or the like: the run will tell */
-#if HAVE_DECL_IP_BIND_ADDRESS_NO_PORT
-	int one = 1; /* no port taken: only the address is checked */
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-#endif
-	socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-	                                         : sizeof(struct sockaddr_in6);
-	int rc = bind(fd, (const struct sockaddr *)ss, len);
-	int e = errno;
-	close(fd);
-	if (rc == 0 || e != EADDRNOTAVAIL)
-		return;
-	char host[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(ss->ss_family, ss->ss_family == AF_INET
-	          ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-	          : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
-	          host, sizeof host);
-	die_usage("--source '%s': %s is not an address of this machine "
-	          "(on Linux all of 127.0.0.0/8 is)", arg, host);
-}
-
-static void parse_percentiles(struct config *cfg, const char *arg)
-{
-	char buf[512];
-	if (strlen(arg) >= sizeof buf)
-		die_usage("--percentiles '%s': list too long", arg);
-	strcpy(buf, arg);
-	cfg->npct = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		double v;
-		if (cfg->npct == MAX_PCT)
-			die_usage("--percentiles '%s': at most 32 values", arg);
-		if (px_parse_double(t, 100.0, &v) < 0 || v <= 0)
-			die_usage("--percentiles '%s': each value must be above 0 and at most 100", arg);
-		/* The JSON key drops the point: 9.99 and 99.9 would both be
-		 * "p999", and one would silently stand for the other. */
-		char key[40], other[40];
-		pct_key(v, key, sizeof key);
-		for (int i = 0; i < N_STD_PCT + cfg->npct; i++) {
-			double w = i < N_STD_PCT ? std_pct[i] : cfg->pct[i - N_STD_PCT];
-			pct_key(w, other, sizeof other);
-			if (w != v && strcmp(key, other) == 0)
-				die_usage("--percentiles: %g and %g would both be reported as "
-				          "\"%s\"; give only one", v, w, key);
-		}
-		cfg->pct[cfg->npct++] = v;
-	}
-	if (cfg->npct == 0)
-		die_usage("--percentiles '%s': give at least one value", arg);
-}
-
-static int backend_known(const char *name)
-{
-	for (const char *const *b = pollux_backends(); b && *b; b++)
-		if (strcmp(*b, name) == 0)
-			return 1;
-	return 0;
-}
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	atomic_store(&g_run.stop, 1);
-}
-
-/* getopt's own message would be a second line naming the program by its
- * path (libtool's .libs one, even); say it once, our way. */
-static void die_bad_option(char **argv)
-{
-	const char *word = argv[optind - 1];
-	if (strncmp(word, "--", 2) != 0)
-		die_usage("unknown option '-%c'",
-		          optopt > 0 && optopt < 128 && isprint(optopt) ? optopt : '?');
-	if (optopt)
-		die_usage("option '%s' takes no value", word);
-	die_usage("unknown or ambiguous option '%s'", word);
-}
-
-static void parse_args(struct config *cfg, int argc, char **argv)
-{
-	enum { O_PROTO = 256, O_SIZE, O_WARMUP, O_TIMEOUT, O_SOURCE, O_CRATE,
-	       O_JSON, O_PCT };
-	static const struct option opts[] = {
-		{ "proto", required_argument, NULL, O_PROTO },
-		{ "size", required_argument, NULL, O_SIZE },
-		{ "connections", required_argument, NULL, 'c' },
-		{ "active", required_argument, NULL, 'a' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "requests", required_argument, NULL, 'n' },
-		{ "warmup", required_argument, NULL, O_WARMUP },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "rate", required_argument, NULL, 'R' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "processes", required_argument, NULL, 'P' },
-		{ "source", required_argument, NULL, O_SOURCE },
-		{ "connect-rate", required_argument, NULL, O_CRATE },
-		{ "backend", required_argument, NULL, 'b' },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "percentiles", required_argument, NULL, O_PCT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int have_active = 0, have_duration = 0, have_proto = 0, have_size = 0;
-	const char *source = NULL;
-	unsigned long v;
-	int o;
-	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":c:a:d:n:R:t:P:b:hV", opts, NULL)) != -1) {
-		switch (o) {
-		case O_PROTO:
-			if (strcmp(optarg, "echo") == 0)
-				cfg->proto = PROTO_ECHO;
-			else if (strcmp(optarg, "http") == 0)
-				cfg->proto = PROTO_HTTP;
-			else
-				die_usage("--proto '%s': expected echo or http", optarg);
-			have_proto = 1;
-			break;
-		case O_SIZE:
-			if (px_parse_ulong(optarg, 1, 64ul << 20, &v) < 0)
-				die_usage("--size '%s': expected 1 to 67108864 bytes", optarg);
-			cfg->size = v;
-			have_size = 1;
-			break;
-		case 'c':
-			if (px_parse_ulong(optarg, 1, 10000000, &cfg->connections) < 0)
-				die_usage("--connections '%s': expected a number from 1 to 10000000", optarg);
-			break;
-		case 'a':
-			if (px_parse_ulong(optarg, 0, 10000000, &cfg->active) < 0)
-				die_usage("--active '%s': expected a number from 0", optarg);
-			have_active = 1;
-			break;
-		case 'd':
-			if (px_parse_double(optarg, 1e7, &cfg->duration_s) < 0 || cfg->duration_s <= 0)
-				die_usage("--duration '%s': expected seconds above 0", optarg);
-			have_duration = 1;
-			break;
-		case 'n':
-			if (px_parse_ulong(optarg, 1, (unsigned long)1e15, &cfg->requests) < 0)
-				die_usage("--requests '%s': expected a count from 1", optarg);
-			break;
-		case O_WARMUP:
-			if (px_parse_double(optarg, 1e7, &cfg->warmup_s) < 0)
-				die_usage("--warmup '%s': expected seconds, 0 or more", optarg);
-			break;
-		case O_TIMEOUT:
-			if (px_parse_double(optarg, 1e6, &cfg->timeout_s) < 0 || cfg->timeout_s < 0.001)
-				die_usage("--timeout '%s': expected seconds, at least 0.001", optarg);
-			break;
-		case 'R':
-			if (px_parse_double(optarg, 1e9, &cfg->rate) < 0 || cfg->rate < 0.001)
-				die_usage("--rate '%s': expected 0.001 to 1e9 requests per second", optarg);
-			break;
-		case 't':
-			if (px_parse_ulong(optarg, 1, 1024, &cfg->threads) < 0)
-				die_usage("--threads '%s': expected 1 to 1024", optarg);
-			break;
-		case 'P':
-			if (px_parse_ulong(optarg, 1, 1024, &cfg->processes) < 0)
-				die_usage("--processes '%s': expected 1 to 1024", optarg);
-			break;
-		case O_SOURCE:
-			source = optarg;
-			break;
-		case O_CRATE:
-			if (px_parse_double(optarg, 1e9, &cfg->connect_rate) < 0 ||
-			    cfg->connect_rate < 0.001)
-				die_usage("--connect-rate '%s': expected 0.001 to 1e9 connections "
-				          "per second", optarg);
-			break;
-		case 'b':
-			cfg->backend = optarg;
-			break;
-		case O_JSON:
-			cfg->json = 1;
-			break;
-		case O_PCT:
-			parse_percentiles(cfg, optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf(PROG " (pollux) %s\n", pollux_version());
-			exit(0);
-		case ':':
-			die_usage("option '%s' needs a value", argv[optind - 1]);
-		default:
-			die_bad_option(argv);
-		}
-	}
-	if (optind != argc - 1)
-		die_usage("%s", optind >= argc ? "give one TARGET" : "give only one TARGET");
-	const char *t = argv[optind];
-	if (strlen(t) >= sizeof cfg->target)
-		die_usage("%s", "TARGET too long");
-	strcpy(cfg->target, t);
-	if (strncmp(t, "http://", 7) == 0) {
-		if (have_proto && cfg->proto != PROTO_HTTP)
-			die_usage("'%s': a URL needs --proto http", t);
-		cfg->proto = PROTO_HTTP;
-		parse_url(cfg, t);
-	} else {
-		char err[256];
-		if (strstr(t, "://"))
-			die_usage("'%s': only http:// URLs are understood", t);
-		if (px_parse_addr(t, &cfg->addr, &cfg->addrlen, err, sizeof err) < 0)
-			die_usage("%s", err);
-		snprintf(cfg->host_hdr, sizeof cfg->host_hdr, "%s", t);
-		strcpy(cfg->path, "/");
-	}
-	if (cfg->addr.ss_family != AF_UNIX) {
-		unsigned port = ntohs(cfg->addr.ss_family == AF_INET
-		                      ? ((struct sockaddr_in *)&cfg->addr)->sin_port
-		                      : ((struct sockaddr_in6 *)&cfg->addr)->sin6_port);
-		if (port == 0)
-			die_usage("'%s': the port must not be 0", t);
-	}
-	if (have_size && cfg->proto == PROTO_HTTP)
-		die_usage("%s", "--size applies to --proto echo only");
-	if (have_duration && cfg->requests)
-		die_usage("%s", "give --duration or --requests, not both");
-	if (!have_active)
-		cfg->active = cfg->connections;
-	if (cfg->active > cfg->connections)
-		die_usage("%s", "--active must not exceed --connections");
-	if (cfg->requests && cfg->active == 0)
-		die_usage("%s", "--requests needs at least one active connection");
-	if (cfg->processes > cfg->connections)
-		die_usage("%s", "--processes must not exceed --connections");
-	if (cfg->threads > cfg->connections / cfg->processes)
-		die_usage("%s", cfg->processes > 1
-		          ? "--threads times --processes must not exceed --connections"
-		          : "--threads must not exceed --connections");
-	/* -n's count is split over the active connections; a process with
-	 * none would have no share and run by the clock instead. */
-	if (cfg->requests && cfg->active < cfg->processes)
-		die_usage("%s", "--requests with --processes needs at least one "
-		          "active connection per process");
-	if (cfg->rate > 0 && cfg->active == 0)
-		die_usage("%s", "--rate needs at least one active connection");
-	if (cfg->backend && !backend_known(cfg->backend)) {
-		/* The library tells a name it does not know (EINVAL) from one
-		 * it knows but was not built with or cannot use here. */
-		pollux_t *probe = pollux_new(cfg->backend);
-		int e = errno;
-		pollux_free(probe);
-		if (e == EINVAL)
-			fprintf(stderr, PROG ": unknown backend '%s'; this build has:", cfg->backend);
-		else if (e == ENOSYS)
-			fprintf(stderr, PROG ": backend '%s' is not built into this library "
-			        "or not usable on this system; this build has:", cfg->backend);
-		else
-			fprintf(stderr, PROG ": backend '%s' cannot be created here (%s); this "
-			        "build has:", cfg->backend, strerror(e));
-		for (const char *const *b = pollux_backends(); b && *b; b++)
-			fprintf(stderr, " %s", *b);
-		fprintf(stderr, "\n");
-		exit(2);
-	}
-	if (source) {
-		if (cfg->addr.ss_family == AF_UNIX)
-			die_usage("%s", "--source applies to TCP targets only");
-		parse_sources(cfg, source);
-		if (cfg->sources[0].ss_family != cfg->addr.ss_family)
-			die_usage("--source '%s': not the target's address family", source);
-		check_source(source, &cfg->sources[0]);
-		check_source(source, &cfg->sources[cfg->nsources - 1]);
-	}
 }
 
 /* The most connections one process holds: each child raises its own limit. */
@@ -518,7 +103,7 @@ static void progress(const struct config *cfg, struct worker *w, uint64_t t0,
 }
 
 int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
-                struct hist *lat_unc, struct hist *late)
+                struct hist *lat_unc, struct hist *late, struct series *ser)
 {
 	memset(r, 0, sizeof *r);
 	struct worker *w = calloc(cfgp->threads, sizeof *w);
@@ -566,7 +151,7 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 			exit(1);
 		}
 	}
-	if (cfgp->progress) {
+	if (cfgp->progress && !cfgp->quiet) {
 		uint64_t last_req = 0, last_ns = t0, next = t0 + 1000000000ull;
 		for (;;) {
 			if (atomic_load(&g_run.finished) == (int)cfgp->threads)
@@ -581,7 +166,7 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 	}
 	for (unsigned long i = 0; i < cfgp->threads; i++)
 		pthread_join(w[i].tid, NULL);
-	if (cfgp->progress)
+	if (cfgp->progress && !cfgp->quiet)
 		fprintf(stderr, "\r\033[K");
 
 	uint64_t stop = g_run.start_ns, last = 0;
@@ -606,6 +191,14 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 		r->connected += x->connected;
 		r->unsent += x->unsent;
 		r->unanswered += x->unanswered;
+		r->in_flight += x->in_flight;
+		if (x->stall_ns > r->stall_ns)
+			r->stall_ns = x->stall_ns;
+		r->stall_seen |= x->stall_seen;
+		if (ser && series_merge(ser, &x->series) < 0) {
+			fprintf(stderr, PROG ": out of memory for the interval series\n");
+			r->failed = 1;
+		}
 		if (x->stopped_ns > stop)
 			stop = x->stopped_ns;
 		if (x->last_done_ns > last)
@@ -626,9 +219,141 @@ out:
 		free(w[i].lat);
 		free(w[i].lat_unc);
 		free(w[i].late);
+		series_free(&w[i].series);
 	}
 	free(w);
 	return rc;
+}
+
+/* What the run measured, as the reports take it. */
+static void totals_of(struct totals *tot, const struct config *cfg, const struct presult *r,
+                      struct hist *lat, struct hist *lat_unc, struct hist *late, uint64_t t0)
+{
+	memset(tot, 0, sizeof *tot);
+	tot->lat = lat;
+	tot->lat_unc = cfg->rate > 0 ? lat_unc : NULL;
+	tot->late = cfg->rate > 0 ? late : NULL;
+	tot->requests = r->requests;
+	tot->bytes_sent = r->bytes_sent;
+	tot->bytes_received = r->bytes_received;
+	memcpy(tot->errors, r->errors, sizeof tot->errors);
+	memcpy(tot->idle_errors, r->idle_errors, sizeof tot->idle_errors);
+	tot->connected = (unsigned long)r->connected;
+	tot->unsent = r->unsent;
+	tot->in_flight = r->in_flight;
+	tot->stall_us = r->stall_ns / 1000;
+	tot->stall_seen = r->stall_seen;
+	tot->duration_s = r->stop_ns > r->measure_ns
+	                  ? (double)(r->stop_ns - r->measure_ns) / 1e9 : 0;
+	tot->connect_s = r->start_ns > t0 ? (double)(r->start_ns - t0) / 1e9 : 0;
+	tot->backend = r->backend[0] ? r->backend : (cfg->backend ? cfg->backend : "unknown");
+}
+
+/* Every interval of the measured time, also those nothing happened in
+ * (the last one may be partial); with -d that is the duration asked for:
+ * processes measure each from its own start, and the few microseconds
+ * between them are no interval. 0, or -1 when out of memory. */
+static int pad_series(struct series *ser, const struct config *cfg, double duration_s)
+{
+	double span = cfg->requests || duration_s < cfg->duration_s ? duration_s
+	                                                           : cfg->duration_s;
+	size_t want = (size_t)ceil(span / cfg->interval_s - 1e-9);
+	if (want <= ser->niv)
+		return 0;
+	struct interval *iv = realloc(ser->iv, want * sizeof *iv);
+	if (!iv)
+		return -1;
+	memset(iv + ser->niv, 0, (want - ser->niv) * sizeof *iv);
+	ser->iv = iv;
+	ser->niv = ser->ivcap = want;
+	return 0;
+}
+
+/* The text report, the JSON and the distribution; 0, or 1 when one of
+ * them could not be written (said on stderr). */
+static int write_reports(const struct config *cfg, const struct totals *tot, FILE *hgrm)
+{
+	int failed = 0;
+	/* The kernel searches the local port range on every connect; past
+	 * about half of it (it keeps the other half for bind) that search
+	 * dominates. Worth a hint, since --source removes the cost. */
+	if (!cfg->nsources && cfg->addr.ss_family != AF_UNIX && cfg->connections >= 10000 &&
+	    tot->connect_s > 5)
+		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
+		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
+		        tot->connect_s);
+	/* The text for people goes to stdout, or to stderr when the JSON is
+	 * there; -q leaves it out when the JSON carries the results. */
+	if (!cfg->json || !cfg->quiet)
+		report_text(cfg->json_out == stdout ? stderr : stdout, cfg, tot);
+	if (cfg->json) {
+		report_json(cfg->json_out, cfg, tot);
+		if (cfg->json_out != stdout && fclose(cfg->json_out) != 0) {
+			fprintf(stderr, PROG ": cannot write --json '%s': %s\n", cfg->json_path,
+			        strerror(errno));
+			failed = 1;
+		}
+	}
+	if (hgrm) {
+		hist_write_hgrm(hgrm, tot->lat, 1000.0);
+		if (fclose(hgrm) != 0) {
+			fprintf(stderr, PROG ": cannot write --hgrm '%s': %s\n", cfg->hgrm,
+			        strerror(errno));
+			failed = 1;
+		}
+	}
+	/* A report that did not reach its reader is no success (a full
+	 * disk, a closed pipe): say so instead of exiting 0 with nothing. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, PROG ": cannot write the report to standard output: %s\n",
+		        strerror(errno));
+		failed = 1;
+	}
+	return failed;
+}
+
+/* 1 when the run was not clean (each reason said on stderr), else 0;
+ * failed: it already failed otherwise (said). */
+static int run_failed(const struct config *cfg, const struct totals *tot,
+                      const struct presult *r, int failed)
+{
+	/* Nothing answered because nothing was there: one line that says so,
+	 * not a report of zeros to puzzle over. */
+	uint64_t refused = tot->errors[E_REFUSED] + tot->idle_errors[E_REFUSED];
+	if (tot->connected == 0 && refused >= cfg->connections)
+		fprintf(stderr, PROG ": every connection to %s was refused (%llu of %lu): "
+		        "is a server listening there?\n", cfg->target,
+		        (unsigned long long)refused, cfg->connections);
+	for (int k = 0; k < E_NKINDS; k++)
+		if (tot->errors[k] || tot->idle_errors[k])
+			failed = 1;
+	/* Stopped by a signal before every connection was even tried: "every
+	 * connection was made" does not hold, though no error was counted. */
+	if (!failed && tot->connected < cfg->connections) {
+		fprintf(stderr, PROG ": stopped while connecting: %lu of %lu "
+		        "connections made\n", tot->connected, cfg->connections);
+		failed = 1;
+	}
+	/* Stopped by a signal while answers were still owed: those requests
+	 * did not pass their check, so this is no clean run either. */
+	unsigned long unanswered = (unsigned long)r->unanswered;
+	if (unanswered) {
+		fprintf(stderr, PROG ": stopped by a signal with %lu request%s still "
+		        "waiting for an answer; they are in no figure\n", unanswered,
+		        unanswered == 1 ? "" : "s");
+		failed = 1;
+	}
+	return failed;
+}
+
+static void on_signals(void)
+{
+	struct sigaction sa = { 0 };
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int main(int argc, char **argv)
@@ -636,36 +361,28 @@ int main(int argc, char **argv)
 	static struct config cfg = {
 		.proto = PROTO_ECHO, .size = 64, .connections = 10, .threads = 1,
 		.duration_s = 10, .timeout_s = 5, .processes = 1,
-		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5,
+		.pct = { 50, 90, 99, 99.9, 99.99 }, .npct = 5, .method = "GET",
 	};
 	g_run.ready_fd = g_run.go_fd = -1;
-	parse_args(&cfg, argc, argv);
+	load_options(&cfg, argc, argv);
 	if (!nofile_ok(&cfg) || !backend_fits(&cfg))
 		return 1;
-
-	char *req = NULL;
-	if (cfg.proto == PROTO_HTTP) {
-		size_t n = strlen(cfg.path) + strlen(cfg.host_hdr) + 64;
-		req = malloc(n);
-		if (!req) {
-			fprintf(stderr, PROG ": out of memory\n");
-			return 1;
-		}
-		cfg.request_len = (size_t)snprintf(req, n, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
-		                                   cfg.path, cfg.host_hdr);
-		cfg.request = req;
+	char err[256];
+	if (cfg.proto == PROTO_HTTP && build_requests(&cfg, err, sizeof err) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		return 1;
+	}
+	/* opened now: a path that cannot be written is said before the run */
+	FILE *hgrm = NULL;
+	if (cfg.hgrm && !(hgrm = fopen(cfg.hgrm, "w"))) {
+		fprintf(stderr, PROG ": --hgrm '%s': %s\n", cfg.hgrm, strerror(errno));
+		return 1;
 	}
 	/* several processes would draw over each other's line */
-	cfg.progress = cfg.processes == 1 && isatty(STDERR_FILENO);
+	cfg.progress = cfg.processes == 1 && !cfg.quiet && !cfg.no_progress &&
+	               isatty(STDERR_FILENO);
+	on_signals();
 
-	struct sigaction sa = { 0 };
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	struct presult r;
 	struct hist *lat = malloc(sizeof *lat);
 	/* a child of --processes sends all three, open loop or not */
 	int three = cfg.rate > 0 || cfg.processes > 1;
@@ -680,74 +397,41 @@ int main(int argc, char **argv)
 		hist_init(lat_unc);
 		hist_init(late);
 	}
-	int failed = 0;
+	struct presult r;
+	struct series ser = { 0 };
+	struct series *serp = cfg.interval_s > 0 ? &ser : NULL;
+	struct px_meta meta;
+	px_meta_begin(&meta);
 	uint64_t t0 = px_now_ns();
-	if (cfg.processes > 1) {
-		if (run_processes(&cfg, &r, lat, lat_unc, late) < 0)
-			failed = 1;
-	} else if (run_process(&cfg, &r, lat, lat_unc, late) < 0) {
+	int failed = 0;
+	if (cfg.processes > 1)
+		failed = run_processes(&cfg, &r, lat, lat_unc, late, serp) < 0;
+	else if (run_process(&cfg, &r, lat, lat_unc, late, serp) < 0)
 		return 1;
-	}
-	if (r.failed)
-		failed = 1;
+	px_meta_end(&meta);
+	failed |= r.failed != 0;
 
-	struct totals tot = { 0 };
-	tot.lat = lat;
-	tot.lat_unc = cfg.rate > 0 ? lat_unc : NULL;
-	tot.late = cfg.rate > 0 ? late : NULL;
-	tot.requests = r.requests;
-	tot.bytes_sent = r.bytes_sent;
-	tot.bytes_received = r.bytes_received;
-	memcpy(tot.errors, r.errors, sizeof tot.errors);
-	memcpy(tot.idle_errors, r.idle_errors, sizeof tot.idle_errors);
-	tot.connected = (unsigned long)r.connected;
-	tot.unsent = r.unsent;
-	tot.duration_s = r.stop_ns > r.measure_ns ? (double)(r.stop_ns - r.measure_ns) / 1e9 : 0;
-	tot.connect_s = r.start_ns > t0 ? (double)(r.start_ns - t0) / 1e9 : 0;
-	tot.backend = r.backend[0] ? r.backend : (cfg.backend ? cfg.backend : "unknown");
-	/* The kernel searches the local port range on every connect; past
-	 * about half of it (it keeps the other half for bind) that search
-	 * dominates. Worth a hint, since --source removes the cost. */
-	if (!cfg.nsources && cfg.addr.ss_family != AF_UNIX && cfg.connections >= 10000 &&
-	    tot.connect_s > 5)
-		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
-		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
-		        tot.connect_s);
-	if (cfg.json)
-		report_json(stdout, &cfg, &tot);
-	else
-		report_text(stdout, &cfg, &tot);
-	/* A report that did not reach its reader is no success (a full
-	 * disk, a closed pipe): say so instead of exiting 0 with nothing. */
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, PROG ": cannot write the report to standard output: %s\n",
-		        strerror(errno));
-		failed = 1;
+	struct totals tot;
+	totals_of(&tot, &cfg, &r, lat, lat_unc, late, t0);
+	tot.meta = &meta;
+	if (serp) {
+		if (pad_series(&ser, &cfg, tot.duration_s) < 0) {
+			fprintf(stderr, PROG ": out of memory\n");
+			return 1;
+		}
+		tot.series = &ser;
 	}
-	for (int k = 0; k < E_NKINDS; k++)
-		if (tot.errors[k] || tot.idle_errors[k])
-			failed = 1;
-	/* Stopped by a signal before every connection was even tried: "every
-	 * connection was made" does not hold, though no error was counted. */
-	if (!failed && tot.connected < cfg.connections) {
-		fprintf(stderr, PROG ": stopped while connecting: %lu of %lu "
-		        "connections made\n", tot.connected, cfg.connections);
-		failed = 1;
-	}
-	/* Stopped by a signal while answers were still owed: those requests
-	 * did not pass their check, so this is no clean run either. */
-	unsigned long unanswered = (unsigned long)r.unanswered;
-	if (unanswered) {
-		fprintf(stderr, PROG ": stopped by a signal with %lu request%s still "
-		        "waiting for an answer; they are in no figure\n", unanswered,
-		        unanswered == 1 ? "" : "s");
-		failed = 1;
-	}
+	failed |= write_reports(&cfg, &tot, hgrm);
+	failed = run_failed(&cfg, &tot, &r, failed);
 
 	free(lat);
 	free(lat_unc);
 	free(late);
-	free(req);
+	free_requests(&cfg);
+	free(cfg.urls);
+	free(cfg.headers);
+	free(cfg.body);
+	series_free(&ser);
 	free(cfg.sources);
 	return failed ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 /* procs.c: pollux-load --processes: forks one load process per share, starts
  * them together once all have connected, and merges what they measured. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -15,8 +15,11 @@
 
 #define PROG "pollux-load"
 
-/* What a child sends: one 'R' when connected, then this blob. */
+/* What a child sends: one 'R' when connected, then this blob, then (with
+ * --interval) its series, presult.series_len bytes of series_pack. */
 #define BLOB_LEN (sizeof(struct presult) + 3 * sizeof(struct hist))
+/* More than any real series (a slot count per used slot per interval). */
+#define MAX_SERIES_LEN (UINT64_C(1) << 34)
 
 void proc_wait_start(void)
 {
@@ -100,9 +103,24 @@ static void child(const struct config *parent, unsigned long i, int up, int down
 	struct hist *h = (struct hist *)(blob + sizeof *r);
 	for (int k = 0; k < 3; k++)
 		hist_init(&h[k]);
-	if (run_process(&cfg, r, &h[0], &h[1], &h[2]) < 0)
+	struct series ser = { 0 };
+	if (run_process(&cfg, r, &h[0], &h[1], &h[2], cfg.interval_s > 0 ? &ser : NULL) < 0)
 		_exit(1);
+	unsigned char *packed = NULL;
+	if (cfg.interval_s > 0) {
+		r->series_len = series_packed_len(&ser);
+		packed = malloc(r->series_len);
+		if (!packed) {
+			fprintf(stderr, PROG ": process %lu: out of memory\n", i);
+			_exit(1);
+		}
+		series_pack(&ser, packed);
+	}
 	int rc = write_all(up, blob, BLOB_LEN) < 0 ? 1 : 0;
+	if (!rc && packed && write_all(up, packed, r->series_len) < 0)
+		rc = 1;
+	free(packed);
+	series_free(&ser);
 	free(blob);
 	_exit(rc);
 }
@@ -112,6 +130,7 @@ struct kid {
 	int up, down;          /* -1 once closed */
 	int ready;             /* sent its 'R' */
 	size_t got;            /* blob bytes received */
+	size_t want;           /* bytes it will send: BLOB_LEN + its series */
 	char *blob;
 };
 
@@ -134,7 +153,7 @@ static void describe(char *buf, size_t n, int status)
 }
 
 int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
-                  struct hist *lat_unc, struct hist *late)
+                  struct hist *lat_unc, struct hist *late, struct series *ser)
 {
 	unsigned long n = cfg->processes;
 	struct kid *k = calloc(n, sizeof *k);
@@ -157,6 +176,7 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 		struct kid *x = &k[forked];
 		int up[2], down[2];
 		x->blob = malloc(BLOB_LEN);
+		x->want = BLOB_LEN;
 		if (!x->blob) {
 			fprintf(stderr, PROG ": out of memory\n");
 			failed = 1;
@@ -269,10 +289,23 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 					continue;
 				}
 			} else {
-				got = read(x->up, x->blob + x->got, BLOB_LEN - x->got);
+				got = read(x->up, x->blob + x->got, x->want - x->got);
 				if (got > 0) {
 					x->got += (size_t)got;
-					if (x->got < BLOB_LEN)
+					if (x->got == BLOB_LEN && x->want == BLOB_LEN) {
+						/* the header says how much series follows */
+						uint64_t sl = ((const struct presult *)x->blob)->series_len;
+						char *b = sl && sl <= MAX_SERIES_LEN
+						          ? realloc(x->blob, BLOB_LEN + (size_t)sl) : NULL;
+						if (b) {
+							x->blob = b;
+							x->want = BLOB_LEN + (size_t)sl;
+						} else if (sl) {
+							x->got = 0; /* cannot take it: as if dead */
+							got = 0;
+						}
+					}
+					if (got > 0 && x->got < x->want)
 						continue;
 				}
 			}
@@ -280,7 +313,7 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 				continue;
 			/* its blob is complete, or it is gone */
 			close_fd(&x->up);
-			if (x->got < BLOB_LEN)
+			if (x->got < x->want)
 				stopping = 1; /* dead: the run cannot be whole */
 		}
 	}
@@ -291,7 +324,7 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 		int status = 0;
 		while (waitpid(x->pid, &status, 0) < 0 && errno == EINTR)
 			;
-		if (x->got < BLOB_LEN) {
+		if (x->got < x->want) {
 			char how[96];
 			describe(how, sizeof how, status);
 			fprintf(stderr, PROG ": load process %lu (pid %ld) %s before sending "
@@ -313,7 +346,21 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 		r->connected += c->connected;
 		r->unsent += c->unsent;
 		r->unanswered += c->unanswered;
+		r->in_flight += c->in_flight;
+		if (c->stall_ns > r->stall_ns)
+			r->stall_ns = c->stall_ns;
+		r->stall_seen |= c->stall_seen;
 		r->failed |= c->failed;
+		if (ser && c->series_len) {
+			struct series cs;
+			if (series_unpack(&cs, (const unsigned char *)x->blob + BLOB_LEN,
+			                  (size_t)c->series_len) < 0 || series_merge(ser, &cs) < 0) {
+				fprintf(stderr, PROG ": the interval series of load process %lu "
+				        "cannot be read\n", i);
+				failed = 1;
+			}
+			series_free(&cs);
+		}
 		/* one interval covering every process's */
 		if (c->start_ns > r->start_ns)
 			r->start_ns = c->start_ns;

@@ -1,6 +1,6 @@
 /* worker.c: one pollux-load thread: its own poller and its share of the
  * connections, connected first, then driven closed- or open-loop. */
-#include <config.h>
+#include "toolconfig.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -29,9 +29,13 @@ struct conn {
 	unsigned char active;
 	unsigned char want_out; /* POLLUX_OUT is registered */
 	unsigned char in_free;  /* on the open-loop free list */
+	unsigned char reserved; /* -n, closed loop: reconnecting to make one of
+	                         * the requests left (counted in L->reserved) */
 	unsigned long index;    /* global connection number: picks the source */
 	size_t sent, got;       /* bytes of the current request and answer */
 	uint64_t intended_ns, sent_ns, deadline_ns;
+	uint64_t connect_ns;    /* when its connect began */
+	size_t req;             /* HTTP: which of cfg->reqs it is sending */
 	uint64_t retry_until;   /* unix backlog full: keep retrying until then */
 	uint32_t rng;
 	unsigned char *payload; /* echo: the bytes sent, to check the answer */
@@ -61,12 +65,25 @@ struct loop {
 	size_t nretry;
 	uint64_t retry_at;
 	unsigned long issued;  /* measured requests started (for -n) */
+	unsigned long reserved; /* connections being made for one of the rest */
 	unsigned long busy;    /* requests outstanding */
 	unsigned long alive_active;
 	uint64_t next_due;     /* open loop: intended time of the next request */
 	uint64_t interval_ns;
 	uint64_t requests;     /* measured and passed */
 	uint64_t last_scan;
+	size_t next_req;       /* HTTP: the next URL's request, round robin */
+	int counted;           /* the requests in flight at the stop are counted */
+	uint64_t quiet_since;  /* last answer, or when requests went out again */
+	/* --interval: the interval being filled, its histogram and the slots
+	 * used in it (so that a flush reads only those) */
+	uint64_t iv_ns;
+	size_t cur_k;
+	struct hist *cur;
+	size_t cur_lo, cur_hi;
+	uint64_t cur_requests, cur_errors;
+	int cur_used;
+	int oom;
 };
 
 static void set_fail(struct worker *w, const char *what, int e)
@@ -74,12 +91,118 @@ static void set_fail(struct worker *w, const char *what, int e)
 	snprintf(w->fail, sizeof w->fail, "%s: %s", what, strerror(e));
 }
 
+/* ---- the interval series (--interval) ----------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* Moves the interval being filled into the worker's series, sparse. */
+static void iv_flush(struct loop *L)
+{
+	struct series *s = &L->w->series;
+	if (!L->cur_used)
+		return;
+	size_t k = L->cur_k;
+	if (grow((void **)&s->iv, &s->ivcap, k + 1, sizeof *s->iv) < 0) {
+		L->oom = 1;
+		return;
+	}
+	for (; s->niv <= k; s->niv++)
+		memset(&s->iv[s->niv], 0, sizeof s->iv[0]);
+	struct interval *iv = &s->iv[k];
+	iv->requests = L->cur_requests;
+	iv->errors = L->cur_errors;
+	iv->max = L->cur->count ? L->cur->max : 0;
+	iv->first = s->nslots;
+	iv->n = 0;
+	if (L->cur->count) {
+		for (size_t i = L->cur_lo; i <= L->cur_hi; i++) {
+			uint64_t c = L->cur->counts[i];
+			if (!c)
+				continue;
+			if (grow((void **)&s->slots, &s->slotcap, s->nslots + 1,
+			         sizeof *s->slots) < 0) {
+				L->oom = 1;
+				break;
+			}
+			s->slots[s->nslots].slot = (uint32_t)i;
+			s->slots[s->nslots].count = (uint32_t)c;
+			s->nslots++;
+			iv->n++;
+			L->cur->counts[i] = 0;
+		}
+	}
+	L->cur->count = 0;
+	L->cur->min = UINT64_MAX;
+	L->cur->max = 0;
+	L->cur_requests = L->cur_errors = 0;
+	L->cur_lo = HIST_LEN;
+	L->cur_hi = 0;
+	L->cur_used = 0;
+}
+
+/* The interval now falls in, after flushing the one before; 0, or -1
+ * when there is no series or now is outside the measured time. */
+static int iv_at(struct loop *L, uint64_t now)
+{
+	if (!L->iv_ns || now < g_run.measure_ns || now >= g_run.end_ns)
+		return -1;
+	size_t k = (size_t)((now - g_run.measure_ns) / L->iv_ns);
+	if (k != L->cur_k) {
+		iv_flush(L);
+		L->cur_k = k;
+	}
+	L->cur_used = 1;
+	return 0;
+}
+
+static void iv_answer(struct loop *L, uint64_t now, uint64_t us)
+{
+	if (iv_at(L, now) < 0)
+		return;
+	hist_record(L->cur, us);
+	size_t i = hist_index(us);
+	if (i < L->cur_lo)
+		L->cur_lo = i;
+	if (i > L->cur_hi)
+		L->cur_hi = i;
+	L->cur_requests++;
+}
+
+/* ---- stalls: the longest time no answer came while requests were out --- */
+
+static void stall_end(struct loop *L, uint64_t now)
+{
+	uint64_t from = L->quiet_since > g_run.measure_ns ? L->quiet_since : g_run.measure_ns;
+	uint64_t to = now < g_run.end_ns ? now : g_run.end_ns;
+	if (now < g_run.measure_ns)
+		return;
+	L->w->stall_seen = 1;
+	if (to > from && to - from > L->w->stall_ns)
+		L->w->stall_ns = to - from;
+}
+
 static void count_error(struct loop *L, struct conn *c, enum err_kind k)
 {
-	if (c->active)
+	if (c->active) {
 		L->w->errors[k]++;
-	else
+		if (L->iv_ns && L->running && iv_at(L, px_now_ns()) == 0)
+			L->cur_errors++;
+	} else {
 		L->w->idle_errors[k]++;
+	}
 }
 
 static void warn_errno_once(int e)
@@ -109,9 +232,18 @@ static void warn_errno_once(int e)
 	}
 }
 
+static void unreserve(struct loop *L, struct conn *c)
+{
+	if (c->reserved) {
+		c->reserved = 0;
+		L->reserved--;
+	}
+}
+
 /* Forgets the socket; the slot may be reconnected later. */
 static void drop(struct loop *L, struct conn *c)
 {
+	unreserve(L, c);
 	if (c->fd >= 0) {
 		pollux_del(L->w->poller, c->fd);
 		close(c->fd);
@@ -119,8 +251,8 @@ static void drop(struct loop *L, struct conn *c)
 	}
 	if (c->state == C_CONNECTING)
 		L->pending--;
-	if (c->state == C_BUSY)
-		L->busy--;
+	if (c->state == C_BUSY && --L->busy == 0 && L->running)
+		stall_end(L, px_now_ns()); /* nothing is outstanding any more */
 	if (c->state == C_READY || c->state == C_BUSY)
 		atomic_fetch_sub_explicit(&L->w->live_open, 1, memory_order_relaxed);
 	if (c->in_free) {
@@ -143,7 +275,23 @@ static int may_issue(const struct loop *L, uint64_t now)
 {
 	if (atomic_load_explicit(&g_run.stop, memory_order_relaxed) || now >= g_run.end_ns)
 		return 0;
-	return L->cfg->requests == 0 || now < g_run.measure_ns || L->issued < L->w->quota;
+	return L->cfg->requests == 0 || now < g_run.measure_ns ||
+	       L->issued + L->reserved < L->w->quota;
+}
+
+/* A new connection in place of c's, for the next request. With -n in a
+ * closed loop it holds one of the requests left, so that two connections
+ * reconnecting at once for the last one do not both connect (with
+ * --new-connection that was one connection too many). */
+static void reconnect_conn(struct loop *L, struct conn *c)
+{
+	if (L->cfg->requests && L->cfg->rate == 0) {
+		c->reserved = 1;
+		L->reserved++;
+	}
+	start_connect(L, c);
+	if (c->state != C_CONNECTING)
+		unreserve(L, c); /* failed at once, or waits for a retry */
 }
 
 /* A connection is lost for good, or (when reconnect) replaced by a new one. */
@@ -155,7 +303,7 @@ static void fail(struct loop *L, struct conn *c, enum err_kind k, int reconnect)
 	/* replace it only while there are requests left for it to make */
 	if (reconnect && was_connected && c->active && L->running &&
 	    may_issue(L, px_now_ns()))
-		start_connect(L, c);
+		reconnect_conn(L, c);
 	else if (c->active)
 		L->alive_active--;
 }
@@ -210,7 +358,8 @@ static void start_connect(struct loop *L, struct conn *c)
 	}
 	c->fd = fd;
 	c->state = C_CONNECTING;
-	c->deadline_ns = px_now_ns() + (uint64_t)(cfg->timeout_s * 1e9);
+	c->connect_ns = px_now_ns();
+	c->deadline_ns = c->connect_ns + (uint64_t)(cfg->timeout_s * 1e9);
 	L->pending++;
 	int rc = connect(fd, (const struct sockaddr *)&cfg->addr, cfg->addrlen);
 	/* EAGAIN from a unix socket means its backlog is full and nothing is
@@ -258,9 +407,9 @@ static void fill_payload(struct conn *c, size_t n)
 	c->rng = x;
 }
 
-static size_t request_len(const struct loop *L)
+static size_t request_len(const struct loop *L, const struct conn *c)
 {
-	return L->cfg->proto == PROTO_HTTP ? L->cfg->request_len : L->cfg->size;
+	return L->cfg->proto == PROTO_HTTP ? L->cfg->req_lens[c->req] : L->cfg->size;
 }
 
 static void set_out(struct loop *L, struct conn *c, int on)
@@ -274,9 +423,9 @@ static void set_out(struct loop *L, struct conn *c, int on)
 /* Writes what is left of the request; 0, or -1 when the conn was failed. */
 static int push(struct loop *L, struct conn *c)
 {
-	const void *base = L->cfg->proto == PROTO_HTTP ? (const void *)L->cfg->request
+	const void *base = L->cfg->proto == PROTO_HTTP ? (const void *)L->cfg->reqs[c->req]
 	                                                : (const void *)c->payload;
-	size_t len = request_len(L);
+	size_t len = request_len(L, c);
 	while (c->sent < len) {
 		ssize_t n = send(c->fd, (const char *)base + c->sent, len - c->sent,
 		                 MSG_NOSIGNAL);
@@ -302,16 +451,18 @@ static void send_request(struct loop *L, struct conn *c, uint64_t intended,
                          uint64_t now)
 {
 	c->state = C_BUSY;
-	L->busy++;
+	if (L->busy++ == 0)
+		L->quiet_since = now;
 	c->sent = c->got = 0;
 	c->intended_ns = intended;
 	c->sent_ns = now;
 	c->deadline_ns = now + (uint64_t)(L->cfg->timeout_s * 1e9);
 	if (intended >= g_run.measure_ns)
 		L->issued++;
-	if (L->cfg->proto == PROTO_HTTP)
+	if (L->cfg->proto == PROTO_HTTP) {
 		http_init(&c->hp);
-	else
+		c->req = L->next_req++ % L->cfg->nurls;
+	} else
 		fill_payload(c, L->cfg->size);
 	push(L, c);
 }
@@ -332,13 +483,17 @@ static void ready(struct loop *L, struct conn *c, uint64_t now)
 	if (L->cfg->rate > 0)
 		make_free(L, c);
 	else if (may_issue(L, now))
-		send_request(L, c, now, now);
+		/* --new-connection: each request costs its connect, which is
+		 * part of its latency (not for those connected before the run) */
+		send_request(L, c, L->cfg->new_conn && c->connect_ns >= g_run.start_ns
+		                   ? c->connect_ns : now, now);
 }
 
 static void connected(struct loop *L, struct conn *c, uint64_t now)
 {
 	L->pending--;
 	c->retry_until = 0;
+	unreserve(L, c);
 	atomic_fetch_add_explicit(&L->w->live_open, 1, memory_order_relaxed);
 	c->want_out = 0;
 	pollux_mod(L->w->poller, c->fd, POLLUX_IN, c);
@@ -354,6 +509,8 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 {
 	uint64_t now = px_now_ns();
 	struct worker *w = L->w;
+	stall_end(L, now);
+	L->quiet_since = now;
 	L->busy--;
 	if (!ok) {
 		count_error(L, c, E_HTTP_STATUS);
@@ -367,15 +524,20 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 		if (now < g_run.end_ns) {
 			w->last_done_ns = now;
 			L->requests++;
+			iv_answer(L, now, (now - c->intended_ns) / 1000);
+		} else if (!L->counted) {
+			/* answered after the end, in the wait that ran past it,
+			 * before run_phase counted what was in flight */
+			w->in_flight++;
 		}
 	}
-	if (!keep_alive) {
+	if (!keep_alive || L->cfg->new_conn) {
 		/* The server ends the connection after this answer (nginx does
 		 * every keepalive_requests): open another, not an error. */
 		c->state = C_READY;
 		drop(L, c);
 		if (may_issue(L, now))
-			start_connect(L, c);
+			reconnect_conn(L, c);
 		else
 			L->alive_active--; /* nothing left for it to do */
 		return;
@@ -435,7 +597,7 @@ static void on_readable(struct loop *L, struct conn *c)
 			 * (its idle timeout): no request was lost; reconnect. */
 			drop(L, c);
 			if (may_issue(L, px_now_ns()))
-				start_connect(L, c);
+				reconnect_conn(L, c);
 			else
 				L->alive_active--;
 		} else {
@@ -688,15 +850,40 @@ static void run_phase(struct loop *L, struct pollux_event *ev)
 	if (!done)
 		atomic_fetch_sub(&g_run.undone, 1);
 	w->stopped_ns = now < g_run.end_ns ? now : g_run.end_ns;
-	/* Open loop: requests whose time came but that found no free
-	 * connection were never sent; say how many, not just drop them.
-	 * Those a free connection was there for were due only because the
-	 * loop woke after the end: they were not refused a connection. */
-	if (cfg->rate > 0 && L->next_due <= w->stopped_ns && L->next_due >= g_run.measure_ns) {
-		uint64_t due = (w->stopped_ns - L->next_due) / L->interval_ns + 1;
-		w->unsent = due > w->nfree ? due - w->nfree : 0;
+	/* Open loop: the loop may wake after the end with requests due before
+	 * it and connections free for them (it slept until the end, or woke
+	 * late): send them now, late (their lateness says so), rather than
+	 * count them as refused a connection. */
+	if (cfg->rate > 0 && !atomic_load(&g_run.stop) && g_run.end_ns != UINT64_MAX)
+		dispatch(L, g_run.end_ns - 1);
+	/* Requests of the measured time still unanswered when the clock
+	 * stopped: their answers come in the drain (into the latency
+	 * figures, not into requests), so requests + unsent + in_flight is
+	 * the schedule of an open loop (errors aside). */
+	for (unsigned long i = 0; i < w->nconn; i++) {
+		const struct conn *c = &w->conns[i];
+		if (c->state == C_BUSY && c->intended_ns >= g_run.measure_ns &&
+		    c->intended_ns < g_run.end_ns)
+			w->in_flight++;
+	}
+	L->counted = 1;
+	if (L->busy > 0)
+		stall_end(L, w->stopped_ns);
+	/* Open loop: requests whose time came in the measured time but that
+	 * found no free connection were never sent: count every due time in
+	 * [measure, stop), not just drop them. */
+	if (cfg->rate > 0 && L->interval_ns && L->next_due < w->stopped_ns) {
+		uint64_t first = L->next_due, iv = L->interval_ns;
+		if (first < g_run.measure_ns)
+			first += (g_run.measure_ns - first + iv - 1) / iv * iv;
+		if (first < w->stopped_ns)
+			w->unsent = (w->stopped_ns - 1 - first) / iv + 1;
+		/* -n: only what was left of the quota was ever due */
+		if (cfg->requests && w->unsent > w->quota - L->issued)
+			w->unsent = w->quota - L->issued;
 	}
 	drain(L, ev);
+	iv_flush(L);
 }
 
 void *worker_main(void *arg)
@@ -719,11 +906,19 @@ void *worker_main(void *arg)
 	unsigned char *payloads = NULL;
 	if (cfg->proto == PROTO_ECHO && w->nactive)
 		payloads = malloc(w->nactive * cfg->size);
+	if (cfg->interval_s > 0) {
+		L.iv_ns = (uint64_t)(cfg->interval_s * 1e9);
+		L.cur = malloc(sizeof *L.cur);
+		if (L.cur)
+			hist_init(L.cur);
+		L.cur_lo = HIST_LEN;
+	}
 	w->poller = pollux_new(cfg->backend);
 	if (!w->poller)
 		set_fail(w, "cannot create the poller", errno);
 	else if (!ev || !L.buf || !L.retry || !w->conns || !w->free_list ||
-	         (cfg->proto == PROTO_ECHO && w->nactive && !payloads))
+	         (cfg->proto == PROTO_ECHO && w->nactive && !payloads) ||
+	         (L.iv_ns && !L.cur))
 		set_fail(w, "out of memory", ENOMEM);
 	else
 		snprintf(w->backend_name, sizeof w->backend_name, "%s",
@@ -768,6 +963,9 @@ void *worker_main(void *arg)
 	}
 	publish(&L);
 	w->requests_done = L.requests;
+	if (L.oom && !w->fail[0])
+		set_fail(w, "the interval series", ENOMEM);
+	free(L.cur);
 
 	if (w->conns)
 		for (unsigned long i = 0; i < w->nconn; i++)

@@ -437,7 +437,7 @@ int scale_run_point(const struct scale_opts *o, const char *server_path,
 	 * anyone else's on the machine, after a point or two at 15,000. */
 	const char *largv[] = { load_path, "-c", conns, "-a", active,
 	                        "-d", dur, "--warmup", warm, "--backend", lb,
-	                        "--source", sources, "--json",
+	                        "--source", sources, "-q", "--json", "-",
 	                        k > 1 ? "--processes" : target,
 	                        k > 1 ? nproc : NULL, target, NULL };
 	if (proc_spawn(&load, largv) < 0) {
