@@ -98,13 +98,15 @@ static int http_answer(struct client *c)
 	char hdr[256];
 	int last = close_every && ++c->answers % close_every == 0;
 	const char *conn = last ? "Connection: close\r\n" : "";
+	/* A HEAD answer says how long the body would be and sends none. */
+	int head = c->head && strncmp(c->head, "HEAD ", 5) == 0;
 	int n;
 	if (mode == M_CHUNKED)
 		n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nTransfer-Encoding: chunked\r\n%s\r\n"
 		             "5\r\nhello\r\n1;ext=1\r\n\n\r\n0\r\nX-Trailer: 1\r\n\r\n", status, conn);
 	else
-		n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Length: 6\r\n%s\r\nhello\n",
-		             status, conn);
+		n = snprintf(hdr, sizeof hdr, "HTTP/1.1 %d X\r\nContent-Length: 6\r\n%s\r\n%s",
+		             status, conn, head ? "" : "hello\n");
 	if (append(c, hdr, (size_t)n) < 0)
 		return -1;
 	return last ? 1 : 0;

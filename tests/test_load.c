@@ -812,6 +812,19 @@ START_TEST(http_request_features)
 	free(log);
 	ck_assert_int_eq(s.accepted, 1);
 
+	/* HEAD: the answers' Content-Length announces a body that is not
+	 * sent, and every answer still counts, on one connection */
+	srv_start(&s, "--mode", "http", "--log", logp, NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "4", "-m", "HEAD", "--timeout", "5",
+	         "--json", "-", ua, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
+	ck_assert_int_eq((long)jnum(r->out, "", "requests"), 4);
+	srv_stop(&s);
+	log = slurp(logp);
+	ck_assert_int_eq(count_of(log, "HEAD /a HTTP/1.1\r\n"), 4);
+	free(log);
+	ck_assert_int_eq(s.accepted, 1);
+
 	/* the same URLs from a file, comments and blank lines skipped */
 	srv_start(&s, "--mode", "http", "--log", logp, NULL);
 	char list[1200];

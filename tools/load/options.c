@@ -387,11 +387,6 @@ static void parse_method(struct config *cfg)
 			px_bad_value("a method name (GET, POST, PUT ...)");
 	if (!*optarg || strlen(optarg) > 32)
 		px_bad_value("a method name (GET, POST, PUT ...)");
-	/* its answer announces a body it does not send: the response parser
-	 * would wait for the Content-Length */
-	if (strcmp(optarg, "HEAD") == 0)
-		px_bad_value("a method other than HEAD, whose answers pollux-load "
-		             "cannot frame");
 	cfg->method = optarg;
 }
 

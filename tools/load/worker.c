@@ -461,6 +461,8 @@ static void send_request(struct loop *L, struct conn *c, uint64_t intended,
 		L->issued++;
 	if (L->cfg->proto == PROTO_HTTP) {
 		http_init(&c->hp);
+		/* A HEAD answer announces a body it does not send. */
+		c->hp.head = strcmp(L->cfg->method, "HEAD") == 0;
 		c->req = L->next_req++ % L->cfg->nurls;
 	} else
 		fill_payload(c, L->cfg->size);
