@@ -20,6 +20,9 @@ env_file="$top_builddir/tests/install-env.sh"
 getvar() { sed -n "s/^$1=//p" "$env_file"; }
 CC=$(getvar CC)
 CFLAGS=$(getvar CFLAGS)
+# configure's own -I options (libkqueue's include directory on Linux),
+# never the source tree's lib/.
+CPPFLAGS=$(getvar CPPFLAGS)
 LDFLAGS=$(getvar LDFLAGS)
 MAKE=$(getvar MAKE)
 PKG_CONFIG=$(getvar PKG_CONFIG)
@@ -81,7 +84,7 @@ compile() { # OBJ SRC EXTRA...
 	o=$1
 	c=$2
 	shift 2
-	$CC $CFLAGS $WARN_CFLAGS $PTHREAD_CFLAGS $URING_CFLAGS $inc $pc_cflags "$@" \
+	$CC $CPPFLAGS $CFLAGS $WARN_CFLAGS $PTHREAD_CFLAGS $URING_CFLAGS $inc $pc_cflags "$@" \
 		-c "$src/$c" -o "$o" 2>>"$tmp/cc.log" ||
 		{ cat "$tmp/cc.log" >&2; fail "$c does not compile against the installed pollux.h"; }
 }
