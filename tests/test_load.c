@@ -815,6 +815,7 @@ START_TEST(http_request_features)
 	/* HEAD: the answers' Content-Length announces a body that is not
 	 * sent, and every answer still counts, on one connection */
 	srv_start(&s, "--mode", "http", "--log", logp, NULL);
+	snprintf(ua, sizeof ua, "http://%s/a", s.addr);	/* this server's port */
 	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "4", "-m", "HEAD", "--timeout", "5",
 	         "--json", "-", ua, NULL);
 	ck_assert_msg(r->status == 0, "exit %d; %s %s", r->status, r->out, r->err);
