@@ -157,10 +157,25 @@ usage_re pollux-load "$(num pollux-load -c)" -c abc
 usage_re pollux-load "$(num pollux-load -a)" -qaabc
 # (pollux-lab has no count option.)
 
+# A list or all where a tool runs one backend: the wrong kind of value,
+# not an unknown name (both names of the list are built).
+one() {
+	echo "$1: -b '$2': expected one backend name or auto (this tool runs one backend, not a list or all) (see $1 --help)"
+}
+usage pollux-server "$(one pollux-server epoll,poll)" -b epoll,poll
+usage pollux-load "$(one pollux-load all)" -b all 127.0.0.1:9
+usage pollux-lab "$(one pollux-lab epoll,poll)" -b epoll,poll framing
+
+# What the user typed is shown, control characters as escapes: the line
+# stays one line and drives no terminal.
+usage pollux-lab "pollux-lab: no lesson 'x\\e[31m\\r'; the lessons are: $(
+	"$top_builddir/tools/pollux-lab" list | awk '{print $1}' | paste -sd, - |
+	sed 's/,/, /g') (or all, list) (see pollux-lab --help)" "$(printf 'x\033[31m\r')"
+
 # A bad duration: the same words, with the option's range, and "0 (off) or"
 # where 0 turns the feature off.
 dur() {
-	echo "$1: $2 '5x': expected \\(0 (off) or \\)\\{0,1\\}a duration from [0-9.]*[umsh]* to [0-9.]*[umsh]*, such as 10s, 500ms, 2m or 250us (a plain number is seconds) (see $1 --help)"
+	echo "$1: $2 '5x': expected \\(0 (off) or \\)\\{0,1\\}a duration from [0-9.]*[umsh]* to [0-9.]*[umsh]*, such as \\(250us, \\)\\{0,1\\}500ms, 10s or 2m (a plain number is seconds) (see $1 --help)"
 }
 usage_re pollux-server "$(dur pollux-server --idle-timeout)" --idle-timeout 5x
 usage_re pollux-server "$(dur pollux-server --stats-interval)" --stats-interval 5x

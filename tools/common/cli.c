@@ -34,10 +34,27 @@ static void vline(const char *fmt, va_list ap, const char *tail)
 {
 	/* One write as far as stdio goes: lines of tools run side by side
 	 * (scale runs server and load) do not interleave mid-line. */
-	char msg[1024];
+	char msg[1024], safe[4 * sizeof msg];
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	/* A value the user typed may hold a CR, a newline or an escape
+	 * sequence: shown as \r, \n, \e or \xHH, so that the line stays one
+	 * line and the terminal is not driven by it. */
+	size_t o = 0;
+	for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+		if (*c >= 0x20 && *c != 0x7f) {
+			safe[o++] = (char)*c;
+			continue;
+		}
+		const char *e = *c == '\r' ? "\\r" : *c == '\n' ? "\\n" :
+		                *c == '\t' ? "\\t" : *c == 0x1b ? "\\e" : NULL;
+		if (e)
+			o += (size_t)snprintf(safe + o, sizeof safe - o, "%s", e);
+		else
+			o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *c);
+	}
+	safe[o] = '\0';
 	fflush(stdout);
-	fprintf(stderr, "%s: %s%s\n", g_prog, msg, tail);
+	fprintf(stderr, "%s: %s%s\n", g_prog, safe, tail);
 }
 
 void px_usage_error(const char *fmt, ...)
@@ -274,8 +291,23 @@ double px_opt_duration(double min_s, double max_s, int zero_ok)
 	char lo[32], hi[32];
 	px_fmt_duration(lo, sizeof lo, min_s);
 	px_fmt_duration(hi, sizeof hi, max_s);
-	px_bad_value("%sa duration from %s to %s, such as 10s, 500ms, 2m or 250us "
-	             "(a plain number is seconds)", zero_ok ? "0 (off) or " : "", lo, hi);
+	/* Examples this option takes, each unit once, smallest first. */
+	static const double ex[] = { 250e-6, 0.5, 10, 120 };
+	const double *ok[4];
+	int k = 0;
+	for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++)
+		if (ex[i] >= min_s && ex[i] <= max_s)
+			ok[k++] = &ex[i];
+	char eg[96] = "";
+	size_t len = 0;
+	for (int i = 0; i < k; i++) {
+		char d[32];
+		px_fmt_duration(d, sizeof d, *ok[i]);
+		len += (size_t)snprintf(eg + len, sizeof eg - len, "%s%s",
+		                        i == 0 ? "" : i == k - 1 ? " or " : ", ", d);
+	}
+	px_bad_value("%sa duration from %s to %s%s%s (a plain number is seconds)",
+	             zero_ok ? "0 (off) or " : "", lo, hi, k ? ", such as " : "", eg);
 }
 
 const char *px_opt_nonempty(const char *what)
@@ -388,6 +420,11 @@ static const char *judge_or_exit(const char *name, const char *source)
 
 const char *px_opt_backend(void)
 {
+	/* A tool that runs one backend: "epoll,poll" or "all" is not a name
+	 * pollux does not know, it is the wrong kind of value. */
+	if (optarg && (strchr(optarg, ',') || strcmp(optarg, "all") == 0))
+		px_bad_value("one backend name or auto (this tool runs one backend, "
+		             "not a list or all)");
 	return judge_or_exit(optarg ? optarg : "", px_opt_typed());
 }
 
