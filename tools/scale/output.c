@@ -527,8 +527,13 @@ static void list_figs(FILE *f, const struct group *g, int rps)
 		double v = rps ? p->rps : p->cpu_us_per_wait;
 		if (!rps && !isfinite(v))
 			v = p->us_per_wait;	/* said below: wall time */
+		/* Below 10, one decimal, as the table has it (not 6.23888). */
+		if (isfinite(v) && v < 10)
+			snprintf(b, sizeof b, "%.1f", v);
+		else if (isfinite(v))
+			px_fmt_thousands(b, sizeof b, v);
 		fprintf(f, "%s%s", i == 0 ? "" : i == g->n - 1 ? " and " : ", ",
-		        isfinite(v) ? px_fmt_thousands(b, sizeof b, v) : "no figure");
+		        isfinite(v) ? b : "no figure");
 	}
 }
 
@@ -593,7 +598,7 @@ static void summary(FILE *f, const struct scale_opts *o,
 			list_figs(f, &scan, 0);
 			fprintf(f, " us %s per wait against ", what);
 			list_figs(f, &ready, 0);
-			fputs(" for the ready-list ones (", f);
+			fputs(" us for the ready-list ones (", f);
 			list_names(f, &ready);
 			fputs("), and answered ", f);
 			list_figs(f, &scan, 1);
