@@ -226,6 +226,25 @@ run pollux-bench -b "$first" -p 1 -r 1 -q
 [ "$st" -eq 0 ] || fail "pollux-bench -b $first with POLLUX_BACKEND=nonsense: exit $st: $(cat "$tmp/err")"
 ENVSET=
 
+# An output file that cannot be created: the same one line from every
+# tool, exit 1 (a failure, not bad usage), before any work.
+unwritable() { # TOOL ARGS...
+	t=$1
+	shift
+	checks=$((checks + 1))
+	run "$t" "$@"
+	want="$t: --json '/proc/x': cannot create it: No such file or directory; check that the directory exists and is writable"
+	[ "$st" -eq 1 ] || fail "$t $*: exit $st, want 1 ($(cat "$tmp/err"))"
+	[ "$(cat "$tmp/err")" = "$want" ] || fail "$t $*: said
+	  '$(cat "$tmp/err")', want
+	  '$want'"
+}
+unwritable pollux-server --json /proc/x -l 127.0.0.1:0
+unwritable pollux-bench --json /proc/x -p 1 -r 1
+unwritable pollux-scale --json /proc/x --fds 0 -d 0.1 -w 0
+unwritable pollux-lab framing --quick --json /proc/x
+unwritable pollux-load --json /proc/x -n 1 127.0.0.1:9
+
 [ "$fails" -eq 0 ] || { echo "test_cli: $fails of $checks checks failed" >&2; exit 1; }
 echo "test_cli: $checks checks passed over $TOOLS"
 exit 0

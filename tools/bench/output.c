@@ -25,16 +25,16 @@ void out_open(const struct opts *o)
 	if (o->csv && strcmp(o->csv, "-") == 0) {
 		csv_out = stdout;
 		table_out = NULL;
-	} else if (o->csv && !(csv_out = fopen(o->csv, "w"))) {
-		px_die("--csv %s: %s", o->csv, strerror(errno));
+	} else if (o->csv) {
+		csv_out = px_open_out_or_die("--csv", o->csv);
 	}
 	if (o->json && strcmp(o->json, "-") == 0) {
 		json_out = stdout;
 		/* the text meant for people goes to stderr (CONVENTIONS.md) */
 		if (table_out)
 			table_out = stderr;
-	} else if (o->json && !(json_out = fopen(o->json, "w"))) {
-		px_die("--json %s: %s", o->json, strerror(errno));
+	} else if (o->json) {
+		json_out = px_open_out_or_die("--json", o->json);
 	}
 }
 

@@ -332,6 +332,27 @@ const char *px_fmt_limit(char *buf, size_t n, unsigned long long v)
 	return buf;
 }
 
+/* ---- output files ---------------------------------------------------- */
+
+FILE *px_open_out(const char *opt, const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return stdout;
+	FILE *f = fopen(path, "w");
+	if (!f)
+		px_warn("%s '%s': cannot create it: %s; check that the directory "
+		        "exists and is writable", opt, path, strerror(errno));
+	return f;
+}
+
+FILE *px_open_out_or_die(const char *opt, const char *path)
+{
+	FILE *f = px_open_out(opt, path);
+	if (!f)
+		exit(PX_EXIT_FAIL);
+	return f;
+}
+
 /* ---- backends -------------------------------------------------------- */
 
 const char *px_backends_joined(char *buf, size_t n, const char *sep)

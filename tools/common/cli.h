@@ -126,6 +126,13 @@ const char *px_opt_backend(void);
  * picks, a static string. */
 const char *px_env_backend(void);
 
+/* Opens an output file an option names ("-": stdout). NULL after one line
+ * on stderr: "PROG: OPT 'PATH': cannot create it: REASON; check ...".
+ * The same words for every tool and every output option. */
+FILE *px_open_out(const char *opt, const char *path);
+/* px_open_out, exiting 1 when it fails. */
+FILE *px_open_out_or_die(const char *opt, const char *path);
+
 /* Flags of px_opt_backends. */
 #define PX_BACKENDS_LIST 0x1	/* a comma list: "epoll,poll" */
 #define PX_BACKENDS_ALL 0x2	/* "all": every backend built */

@@ -3,6 +3,7 @@
  * JSON file that records it with the machine it ran on. */
 #include "toolconfig.h"
 #include "lab.h"
+#include "cli.h"
 #include "common.h"
 #include "meta.h"
 #include "pollux.h"
@@ -262,8 +263,7 @@ static int run_lesson(const struct lesson *l, const struct lab_opts *o)
 	jw_init(&L->meas);
 	FILE *jf = NULL;
 	/* A path that cannot be written is told now, not after the run. */
-	if (o->json && strcmp(o->json, "-") != 0 && !(jf = fopen(o->json, "w"))) {
-		fprintf(stderr, LAB_NAME ": cannot write --json %s: %s\n", o->json, strerror(errno));
+	if (o->json && strcmp(o->json, "-") != 0 && !(jf = px_open_out("--json", o->json))) {
 		jw_free(&L->settings);
 		jw_free(&L->meas);
 		return LAB_NOT_OBSERVED;

@@ -371,9 +371,7 @@ static void open_json(struct config *cfg)
 	const char *path = px_opt_nonempty("a file name ('-': standard output)");
 	if (cfg->json_out && cfg->json_out != stdout)
 		fclose(cfg->json_out);
-	cfg->json_out = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	if (!cfg->json_out)
-		px_die("--json '%s': %s", path, strerror(errno));
+	cfg->json_out = px_open_out_or_die(px_opt_typed(), path);
 	cfg->json_path = path;
 	cfg->json = 1;
 }

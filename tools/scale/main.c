@@ -284,8 +284,8 @@ static int prepare(struct scale_opts *o, const char *argv0, struct sweep *w)
 	}
 	if (cap_fds(o, o->per_given) < 0)
 		return -1;
-	if ((o->csv && !(w->csv = scale_open_out(o->csv))) ||
-	    (o->json && !(w->json = scale_open_out(o->json)))) {
+	if ((o->csv && !(w->csv = scale_open_out("--csv", o->csv))) ||
+	    (o->json && !(w->json = scale_open_out("--json", o->json)))) {
 		if (w->csv && w->csv != stdout)
 			fclose(w->csv);
 		return -1;

@@ -2,6 +2,7 @@
  * cost, the text bar charts, CSV and JSON, and the machine description. */
 #include "toolconfig.h"
 #include "scale.h"
+#include "cli.h"
 #include "common.h"
 #include "palette.h"
 #include "meta.h"
@@ -235,14 +236,9 @@ void scale_print_bars(FILE *f, const struct scale_opts *o,
 
 /* ---- files ---- */
 
-FILE *scale_open_out(const char *path)
+FILE *scale_open_out(const char *opt, const char *path)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	if (!f)
-		fprintf(stderr, "pollux-scale: cannot create %s: %s; check the "
-		        "directory exists and is writable\n", path,
-		        strerror(errno));
-	return f;
+	return px_open_out(opt, path);
 }
 
 static int close_out(FILE *f, const char *path, const char *what)

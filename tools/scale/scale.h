@@ -187,7 +187,7 @@ void scale_print_summary(FILE *f, const struct scale_opts *o,
                          const char *plot_said);
 /* Opens an output ("-": stdout) before the sweep, so that a bad path is
  * told at once, not after minutes of measuring; NULL after a message. */
-FILE *scale_open_out(const char *path);
+FILE *scale_open_out(const char *opt, const char *path);
 /* Write and close f (opened by scale_open_out); 0 or -1 after a message. */
 int scale_write_csv(FILE *f, const char *path,
                     const struct scale_point *pts, int n);

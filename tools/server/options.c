@@ -109,9 +109,7 @@ static void open_json(struct options *o)
 	const char *path = px_opt_nonempty("a file name ('-': standard output)");
 	if (o->json_out && o->json_out != stdout)
 		fclose(o->json_out);
-	o->json_out = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	if (!o->json_out)
-		px_die("--json %s: %s", path, strerror(errno));
+	o->json_out = px_open_out_or_die(px_opt_typed(), path);
 	o->json = 1;
 }
 
