@@ -1507,8 +1507,8 @@ START_TEST(usage_lines_follow_conventions)
 	                  "--connections=x", "127.0.0.1:9", NULL, NULL, NULL, NULL);
 	expect_usage_line("option '--conn' is ambiguous (--connections, --connect-rate)",
 	                  "--conn=x", "127.0.0.1:9", NULL, NULL, NULL, NULL);
-	expect_usage_line("-d '5x': expected a duration from 1ms to 2400h, such as 10s, 500ms, "
-	                  "2m or 250us (a plain number is seconds)",
+	expect_usage_line("-d '5x': expected a duration from 1ms to 2400h, such as 500ms, 10s "
+	                  "or 2m (a plain number is seconds)",
 	                  "-d", "5x", "127.0.0.1:9", NULL, NULL, NULL);
 	expect_usage_line("option '--help' takes no value", "--help=foo", NULL, NULL, NULL,
 	                  NULL, NULL);
