@@ -4,6 +4,7 @@
  * final ones' format; --stats-interval 0 as off; the final JSON's settings
  * and metadata; "no data" and null for a mean over no waits. */
 #include <config.h>
+#include "notrun.h"
 #include "test_server_util.h"
 #include "pollux.h"
 
@@ -117,15 +118,11 @@ START_TEST(listening_names_backend)
 	}
 	srv_stop_ok(&s);
 
-	/* POLLUX_BACKEND, no -b; also with --processes */
+	/* POLLUX_BACKEND, no -b (with --processes: the next case) */
 	ck_assert_int_eq(setenv("POLLUX_BACKEND", b, 1), 0);
-	const char *procs[] = { "--processes", "2", NULL };
-	for (int k = 0; k < 2; k++) {
-		ck_assert_int_eq(srv_start(&s, NULL, 1, 0, k ? procs : NULL), 0);
-		ck_assert_msg(strstr(s.lines, want), "POLLUX_BACKEND=%s%s: '%s'", b,
-		              k ? " --processes 2" : "", s.lines);
-		srv_stop_ok(&s);
-	}
+	ck_assert_int_eq(srv_start(&s, NULL, 1, 0, NULL), 0);
+	ck_assert_msg(strstr(s.lines, want), "POLLUX_BACKEND=%s: '%s'", b, s.lines);
+	srv_stop_ok(&s);
 	ck_assert_int_eq(unsetenv("POLLUX_BACKEND"), 0);
 
 	/* neither: the library's own choice, named */
@@ -324,6 +321,24 @@ START_TEST(no_waits_no_mean)
 }
 END_TEST
 
+/* The same with worker processes: every worker's line names the backend
+ * POLLUX_BACKEND chose. */
+START_TEST(listening_names_backend_procs)
+{
+	const char *b = backend_at(_i);
+	char want[64];
+	snprintf(want, sizeof want, " (%s)\n", b);
+	struct srv s;
+	ck_assert_int_eq(setenv("POLLUX_BACKEND", b, 1), 0);
+	const char *procs[] = { "--processes", "2", NULL };
+	ck_assert_int_eq(srv_start(&s, NULL, 1, 0, procs), 0);
+	ck_assert_msg(strstr(s.lines, want), "POLLUX_BACKEND=%s --processes 2: '%s'", b,
+	              s.lines);
+	srv_stop_ok(&s);
+	ck_assert_int_eq(unsetenv("POLLUX_BACKEND"), 0);
+}
+END_TEST
+
 void add_lines_tests(Suite *su, int nb);
 void add_lines_tests(Suite *su, int nb)
 {
@@ -331,6 +346,8 @@ void add_lines_tests(Suite *su, int nb)
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, no_listening_unless_all_bound, 0, nb);
 	tcase_add_loop_test(tc, listening_names_backend, 0, nb);
+	/* Not under libkqueue: see tests/notrun.c. */
+	nr_add(tc, "test_server", listening_names_backend_procs, 0, nb);
 	tcase_add_test(tc, listening_other_models);
 	tcase_add_loop_test(tc, stats_interval_per_interval, 0, nb);
 	tcase_add_loop_test(tc, stats_interval_text_format, 0, nb);
