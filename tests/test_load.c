@@ -718,6 +718,26 @@ START_TEST(hgrm_agrees_with_json)
 }
 END_TEST
 
+/* --hgrm -: the distribution on standard output (no file named "-"),
+ * the text report then on standard error. */
+START_TEST(hgrm_to_stdout)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	unlink("-");
+	run_load(r, "-c", "2", "-n", "100", "--hgrm", "-", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	srv_stop(&s);
+	ck_assert_msg(access("-", F_OK) != 0, "a file named '-' was written");
+	ck_assert_msg(strstr(r->out, "Percentile") && strstr(r->out, "Total count"),
+	              "no distribution on stdout: %s", r->out);
+	ck_assert_msg(!strstr(r->out, "requests 100"), "text report on stdout: %s", r->out);
+	ck_assert_msg(strstr(r->err, "requests 100 in "), "no text report on stderr: %s", r->err);
+	free(r);
+}
+END_TEST
+
 /* --interval: one entry per interval of the measured time, whose requests
  * add up to the run's, in JSON and as text lines (none with -q). */
 START_TEST(interval_series)
@@ -1382,7 +1402,7 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(r->status, 2);
 	run_load(r, "-c", "2", "-a", "3", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
-	ck_assert(strstr(r->err, "--active"));
+	ck_assert(strstr(r->err, "-a must not exceed -c"));
 	run_load(r, "-d", "1", "-n", "5", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	run_load(r, "127.0.0.1:notaport", NULL);
@@ -1425,11 +1445,11 @@ START_TEST(usage_errors)
 	ck_assert_msg(strstr(r->err, "--processes"), "%s", r->err);
 	run_load(r, "-P", "3", "-c", "2", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
-	ck_assert_msg(strstr(r->err, "--processes must not exceed --connections"), "%s", r->err);
+	ck_assert_msg(strstr(r->err, "-P must not exceed -c"), "%s", r->err);
 	/* every process runs at least one thread of at least one connection */
 	run_load(r, "-P", "3", "-t", "2", "-c", "5", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
-	ck_assert_msg(strstr(r->err, "--threads times --processes"), "%s", r->err);
+	ck_assert_msg(strstr(r->err, "-t times -P must not exceed -c"), "%s", r->err);
 	/* -n with a process that has no active connection: no share to make */
 	run_load(r, "-P", "3", "-c", "6", "-a", "2", "-n", "10", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
@@ -1454,9 +1474,16 @@ START_TEST(usage_errors)
 	run_load(r, "-m", "GET", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strstr(r->err, "--proto http only"), "stderr: %s", r->err);
+	/* a file that is not there is a failure (exit 1, one line), not a
+	 * usage mistake (CONVENTIONS.md) */
 	run_load(r, "--body", "/nonexistent/pollux-body", "http://127.0.0.1:9/", NULL);
-	ck_assert_int_eq(r->status, 2);
-	ck_assert_msg(strstr(r->err, "--body '/nonexistent/pollux-body'"), "stderr: %s", r->err);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: --body '/nonexistent/pollux-body': "
+	                 "No such file or directory\n");
+	run_load(r, "--urls", "/nonexistent/pollux-urls", NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: --urls '/nonexistent/pollux-urls': "
+	                 "No such file or directory\n");
 	run_load(r, "http://127.0.0.1:9/", "http://127.0.0.1:10/", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strstr(r->err, "same server"), "stderr: %s", r->err);
@@ -1547,6 +1574,29 @@ START_TEST(usage_lines_follow_conventions)
 		break;
 	}
 	unsetenv("POLLUX_BACKEND");
+	/* messages about several options name each as the user typed it */
+	expect_usage_line("-t must not exceed -c", "-t", "2", "-c", "1", "127.0.0.1:9", NULL);
+	expect_usage_line("--threads must not exceed --connections", "--threads", "2",
+	                  "--connections=1", "127.0.0.1:9", NULL, NULL);
+	expect_usage_line("--thr must not exceed --connections", "--thr", "20",
+	                  "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("give -d or -n, not both", "-n", "10", "-d", "1s", "127.0.0.1:9", NULL);
+	expect_usage_line("give --duration or --requests, not both", "--requests=10",
+	                  "--duration=1s", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("-a must not exceed -c", "-c2", "-a3", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("-m applies to --proto http only", "-m", "GET", "127.0.0.1:9", NULL,
+	                  NULL, NULL);
+	/* --percentiles: the shared "expected" form, and no empty item */
+	static const char *const bad_pct[] = { "50,,", "abc", ",50", "0", "50,101", "" };
+	for (size_t k = 0; k < sizeof bad_pct / sizeof bad_pct[0]; k++) {
+		snprintf(line, sizeof line, "--percentiles '%s': expected a comma list of "
+		         "percentiles above 0 and at most 100, such as 50,99,99.9", bad_pct[k]);
+		expect_usage_line(line, "--percentiles", bad_pct[k], "127.0.0.1:9", NULL, NULL,
+		                  NULL);
+	}
+	expect_usage_line("--hgrm - and --json - cannot both write to standard output; "
+	                  "give one a file name", "--hgrm", "-", "--json", "-", "127.0.0.1:9",
+	                  NULL);
 	struct result *r = malloc(sizeof *r);
 	run_load(r, "--list-backends", NULL);
 	ck_assert_int_eq(r->status, 0);
@@ -1584,6 +1634,7 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, open_loop_accounts_for_every_request, 0, nb);
 	tcase_add_loop_test(tc, closed_loop_stall_is_reported, 0, nb);
 	tcase_add_loop_test(tc, hgrm_agrees_with_json, 0, 1);
+	tcase_add_loop_test(tc, hgrm_to_stdout, 0, 1);
 	tcase_add_loop_test(tc, interval_series, 0, 1);
 	tcase_add_loop_test(tc, http_request_features, 0, nb);
 	tcase_add_loop_test(tc, new_connection_per_request, 0, nb);
