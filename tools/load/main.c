@@ -282,10 +282,11 @@ static int write_reports(const struct config *cfg, const struct totals *tot, FIL
 		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
 		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
 		        tot->connect_s);
-	/* The text for people goes to stdout, or to stderr when the JSON is
-	 * there; -q leaves it out when the JSON carries the results. */
+	/* The text for people goes to stdout, or to stderr when the JSON or
+	 * the distribution is there; -q leaves it out when the JSON carries
+	 * the results. */
 	if (!cfg->json || !cfg->quiet)
-		report_text(cfg->json_out == stdout ? stderr : stdout, cfg, tot);
+		report_text(cfg->json_out == stdout || hgrm == stdout ? stderr : stdout, cfg, tot);
 	if (cfg->json) {
 		report_json(cfg->json_out, cfg, tot);
 		if (cfg->json_out != stdout && fclose(cfg->json_out) != 0) {
@@ -296,7 +297,8 @@ static int write_reports(const struct config *cfg, const struct totals *tot, FIL
 	}
 	if (hgrm) {
 		hist_write_hgrm(hgrm, tot->lat, 1000.0);
-		if (fclose(hgrm) != 0) {
+		/* standard output is checked below, with the rest written there */
+		if (hgrm != stdout && fclose(hgrm) != 0) {
 			fprintf(stderr, PROG ": cannot write --hgrm '%s': %s\n", cfg->hgrm,
 			        strerror(errno));
 			failed = 1;
@@ -374,7 +376,9 @@ int main(int argc, char **argv)
 	}
 	/* opened now: a path that cannot be written is said before the run */
 	FILE *hgrm = NULL;
-	if (cfg.hgrm && !(hgrm = fopen(cfg.hgrm, "w"))) {
+	if (cfg.hgrm && strcmp(cfg.hgrm, "-") == 0)
+		hgrm = stdout;
+	else if (cfg.hgrm && !(hgrm = fopen(cfg.hgrm, "w"))) {
 		fprintf(stderr, PROG ": --hgrm '%s': %s\n", cfg.hgrm, strerror(errno));
 		return 1;
 	}
