@@ -330,7 +330,10 @@ START_TEST(refused_target)
 	                     "\"p50\": null, \"p90\": null, \"p99\": null, \"p999\": null, "
 	                     "\"p9999\": null, \"max\": null, \"count\": 0}"), "%s", r->out);
 	ck_assert_msg(strstr(r->out, "\"longest_stall_us\": null"), "%s", r->out);
-	/* and one line that says why */
+	/* no connection, no measured time: no duration and no rate, not 0.0 */
+	ck_assert_msg(strstr(r->out, "\"duration_s\": null, \"requests\": 0, \"rps\": null"),
+	              "%s", r->out);
+	/* and one line that says why (-q: nothing else, the JSON aside) */
 	char line[256];
 	snprintf(line, sizeof line, "pollux-load: every connection to %s was refused "
 	         "(3 of 3): is a server listening there?\n", addr);
@@ -338,6 +341,14 @@ START_TEST(refused_target)
 	run_load(r, "-b", backend_at(_i), "-c", "3", "-n", "3", addr, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_msg(strstr(r->out, "\nlatency (us): no data\n"), "text: %s", r->out);
+	ck_assert_msg(strstr(r->out, "\nrequests 0 in no measured time (no connection was "
+	                     "made): rate no data;"), "text: %s", r->out);
+	ck_assert_str_eq(r->err, line);
+	/* -q without --json: results and errors only, and there are no
+	 * results: the one line */
+	run_load(r, "-b", backend_at(_i), "-q", "-c", "3", "-d", "1s", addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->out, "");
 	ck_assert_str_eq(r->err, line);
 	/* and the same for connections that would have stayed silent */
 	run_load(r, "-b", backend_at(_i), "-c", "3", "-a", "1", "-d", "0.2", "--json", "-",
@@ -718,6 +729,45 @@ START_TEST(hgrm_agrees_with_json)
 }
 END_TEST
 
+/* The text report's header: "1 connection", every URL (or the first ones
+ * and how many more), JSON "targets"; lateness in whole microseconds like
+ * every other latency line. */
+START_TEST(report_names_what_ran)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "http", NULL);
+	char u[4][300];
+	for (int k = 0; k < 4; k++)
+		snprintf(u[k], sizeof u[k], "http://%s/%c", s.addr, 'a' + k);
+	run_load(r, "-c", "1", "-n", "4", u[0], u[1], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	char want[2048];
+	snprintf(want, sizeof want, "target %s, %s (http), backend ", u[0], u[1]);
+	ck_assert_msg(strncmp(r->out, want, strlen(want)) == 0, "%s", r->out);
+	ck_assert_msg(strstr(r->out, ", 1 connection (1 active), 1 thread, "), "%s", r->out);
+	run_load(r, "-c", "2", "-n", "4", u[0], u[1], u[2], u[3], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	snprintf(want, sizeof want, "target %s, %s (and 2 more) (http), backend ", u[0], u[1]);
+	ck_assert_msg(strncmp(r->out, want, strlen(want)) == 0, "%s", r->out);
+	ck_assert_msg(strstr(r->out, ", 2 connections (2 active), "), "%s", r->out);
+	run_load(r, "-c", "1", "-n", "4", "--json", "-", u[0], u[1], u[2], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	snprintf(want, sizeof want, "{\"target\": \"%s\", \"targets\": [\"%s\", \"%s\", "
+	         "\"%s\"], ", u[0], u[0], u[1], u[2]);
+	ck_assert_msg(strncmp(r->out, want, strlen(want)) == 0, "%s", r->out);
+	run_load(r, "-c", "1", "-R", "200", "-d", "0.2", u[0], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	unsigned long a, b, c;
+	const char *late = strstr(r->out, "sent behind schedule (us): ");
+	ck_assert_msg(late && sscanf(late, "sent behind schedule (us): p50 %lu  p99 %lu  max %lu\n",
+	                             &a, &b, &c) == 3 && !strchr(strchr(late, ':'), '.'),
+	              "%s", r->out);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
 /* --hgrm -: the distribution on standard output (no file named "-"),
  * the text report then on standard error. */
 START_TEST(hgrm_to_stdout)
@@ -770,13 +820,14 @@ START_TEST(interval_series)
 	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.6", "--interval", "0.2", s.addr,
 	         NULL);
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
-	ck_assert_msg(strstr(r->out, "    from_s   requests   errors     p50_us     p99_us"
+	/* the column has the JSON key's name */
+	ck_assert_msg(strstr(r->out, "   start_s   requests   errors     p50_us     p99_us"
 	                     "     max_us\n") && strstr(r->out, "\n     0.000 ") &&
 	              strstr(r->out, "\n     0.200 ") && strstr(r->out, "\n     0.400 ") &&
 	              !strstr(r->out, "\n     0.600 "), "%s", r->out);
 	run_load(r, "-b", backend_at(_i), "-q", "-c", "2", "-d", "0.4", "--interval", "0.2",
 	         s.addr, NULL);
-	ck_assert_msg(r->status == 0 && !strstr(r->out, "from_s"), "%s", r->out);
+	ck_assert_msg(r->status == 0 && !strstr(r->out, "start_s"), "%s", r->out);
 	srv_stop(&s);
 	free(r);
 }
@@ -1304,7 +1355,7 @@ static void python_check(const char *json, int with_rate)
 		"import json, sys\n"
 		"d = json.loads(sys.stdin.read())\n"
 		"rate = int(sys.argv[1])\n"
-		"top = ['target','proto','backend','connections','active','threads','processes',"
+		"top = ['target','targets','proto','backend','connections','active','threads','processes',"
 		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
 		"'idle_connect_errors','latency_us','in_flight','longest_stall_us','notes',"
 		"'settings','pollux_version','time','machine']\n"
@@ -1335,8 +1386,10 @@ static void python_check(const char *json, int with_rate)
 		"assert isinstance(st['warmup_s'], (int, float)) and isinstance(st['timeout_s'], (int, float))\n"
 		"assert isinstance(d['notes'], list) and all(isinstance(n, str) for n in d['notes'])\n"
 		"assert isinstance(d['in_flight'], int) and isinstance(d['longest_stall_us'], int)\n"
+		"t = d['targets']\n"
+		"assert isinstance(t, list) and t and all(isinstance(x, str) for x in t), d\n"
 		"for k in top:\n"
-		"    if k not in ('target','proto','backend','errors','idle_connect_errors',"
+		"    if k not in ('target','targets','proto','backend','errors','idle_connect_errors',"
 		"'latency_us','latency_uncorrected_us','lateness_us','notes','settings',"
 		"'pollux_version','time','machine'):\n"
 		"        assert isinstance(d[k], (int, float)), k\n"
@@ -1635,6 +1688,7 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, closed_loop_stall_is_reported, 0, nb);
 	tcase_add_loop_test(tc, hgrm_agrees_with_json, 0, 1);
 	tcase_add_loop_test(tc, hgrm_to_stdout, 0, 1);
+	tcase_add_loop_test(tc, report_names_what_ran, 0, 1);
 	tcase_add_loop_test(tc, interval_series, 0, 1);
 	tcase_add_loop_test(tc, http_request_features, 0, nb);
 	tcase_add_loop_test(tc, new_connection_per_request, 0, nb);

@@ -271,6 +271,7 @@ struct totals {
 	uint64_t requests, bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
 	double duration_s;
+	int measured;            /* a connection was made: duration_s is real */
 	double connect_s;        /* how long the connect phase took */
 	unsigned long connected; /* connections made in it */
 	uint64_t unsent, in_flight;

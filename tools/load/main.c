@@ -245,6 +245,8 @@ static void totals_of(struct totals *tot, const struct config *cfg, const struct
 	tot->stall_seen = r->stall_seen;
 	tot->duration_s = r->stop_ns > r->measure_ns
 	                  ? (double)(r->stop_ns - r->measure_ns) / 1e9 : 0;
+	/* no connection, no measurement: its "duration" is no figure */
+	tot->measured = r->connected > 0;
 	tot->connect_s = r->start_ns > t0 ? (double)(r->start_ns - t0) / 1e9 : 0;
 	tot->backend = r->backend[0] ? r->backend : (cfg->backend ? cfg->backend : "unknown");
 }
@@ -285,7 +287,9 @@ static int write_reports(const struct config *cfg, const struct totals *tot, FIL
 	/* The text for people goes to stdout, or to stderr when the JSON or
 	 * the distribution is there; -q leaves it out when the JSON carries
 	 * the results. */
-	if (!cfg->json || !cfg->quiet)
+	/* With -q and nothing measured (no connection was made) there are no
+	 * results: the one line that says why (run_failed) is all. */
+	if ((!cfg->json || !cfg->quiet) && !(cfg->quiet && !tot->measured))
 		report_text(cfg->json_out == stdout || hgrm == stdout ? stderr : stdout, cfg, tot);
 	if (cfg->json) {
 		report_json(cfg->json_out, cfg, tot);
