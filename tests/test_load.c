@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -413,6 +414,91 @@ START_TEST(silent_server_times_out)
 	ck_assert_int_eq((long)jnum(r->out, "errors", "timeout"), 2);
 	srv_stop(&s);
 	free(r);
+}
+END_TEST
+
+/* No request passed: one line on stderr says what came back instead (the
+ * HTTP status, malformed answers, or nothing at all) and, where a server
+ * speaking the other protocol is the likely cause, says that. */
+START_TEST(no_success_says_why)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	char url[300];
+	srv_start(&s, "--mode", "http", "--status", "404", NULL);
+	snprintf(url, sizeof url, "http://%s/nope", s.addr);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "3", url, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: every request failed: 3 answers HTTP 404\n");
+	run_load(r, "-b", backend_at(_i), "-q", "-c", "1", "-n", "1", url, NULL);
+	ck_assert_str_eq(r->err, "pollux-load: every request failed: 1 answer HTTP 404\n");
+	/* echo at an HTTP server: it waits for a request head that never
+	 * comes; the timeouts are real (--timeout ran out), and said so */
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.2", "--timeout", "0.5", s.addr,
+	         NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: no request was answered: 2 timed out after "
+	                 "500ms (--timeout); is the server speaking echo? (an HTTP server "
+	                 "takes an http:// URL, or --proto http)\n");
+	srv_stop(&s);
+	/* HTTP at an echo server: its answer is our request, no HTTP answer */
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "3", "--proto", "http", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: every request failed: 3 malformed answers; "
+	                 "is the server speaking HTTP? (an echo server takes HOST:PORT "
+	                 "without http://, or --proto echo)\n");
+	/* some passed: the report's counts say the rest, no such line */
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "3", s.addr, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_str_eq(r->err, "");
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* Stopped by a signal before --timeout ran out: the requests still owed
+ * are "still waiting", never counted as timeouts. */
+START_TEST(signal_is_no_timeout)
+{
+	struct srv s;
+	srv_start(&s, "--mode", "silent", NULL);
+	int out[2], err[2];
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(err[0]);
+		execl(load_bin, load_bin, "-b", backend_at(_i), "-q", "-c", "2", "-d", "0.2",
+		      "--timeout", "60s", "--json", "-", s.addr, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	/* past the 0.2 s run, in the wait for the answers owed */
+	struct timespec ts = { 1, 0 };
+	nanosleep(&ts, NULL);
+	kill(pid, SIGINT);
+	static char json[OUT_MAX];
+	char msg[1024];
+	int nj = read_line(out[0], json, sizeof json, 30000);
+	int nm = read_line(err[0], msg, sizeof msg, 30000);
+	close(out[0]);
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	ck_assert_msg(nj > 0, "no JSON");
+	ck_assert_int_eq((long)jnum(json, "errors", "timeout"), 0);
+	assert_no_errors(json, "errors", NULL);
+	ck_assert_int_eq((long)jnum(json, "", "in_flight"), 2);
+	ck_assert_msg(nm > 0 && strstr(msg, "stopped by a signal with 2 requests still waiting"),
+	              "stderr: %s", nm > 0 ? msg : "(nothing)");
+	srv_stop(&s);
 }
 END_TEST
 
@@ -1680,6 +1766,8 @@ static Suite *load_suite(void)
 	nr_add(tc, "test_load", reset_connections, 0, nb);
 	tcase_add_loop_test(tc, silent_server_times_out, 0, nb);
 	tcase_add_loop_test(tc, closed_loop_consistent_with_duration, 0, nb);
+	tcase_add_loop_test(tc, no_success_says_why, 0, nb);
+	tcase_add_loop_test(tc, signal_is_no_timeout, 0, 1);
 	tcase_add_loop_test(tc, open_loop_rate_gives_count, 0, nb);
 	tcase_add_loop_test(tc, http_content_length_chunked_and_close, 0, nb);
 	tcase_add_loop_test(tc, source_addresses_spread, 0, nb);
