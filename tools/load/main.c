@@ -418,11 +418,13 @@ static int run_failed(const struct config *cfg, const struct totals *tot,
 	uint64_t errors = 0;
 	for (int k = 0; k < E_NKINDS; k++)
 		errors += tot->errors[k];
+	/* Requests made and none passed (not even one answered after the
+	 * clock stopped, which is a latency): say what came back instead. */
 	if (tot->connected == 0 && refused >= cfg->connections)
 		fprintf(stderr, PROG ": every connection to %s was refused (%llu of %lu): "
 		        "is a server listening there?\n", cfg->target,
 		        (unsigned long long)refused, cfg->connections);
-	else if (tot->requests == 0 && errors > 0)
+	else if (tot->requests == 0 && tot->lat->count == 0 && errors > 0)
 		explain_no_success(cfg, tot, r->http_status);
 	for (int k = 0; k < E_NKINDS; k++)
 		if (tot->errors[k] || tot->idle_errors[k])
