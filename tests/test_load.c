@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -330,7 +331,10 @@ START_TEST(refused_target)
 	                     "\"p50\": null, \"p90\": null, \"p99\": null, \"p999\": null, "
 	                     "\"p9999\": null, \"max\": null, \"count\": 0}"), "%s", r->out);
 	ck_assert_msg(strstr(r->out, "\"longest_stall_us\": null"), "%s", r->out);
-	/* and one line that says why */
+	/* no connection, no measured time: no duration and no rate, not 0.0 */
+	ck_assert_msg(strstr(r->out, "\"duration_s\": null, \"requests\": 0, \"rps\": null"),
+	              "%s", r->out);
+	/* and one line that says why (-q: nothing else, the JSON aside) */
 	char line[256];
 	snprintf(line, sizeof line, "pollux-load: every connection to %s was refused "
 	         "(3 of 3): is a server listening there?\n", addr);
@@ -338,6 +342,14 @@ START_TEST(refused_target)
 	run_load(r, "-b", backend_at(_i), "-c", "3", "-n", "3", addr, NULL);
 	ck_assert_int_eq(r->status, 1);
 	ck_assert_msg(strstr(r->out, "\nlatency (us): no data\n"), "text: %s", r->out);
+	ck_assert_msg(strstr(r->out, "\nrequests 0 in no measured time (no connection was "
+	                     "made): rate no data;"), "text: %s", r->out);
+	ck_assert_str_eq(r->err, line);
+	/* -q without --json: results and errors only, and there are no
+	 * results: the one line */
+	run_load(r, "-b", backend_at(_i), "-q", "-c", "3", "-d", "1s", addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->out, "");
 	ck_assert_str_eq(r->err, line);
 	/* and the same for connections that would have stayed silent */
 	run_load(r, "-b", backend_at(_i), "-c", "3", "-a", "1", "-d", "0.2", "--json", "-",
@@ -402,6 +414,91 @@ START_TEST(silent_server_times_out)
 	ck_assert_int_eq((long)jnum(r->out, "errors", "timeout"), 2);
 	srv_stop(&s);
 	free(r);
+}
+END_TEST
+
+/* No request passed: one line on stderr says what came back instead (the
+ * HTTP status, malformed answers, or nothing at all) and, where a server
+ * speaking the other protocol is the likely cause, says that. */
+START_TEST(no_success_says_why)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	char url[300];
+	srv_start(&s, "--mode", "http", "--status", "404", NULL);
+	snprintf(url, sizeof url, "http://%s/nope", s.addr);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "3", url, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: every request failed: 3 answers HTTP 404\n");
+	run_load(r, "-b", backend_at(_i), "-q", "-c", "1", "-n", "1", url, NULL);
+	ck_assert_str_eq(r->err, "pollux-load: every request failed: 1 answer HTTP 404\n");
+	/* echo at an HTTP server: it waits for a request head that never
+	 * comes; the timeouts are real (--timeout ran out), and said so */
+	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.2", "--timeout", "0.5", s.addr,
+	         NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: no request was answered: 2 timed out after "
+	                 "500ms (--timeout); is the server speaking echo? (an HTTP server "
+	                 "takes an http:// URL, or --proto http)\n");
+	srv_stop(&s);
+	/* HTTP at an echo server: its answer is our request, no HTTP answer */
+	srv_start(&s, "--mode", "echo", NULL);
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "3", "--proto", "http", s.addr, NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: every request failed: 3 malformed answers; "
+	                 "is the server speaking HTTP? (an echo server takes HOST:PORT "
+	                 "without http://, or --proto echo)\n");
+	/* some passed: the report's counts say the rest, no such line */
+	run_load(r, "-b", backend_at(_i), "-c", "1", "-n", "3", s.addr, NULL);
+	ck_assert_int_eq(r->status, 0);
+	ck_assert_str_eq(r->err, "");
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* Stopped by a signal before --timeout ran out: the requests still owed
+ * are "still waiting", never counted as timeouts. */
+START_TEST(signal_is_no_timeout)
+{
+	struct srv s;
+	srv_start(&s, "--mode", "silent", NULL);
+	int out[2], err[2];
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(err[0]);
+		execl(load_bin, load_bin, "-b", backend_at(_i), "-q", "-c", "2", "-d", "0.2",
+		      "--timeout", "60s", "--json", "-", s.addr, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	/* past the 0.2 s run, in the wait for the answers owed */
+	struct timespec ts = { 1, 0 };
+	nanosleep(&ts, NULL);
+	kill(pid, SIGINT);
+	static char json[OUT_MAX];
+	char msg[1024];
+	int nj = read_line(out[0], json, sizeof json, 30000);
+	int nm = read_line(err[0], msg, sizeof msg, 30000);
+	close(out[0]);
+	close(err[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	ck_assert_msg(nj > 0, "no JSON");
+	ck_assert_int_eq((long)jnum(json, "errors", "timeout"), 0);
+	assert_no_errors(json, "errors", NULL);
+	ck_assert_int_eq((long)jnum(json, "", "in_flight"), 2);
+	ck_assert_msg(nm > 0 && strstr(msg, "stopped by a signal with 2 requests still waiting"),
+	              "stderr: %s", nm > 0 ? msg : "(nothing)");
+	srv_stop(&s);
 }
 END_TEST
 
@@ -718,6 +815,65 @@ START_TEST(hgrm_agrees_with_json)
 }
 END_TEST
 
+/* The text report's header: "1 connection", every URL (or the first ones
+ * and how many more), JSON "targets"; lateness in whole microseconds like
+ * every other latency line. */
+START_TEST(report_names_what_ran)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "http", NULL);
+	char u[4][300];
+	for (int k = 0; k < 4; k++)
+		snprintf(u[k], sizeof u[k], "http://%s/%c", s.addr, 'a' + k);
+	run_load(r, "-c", "1", "-n", "4", u[0], u[1], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	char want[2048];
+	snprintf(want, sizeof want, "target %s, %s (http), backend ", u[0], u[1]);
+	ck_assert_msg(strncmp(r->out, want, strlen(want)) == 0, "%s", r->out);
+	ck_assert_msg(strstr(r->out, ", 1 connection (1 active), 1 thread, "), "%s", r->out);
+	run_load(r, "-c", "2", "-n", "4", u[0], u[1], u[2], u[3], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	snprintf(want, sizeof want, "target %s, %s (and 2 more) (http), backend ", u[0], u[1]);
+	ck_assert_msg(strncmp(r->out, want, strlen(want)) == 0, "%s", r->out);
+	ck_assert_msg(strstr(r->out, ", 2 connections (2 active), "), "%s", r->out);
+	run_load(r, "-c", "1", "-n", "4", "--json", "-", u[0], u[1], u[2], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	snprintf(want, sizeof want, "{\"target\": \"%s\", \"targets\": [\"%s\", \"%s\", "
+	         "\"%s\"], ", u[0], u[0], u[1], u[2]);
+	ck_assert_msg(strncmp(r->out, want, strlen(want)) == 0, "%s", r->out);
+	run_load(r, "-c", "1", "-R", "200", "-d", "0.2", u[0], NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	unsigned long a, b, c;
+	const char *late = strstr(r->out, "sent behind schedule (us): ");
+	ck_assert_msg(late && sscanf(late, "sent behind schedule (us): p50 %lu  p99 %lu  max %lu\n",
+	                             &a, &b, &c) == 3 && !strchr(strchr(late, ':'), '.'),
+	              "%s", r->out);
+	srv_stop(&s);
+	free(r);
+}
+END_TEST
+
+/* --hgrm -: the distribution on standard output (no file named "-"),
+ * the text report then on standard error. */
+START_TEST(hgrm_to_stdout)
+{
+	struct srv s;
+	struct result *r = malloc(sizeof *r);
+	srv_start(&s, "--mode", "echo", NULL);
+	unlink("-");
+	run_load(r, "-c", "2", "-n", "100", "--hgrm", "-", s.addr, NULL);
+	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
+	srv_stop(&s);
+	ck_assert_msg(access("-", F_OK) != 0, "a file named '-' was written");
+	ck_assert_msg(strstr(r->out, "Percentile") && strstr(r->out, "Total count"),
+	              "no distribution on stdout: %s", r->out);
+	ck_assert_msg(!strstr(r->out, "requests 100"), "text report on stdout: %s", r->out);
+	ck_assert_msg(strstr(r->err, "requests 100 in "), "no text report on stderr: %s", r->err);
+	free(r);
+}
+END_TEST
+
 /* --interval: one entry per interval of the measured time, whose requests
  * add up to the run's, in JSON and as text lines (none with -q). */
 START_TEST(interval_series)
@@ -750,13 +906,14 @@ START_TEST(interval_series)
 	run_load(r, "-b", backend_at(_i), "-c", "2", "-d", "0.6", "--interval", "0.2", s.addr,
 	         NULL);
 	ck_assert_msg(r->status == 0, "exit %d; stderr: %s", r->status, r->err);
-	ck_assert_msg(strstr(r->out, "    from_s   requests   errors     p50_us     p99_us"
+	/* the column has the JSON key's name */
+	ck_assert_msg(strstr(r->out, "   start_s   requests   errors     p50_us     p99_us"
 	                     "     max_us\n") && strstr(r->out, "\n     0.000 ") &&
 	              strstr(r->out, "\n     0.200 ") && strstr(r->out, "\n     0.400 ") &&
 	              !strstr(r->out, "\n     0.600 "), "%s", r->out);
 	run_load(r, "-b", backend_at(_i), "-q", "-c", "2", "-d", "0.4", "--interval", "0.2",
 	         s.addr, NULL);
-	ck_assert_msg(r->status == 0 && !strstr(r->out, "from_s"), "%s", r->out);
+	ck_assert_msg(r->status == 0 && !strstr(r->out, "start_s"), "%s", r->out);
 	srv_stop(&s);
 	free(r);
 }
@@ -1284,7 +1441,7 @@ static void python_check(const char *json, int with_rate)
 		"import json, sys\n"
 		"d = json.loads(sys.stdin.read())\n"
 		"rate = int(sys.argv[1])\n"
-		"top = ['target','proto','backend','connections','active','threads','processes',"
+		"top = ['target','targets','proto','backend','connections','active','threads','processes',"
 		"'duration_s','requests','rps','bytes_sent','bytes_received','errors',"
 		"'idle_connect_errors','latency_us','in_flight','longest_stall_us','notes',"
 		"'settings','pollux_version','time','machine']\n"
@@ -1315,8 +1472,10 @@ static void python_check(const char *json, int with_rate)
 		"assert isinstance(st['warmup_s'], (int, float)) and isinstance(st['timeout_s'], (int, float))\n"
 		"assert isinstance(d['notes'], list) and all(isinstance(n, str) for n in d['notes'])\n"
 		"assert isinstance(d['in_flight'], int) and isinstance(d['longest_stall_us'], int)\n"
+		"t = d['targets']\n"
+		"assert isinstance(t, list) and t and all(isinstance(x, str) for x in t), d\n"
 		"for k in top:\n"
-		"    if k not in ('target','proto','backend','errors','idle_connect_errors',"
+		"    if k not in ('target','targets','proto','backend','errors','idle_connect_errors',"
 		"'latency_us','latency_uncorrected_us','lateness_us','notes','settings',"
 		"'pollux_version','time','machine'):\n"
 		"        assert isinstance(d[k], (int, float)), k\n"
@@ -1382,7 +1541,7 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(r->status, 2);
 	run_load(r, "-c", "2", "-a", "3", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
-	ck_assert(strstr(r->err, "--active"));
+	ck_assert(strstr(r->err, "-a must not exceed -c"));
 	run_load(r, "-d", "1", "-n", "5", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	run_load(r, "127.0.0.1:notaport", NULL);
@@ -1425,11 +1584,11 @@ START_TEST(usage_errors)
 	ck_assert_msg(strstr(r->err, "--processes"), "%s", r->err);
 	run_load(r, "-P", "3", "-c", "2", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
-	ck_assert_msg(strstr(r->err, "--processes must not exceed --connections"), "%s", r->err);
+	ck_assert_msg(strstr(r->err, "-P must not exceed -c"), "%s", r->err);
 	/* every process runs at least one thread of at least one connection */
 	run_load(r, "-P", "3", "-t", "2", "-c", "5", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
-	ck_assert_msg(strstr(r->err, "--threads times --processes"), "%s", r->err);
+	ck_assert_msg(strstr(r->err, "-t times -P must not exceed -c"), "%s", r->err);
 	/* -n with a process that has no active connection: no share to make */
 	run_load(r, "-P", "3", "-c", "6", "-a", "2", "-n", "10", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
@@ -1454,9 +1613,16 @@ START_TEST(usage_errors)
 	run_load(r, "-m", "GET", "127.0.0.1:9", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strstr(r->err, "--proto http only"), "stderr: %s", r->err);
+	/* a file that is not there is a failure (exit 1, one line), not a
+	 * usage mistake (CONVENTIONS.md) */
 	run_load(r, "--body", "/nonexistent/pollux-body", "http://127.0.0.1:9/", NULL);
-	ck_assert_int_eq(r->status, 2);
-	ck_assert_msg(strstr(r->err, "--body '/nonexistent/pollux-body'"), "stderr: %s", r->err);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: --body '/nonexistent/pollux-body': "
+	                 "No such file or directory\n");
+	run_load(r, "--urls", "/nonexistent/pollux-urls", NULL);
+	ck_assert_int_eq(r->status, 1);
+	ck_assert_str_eq(r->err, "pollux-load: --urls '/nonexistent/pollux-urls': "
+	                 "No such file or directory\n");
 	run_load(r, "http://127.0.0.1:9/", "http://127.0.0.1:10/", NULL);
 	ck_assert_int_eq(r->status, 2);
 	ck_assert_msg(strstr(r->err, "same server"), "stderr: %s", r->err);
@@ -1547,6 +1713,29 @@ START_TEST(usage_lines_follow_conventions)
 		break;
 	}
 	unsetenv("POLLUX_BACKEND");
+	/* messages about several options name each as the user typed it */
+	expect_usage_line("-t must not exceed -c", "-t", "2", "-c", "1", "127.0.0.1:9", NULL);
+	expect_usage_line("--threads must not exceed --connections", "--threads", "2",
+	                  "--connections=1", "127.0.0.1:9", NULL, NULL);
+	expect_usage_line("--thr must not exceed --connections", "--thr", "20",
+	                  "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("give -d or -n, not both", "-n", "10", "-d", "1s", "127.0.0.1:9", NULL);
+	expect_usage_line("give --duration or --requests, not both", "--requests=10",
+	                  "--duration=1s", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("-a must not exceed -c", "-c2", "-a3", "127.0.0.1:9", NULL, NULL, NULL);
+	expect_usage_line("-m applies to --proto http only", "-m", "GET", "127.0.0.1:9", NULL,
+	                  NULL, NULL);
+	/* --percentiles: the shared "expected" form, and no empty item */
+	static const char *const bad_pct[] = { "50,,", "abc", ",50", "0", "50,101", "" };
+	for (size_t k = 0; k < sizeof bad_pct / sizeof bad_pct[0]; k++) {
+		snprintf(line, sizeof line, "--percentiles '%s': expected a comma list of "
+		         "percentiles above 0 and at most 100, such as 50,99,99.9", bad_pct[k]);
+		expect_usage_line(line, "--percentiles", bad_pct[k], "127.0.0.1:9", NULL, NULL,
+		                  NULL);
+	}
+	expect_usage_line("--hgrm - and --json - cannot both write to standard output; "
+	                  "give one a file name", "--hgrm", "-", "--json", "-", "127.0.0.1:9",
+	                  NULL);
 	struct result *r = malloc(sizeof *r);
 	run_load(r, "--list-backends", NULL);
 	ck_assert_int_eq(r->status, 0);
@@ -1577,6 +1766,8 @@ static Suite *load_suite(void)
 	nr_add(tc, "test_load", reset_connections, 0, nb);
 	tcase_add_loop_test(tc, silent_server_times_out, 0, nb);
 	tcase_add_loop_test(tc, closed_loop_consistent_with_duration, 0, nb);
+	tcase_add_loop_test(tc, no_success_says_why, 0, nb);
+	tcase_add_loop_test(tc, signal_is_no_timeout, 0, 1);
 	tcase_add_loop_test(tc, open_loop_rate_gives_count, 0, nb);
 	tcase_add_loop_test(tc, http_content_length_chunked_and_close, 0, nb);
 	tcase_add_loop_test(tc, source_addresses_spread, 0, nb);
@@ -1584,6 +1775,8 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(tc, open_loop_accounts_for_every_request, 0, nb);
 	tcase_add_loop_test(tc, closed_loop_stall_is_reported, 0, nb);
 	tcase_add_loop_test(tc, hgrm_agrees_with_json, 0, 1);
+	tcase_add_loop_test(tc, hgrm_to_stdout, 0, 1);
+	tcase_add_loop_test(tc, report_names_what_ran, 0, 1);
 	tcase_add_loop_test(tc, interval_series, 0, 1);
 	tcase_add_loop_test(tc, http_request_features, 0, nb);
 	tcase_add_loop_test(tc, new_connection_per_request, 0, nb);

@@ -67,6 +67,9 @@ enum err_kind {
 	E_EADDRINUSE, E_ENETUNREACH, E_EHOSTUNREACH, E_EAGAIN, E_OTHER, E_NKINDS
 };
 extern const char *const err_names[E_NKINDS];
+/* Non-2xx answers by status (100-999; anything else at 0), so that a run
+ * whose every request failed can say which status it got. */
+#define N_STATUS 1000
 enum err_kind err_from_errno(int e);
 
 /* ---- configuration (main.c) -------------------------------------------- */
@@ -173,6 +176,7 @@ struct worker {
 	uint64_t bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS];
 	uint64_t idle_errors[E_NKINDS];
+	uint64_t http_status[N_STATUS]; /* active connections' non-2xx answers */
 	uint64_t requests_done;  /* measured requests that passed */
 	uint64_t last_done_ns;   /* when the last of them completed */
 	uint64_t stopped_ns;     /* when this thread stopped measuring */
@@ -219,6 +223,7 @@ void proc_wait_start(void);
 struct presult {
 	uint64_t requests, bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
+	uint64_t http_status[N_STATUS];
 	uint64_t connected, unsent, unanswered;
 	uint64_t in_flight, stall_ns;
 	uint64_t series_len; /* --interval: bytes of series_pack after the blob */
@@ -271,6 +276,7 @@ struct totals {
 	uint64_t requests, bytes_sent, bytes_received;
 	uint64_t errors[E_NKINDS], idle_errors[E_NKINDS];
 	double duration_s;
+	int measured;            /* a connection was made: duration_s is real */
 	double connect_s;        /* how long the connect phase took */
 	unsigned long connected; /* connections made in it */
 	uint64_t unsent, in_flight;

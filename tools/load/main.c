@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "common.h"
 #include "load.h"
 
@@ -183,6 +184,8 @@ int run_process(const struct config *cfgp, struct presult *r, struct hist *lat,
 			r->errors[k] += x->errors[k];
 			r->idle_errors[k] += x->idle_errors[k];
 		}
+		for (int st = 0; st < N_STATUS; st++)
+			r->http_status[st] += x->http_status[st];
 		hist_merge(lat, x->lat);
 		if (x->lat_unc && lat_unc)
 			hist_merge(lat_unc, x->lat_unc);
@@ -245,6 +248,8 @@ static void totals_of(struct totals *tot, const struct config *cfg, const struct
 	tot->stall_seen = r->stall_seen;
 	tot->duration_s = r->stop_ns > r->measure_ns
 	                  ? (double)(r->stop_ns - r->measure_ns) / 1e9 : 0;
+	/* no connection, no measurement: its "duration" is no figure */
+	tot->measured = r->connected > 0;
 	tot->connect_s = r->start_ns > t0 ? (double)(r->start_ns - t0) / 1e9 : 0;
 	tot->backend = r->backend[0] ? r->backend : (cfg->backend ? cfg->backend : "unknown");
 }
@@ -282,10 +287,13 @@ static int write_reports(const struct config *cfg, const struct totals *tot, FIL
 		fprintf(stderr, PROG ": connecting took %.1f s; a crowded local port range "
 		        "slows every connect: --source 127.0.0.2-127.0.0.20 spreads them\n",
 		        tot->connect_s);
-	/* The text for people goes to stdout, or to stderr when the JSON is
-	 * there; -q leaves it out when the JSON carries the results. */
-	if (!cfg->json || !cfg->quiet)
-		report_text(cfg->json_out == stdout ? stderr : stdout, cfg, tot);
+	/* The text for people goes to stdout, or to stderr when the JSON or
+	 * the distribution is there; -q leaves it out when the JSON carries
+	 * the results. */
+	/* With -q and nothing measured (no connection was made) there are no
+	 * results: the one line that says why (run_failed) is all. */
+	if ((!cfg->json || !cfg->quiet) && !(cfg->quiet && !tot->measured))
+		report_text(cfg->json_out == stdout || hgrm == stdout ? stderr : stdout, cfg, tot);
 	if (cfg->json) {
 		report_json(cfg->json_out, cfg, tot);
 		if (cfg->json_out != stdout && fclose(cfg->json_out) != 0) {
@@ -296,7 +304,8 @@ static int write_reports(const struct config *cfg, const struct totals *tot, FIL
 	}
 	if (hgrm) {
 		hist_write_hgrm(hgrm, tot->lat, 1000.0);
-		if (fclose(hgrm) != 0) {
+		/* standard output is checked below, with the rest written there */
+		if (hgrm != stdout && fclose(hgrm) != 0) {
 			fprintf(stderr, PROG ": cannot write --hgrm '%s': %s\n", cfg->hgrm,
 			        strerror(errno));
 			failed = 1;
@@ -312,6 +321,92 @@ static int write_reports(const struct config *cfg, const struct totals *tot, FIL
 	return failed;
 }
 
+/* One part of the line that says why every request failed: "3 answers
+ * HTTP 404", "2 timed out after 30s", "1 malformed answer". */
+static void why_part(char *b, size_t n, const struct config *cfg, enum err_kind k,
+                     uint64_t count)
+{
+	unsigned long long c = (unsigned long long)count;
+	const char *s = count == 1 ? "" : "s";
+	char d[32];
+	switch (k) {
+	case E_TIMEOUT:
+		snprintf(b, n, "%llu timed out after %s (--timeout)", c,
+		         px_fmt_duration(d, sizeof d, cfg->timeout_s));
+		break;
+	case E_MALFORMED: snprintf(b, n, "%llu malformed answer%s", c, s); break;
+	case E_MISMATCH: snprintf(b, n, "%llu answer%s unlike what was sent", c, s); break;
+	case E_CLOSED: snprintf(b, n, "%llu closed by the server unanswered", c); break;
+	case E_SHORT: snprintf(b, n, "%llu answer%s cut short", c, s); break;
+	case E_RESET: snprintf(b, n, "%llu connection%s reset", c, s); break;
+	case E_REFUSED: snprintf(b, n, "%llu connection%s refused", c, s); break;
+	default: snprintf(b, n, "%llu %s", c, err_names[k]); break;
+	}
+}
+
+/* When no request passed its check although requests were made: one line
+ * that says what came back instead (the statuses, malformed answers, or
+ * nothing at all) and, where a protocol mismatch is the likely cause,
+ * what to check. The report has the counts; this says what they mean. */
+static void explain_no_success(const struct config *cfg, const struct totals *tot,
+                               const uint64_t *status)
+{
+	char line[1024], part[160];
+	size_t len = 0;
+	line[0] = '\0';
+#define ADD(...) do { \
+		if (len < sizeof line) \
+			len += (size_t)snprintf(line + len, sizeof line - len, __VA_ARGS__); \
+	} while (0)
+	/* the statuses, most frequent first (at most three named) */
+	uint64_t done[3] = { 0 };
+	int shown = 0;
+	for (; shown < 3; shown++) {
+		int best = -1;
+		for (int st = 0; st < N_STATUS; st++) {
+			int seen = 0;
+			for (int j = 0; j < shown; j++)
+				seen |= done[j] == (uint64_t)st;
+			if (!seen && status[st] && (best < 0 || status[st] > status[best]))
+				best = st;
+		}
+		if (best < 0)
+			break;
+		done[shown] = (uint64_t)best;
+		if (best)
+			ADD("%s%llu answer%s HTTP %d", shown ? ", " : "",
+			    (unsigned long long)status[best], status[best] == 1 ? "" : "s", best);
+		else
+			ADD("%s%llu answer%s with an unusual status", shown ? ", " : "",
+			    (unsigned long long)status[best], status[best] == 1 ? "" : "s");
+	}
+	uint64_t named = 0;
+	for (int j = 0; j < shown; j++)
+		named += status[done[j]];
+	if (tot->errors[E_HTTP_STATUS] > named)
+		ADD(", %llu other non-2xx", (unsigned long long)(tot->errors[E_HTTP_STATUS] - named));
+	for (int k = 0; k < E_NKINDS; k++) {
+		if (k == E_HTTP_STATUS || !tot->errors[k])
+			continue;
+		why_part(part, sizeof part, cfg, (enum err_kind)k, tot->errors[k]);
+		ADD("%s%s", len ? ", " : "", part);
+	}
+	/* Answers that were no answer of this protocol, or none at all, are
+	 * most often a server speaking the other one. */
+	uint64_t answered = tot->errors[E_HTTP_STATUS] + tot->errors[E_MALFORMED] +
+	                    tot->errors[E_MISMATCH];
+	int garbled = tot->errors[E_MALFORMED] + tot->errors[E_MISMATCH] > 0;
+	const char *hint = cfg->proto == PROTO_HTTP
+		? "; is the server speaking HTTP? (an echo server takes HOST:PORT "
+		  "without http://, or --proto echo)"
+		: "; is the server speaking echo? (an HTTP server takes an http:// URL, "
+		  "or --proto http)";
+	fprintf(stderr, PROG ": %s: %s%s\n",
+	        answered ? "every request failed" : "no request was answered", line,
+	        garbled || !answered ? hint : "");
+#undef ADD
+}
+
 /* 1 when the run was not clean (each reason said on stderr), else 0;
  * failed: it already failed otherwise (said). */
 static int run_failed(const struct config *cfg, const struct totals *tot,
@@ -320,10 +415,17 @@ static int run_failed(const struct config *cfg, const struct totals *tot,
 	/* Nothing answered because nothing was there: one line that says so,
 	 * not a report of zeros to puzzle over. */
 	uint64_t refused = tot->errors[E_REFUSED] + tot->idle_errors[E_REFUSED];
+	uint64_t errors = 0;
+	for (int k = 0; k < E_NKINDS; k++)
+		errors += tot->errors[k];
+	/* Requests made and none passed (not even one answered after the
+	 * clock stopped, which is a latency): say what came back instead. */
 	if (tot->connected == 0 && refused >= cfg->connections)
 		fprintf(stderr, PROG ": every connection to %s was refused (%llu of %lu): "
 		        "is a server listening there?\n", cfg->target,
 		        (unsigned long long)refused, cfg->connections);
+	else if (tot->requests == 0 && tot->lat->count == 0 && errors > 0)
+		explain_no_success(cfg, tot, r->http_status);
 	for (int k = 0; k < E_NKINDS; k++)
 		if (tot->errors[k] || tot->idle_errors[k])
 			failed = 1;
@@ -374,10 +476,8 @@ int main(int argc, char **argv)
 	}
 	/* opened now: a path that cannot be written is said before the run */
 	FILE *hgrm = NULL;
-	if (cfg.hgrm && !(hgrm = fopen(cfg.hgrm, "w"))) {
-		fprintf(stderr, PROG ": --hgrm '%s': %s\n", cfg.hgrm, strerror(errno));
+	if (cfg.hgrm && !(hgrm = px_open_out("--hgrm", cfg.hgrm)))
 		return 1;
-	}
 	/* several processes would draw over each other's line */
 	cfg.progress = cfg.processes == 1 && !cfg.quiet && !cfg.no_progress &&
 	               isatty(STDERR_FILENO);

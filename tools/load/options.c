@@ -60,6 +60,32 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* The options that messages about several options at once name, each as
+ * the user typed it ("-t" or "--threads" or "--thr"), recorded at parse
+ * time: px_opt_typed() only knows the option being parsed. */
+enum typed_opt {
+	T_ACTIVE, T_CONN, T_DURATION, T_REQUESTS, T_PROCESSES, T_RATE, T_THREADS,
+	T_SIZE, T_PROTO, T_SOURCE, T_BODY, T_URLS, T_HTTP_ONLY, T_JSON, T_HGRM,
+	T_NTYPED
+};
+static const char *const long_names[T_NTYPED] = {
+	"--active", "--connections", "--duration", "--requests", "--processes",
+	"--rate", "--threads", "--size", "--proto", "--source", "--body", "--urls",
+	"--method", "--json", "--hgrm",
+};
+static char typed[T_NTYPED][64];
+
+static void remember_typed(enum typed_opt t)
+{
+	snprintf(typed[t], sizeof typed[t], "%s", px_opt_typed());
+}
+
+/* The option as typed, or its long name when it was not given. */
+static const char *opt_name(enum typed_opt t)
+{
+	return typed[t][0] ? typed[t] : long_names[t];
+}
+
 static void usage(FILE *f)
 {
 	fputs("Usage: " PROG " [OPTION]... TARGET\n"
@@ -168,9 +194,11 @@ static void add_url(struct config *cfg, const char *url, const char *from)
 /* --urls FILE: one URL a line; blank lines and lines from '#' skipped. */
 static void read_urls(struct config *cfg, const char *file)
 {
+	/* a file that cannot be read is a failure, not a usage mistake
+	 * (CONVENTIONS.md: "PROG: WHAT: REASON", exit 1) */
 	FILE *f = fopen(file, "r");
 	if (!f)
-		px_usage_error("--urls '%s': %s", file, strerror(errno));
+		px_die("%s '%s': %s", opt_name(T_URLS), file, strerror(errno));
 	char line[1400], from[1300];
 	unsigned long no = 0;
 	size_t before = cfg->nurls;
@@ -178,7 +206,7 @@ static void read_urls(struct config *cfg, const char *file)
 		no++;
 		size_t n = strlen(line);
 		if (n == sizeof line - 1 && line[n - 1] != '\n')
-			px_usage_error("--urls '%s' line %lu: too long", file, no);
+			px_usage_error("%s '%s' line %lu: too long", opt_name(T_URLS), file, no);
 		while (n && isspace((unsigned char)line[n - 1]))
 			line[--n] = '\0';
 		const char *p = line;
@@ -186,11 +214,12 @@ static void read_urls(struct config *cfg, const char *file)
 			p++;
 		if (!*p || *p == '#')
 			continue;
-		snprintf(from, sizeof from, "--urls '%.1000s' line %lu: ", file, no);
+		snprintf(from, sizeof from, "%s '%.1000s' line %lu: ", opt_name(T_URLS), file, no);
 		if (!cfg->target[0]) {
 			size_t len = strlen(p);
 			if (len >= sizeof cfg->target)
-				px_usage_error("--urls '%s' line %lu: URL too long", file, no);
+				px_usage_error("%s '%s' line %lu: URL too long", opt_name(T_URLS),
+				               file, no);
 			memcpy(cfg->target, p, len + 1);
 		}
 		add_url(cfg, p, from);
@@ -198,9 +227,9 @@ static void read_urls(struct config *cfg, const char *file)
 	int bad = ferror(f);
 	fclose(f);
 	if (bad)
-		px_usage_error("--urls '%s': cannot read it", file);
+		px_die("%s '%s': cannot read it", opt_name(T_URLS), file);
 	if (cfg->nurls == before)
-		px_usage_error("--urls '%s': no URL in it", file);
+		px_usage_error("%s '%s': no URL in it", opt_name(T_URLS), file);
 }
 
 #define MAX_BODY (64ul << 20)
@@ -210,14 +239,15 @@ static void read_body(struct config *cfg, const char *file)
 {
 	FILE *f = fopen(file, "rb");
 	if (!f)
-		px_usage_error("--body '%s': %s", file, strerror(errno));
+		px_die("%s '%s': %s", opt_name(T_BODY), file, strerror(errno));
 	size_t cap = 4096;
 	char *b = malloc(cap);
 	size_t n = 0, k;
 	while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
 		n += k;
 		if (n > MAX_BODY)
-			px_usage_error("--body '%s': more than %lu bytes", file, MAX_BODY);
+			px_usage_error("%s '%s': more than %lu bytes", opt_name(T_BODY), file,
+			               MAX_BODY);
 		if (n == cap) {
 			char *q = realloc(b, cap * 2);
 			if (!q) {
@@ -232,7 +262,7 @@ static void read_body(struct config *cfg, const char *file)
 	if (!b)
 		px_die("out of memory");
 	if (ferror(f))
-		px_usage_error("--body '%s': cannot read it", file);
+		px_die("%s '%s': cannot read it", opt_name(T_BODY), file);
 	fclose(f);
 	cfg->body = b;
 	cfg->body_len = n;
@@ -273,26 +303,26 @@ static void parse_sources(struct config *cfg, const char *arg)
 	const char *dash = strchr(arg, '-');
 	size_t al = dash ? (size_t)(dash - arg) : strlen(arg);
 	if (al == 0 || al >= sizeof a || (dash && strlen(dash + 1) >= sizeof b))
-		px_usage_error("--source '%s': expected ADDR or ADDR-ADDR", arg);
+		px_usage_error("%s '%s': expected ADDR or ADDR-ADDR", opt_name(T_SOURCE), arg);
 	memcpy(a, arg, al);
 	a[al] = '\0';
 	snprintf(b, sizeof b, "%s", dash ? dash + 1 : a);
 	struct sockaddr_storage lo, hi;
 	if (parse_ip(a, &lo) < 0 || parse_ip(b, &hi) < 0)
-		px_usage_error("--source '%s': not a numeric IPv4 or IPv6 address range", arg);
+		px_usage_error("%s '%s': not a numeric IPv4 or IPv6 address range", opt_name(T_SOURCE), arg);
 	if (lo.ss_family != hi.ss_family)
-		px_usage_error("--source '%s': both ends must be the same family", arg);
+		px_usage_error("%s '%s': both ends must be the same family", opt_name(T_SOURCE), arg);
 	size_t n;
 	unsigned char *l = ip_bytes(&lo, &n), *h = ip_bytes(&hi, &n);
 	if (memcmp(l, h, n) > 0)
-		px_usage_error("--source '%s': the first address is above the last", arg);
+		px_usage_error("%s '%s': the first address is above the last", opt_name(T_SOURCE), arg);
 	cfg->sources = calloc(MAX_SOURCES, sizeof *cfg->sources);
 	if (!cfg->sources)
 		px_die("out of memory");
 	struct sockaddr_storage cur = lo;
 	for (;;) {
 		if (cfg->nsources == MAX_SOURCES)
-			px_usage_error("--source '%s': more than 65536 addresses", arg);
+			px_usage_error("%s '%s': more than 65536 addresses", opt_name(T_SOURCE), arg);
 		cfg->sources[cfg->nsources++] = cur;
 		size_t k;
 		unsigned char *c = ip_bytes(&cur, &k);
@@ -328,24 +358,31 @@ static void check_source(const char *arg, const struct sockaddr_storage *ss)
 	          ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
 	          : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
 	          host, sizeof host);
-	px_usage_error("--source '%s': %s is not an address of this machine "
-	          "(on Linux all of 127.0.0.0/8 is)", arg, host);
+	px_usage_error("%s '%s': %s is not an address of this machine "
+	          "(on Linux all of 127.0.0.0/8 is)", opt_name(T_SOURCE), arg, host);
 }
 
+#define PCT_WHAT "a comma list of percentiles above 0 and at most 100, such as 50,99,99.9"
+
+/* --percentiles LIST: each item a number in (0, 100]; an empty item (a
+ * doubled or trailing comma) is a mistake, not nothing. Called while the
+ * option is parsed, so that px_bad_value names it as typed. */
 static void parse_percentiles(struct config *cfg, const char *arg)
 {
 	char buf[512];
 	if (strlen(arg) >= sizeof buf)
-		px_usage_error("--percentiles '%s': list too long", arg);
+		px_bad_value(PCT_WHAT " (at most 32)");
 	strcpy(buf, arg);
 	cfg->npct = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+	for (char *t = buf, *next; t; t = next) {
+		next = strchr(t, ',');
+		if (next)
+			*next++ = '\0';
 		double v;
+		if (!*t || px_parse_double(t, 100.0, &v) < 0 || !(v > 0))
+			px_bad_value(PCT_WHAT);
 		if (cfg->npct == MAX_PCT)
-			px_usage_error("--percentiles '%s': at most 32 values", arg);
-		if (px_parse_double(t, 100.0, &v) < 0 || v <= 0)
-			px_usage_error("--percentiles '%s': each value must be above 0 and at most 100", arg);
+			px_bad_value(PCT_WHAT " (at most 32)");
 		/* The JSON key drops the point: 9.99 and 99.9 would both be
 		 * "p999", and one would silently stand for the other. */
 		char key[40], other[40];
@@ -354,13 +391,11 @@ static void parse_percentiles(struct config *cfg, const char *arg)
 			double w = i < N_STD_PCT ? std_pct[i] : cfg->pct[i - N_STD_PCT];
 			pct_key(w, other, sizeof other);
 			if (w != v && strcmp(key, other) == 0)
-				px_usage_error("--percentiles: %g and %g would both be reported as "
-				          "\"%s\"; give only one", v, w, key);
+				px_usage_error("%s: %g and %g would both be reported as "
+				               "\"%s\"; give only one", px_opt_typed(), v, w, key);
 		}
 		cfg->pct[cfg->npct++] = v;
 	}
-	if (cfg->npct == 0)
-		px_usage_error("--percentiles '%s': give at least one value", arg);
 }
 
 /* --json FILE: opened now, so that a path that cannot be written is said
@@ -374,6 +409,7 @@ static void open_json(struct config *cfg)
 	cfg->json_out = px_open_out_or_die(px_opt_typed(), path);
 	cfg->json_path = path;
 	cfg->json = 1;
+	remember_typed(T_JSON);
 }
 
 static void parse_method(struct config *cfg)
@@ -428,7 +464,7 @@ static void check_together(struct config *cfg, int have_active, int have_duratio
                            int have_size, int http_only)
 {
 	if (http_only && cfg->proto != PROTO_HTTP)
-		px_usage_error("--method, --header and --body apply to --proto http only");
+		px_usage_error("%s applies to --proto http only", opt_name(T_HTTP_ONLY));
 	if (cfg->addr.ss_family != AF_UNIX) {
 		unsigned port = ntohs(cfg->addr.ss_family == AF_INET
 		                      ? ((struct sockaddr_in *)&cfg->addr)->sin_port
@@ -436,29 +472,36 @@ static void check_together(struct config *cfg, int have_active, int have_duratio
 		if (port == 0)
 			px_usage_error("'%s': the port must not be 0", cfg->target);
 	}
+	if (cfg->hgrm && strcmp(cfg->hgrm, "-") == 0 && cfg->json_out == stdout)
+		px_usage_error("%s - and %s - cannot both write to standard output; "
+		               "give one a file name", opt_name(T_HGRM), opt_name(T_JSON));
 	if (have_size && cfg->proto == PROTO_HTTP)
-		px_usage_error("--size applies to --proto echo only");
+		px_usage_error("%s applies to --proto echo only", opt_name(T_SIZE));
 	if (have_duration && cfg->requests)
-		px_usage_error("give --duration or --requests, not both");
+		px_usage_error("give %s or %s, not both", opt_name(T_DURATION),
+		               opt_name(T_REQUESTS));
 	if (!have_active)
 		cfg->active = cfg->connections;
 	if (cfg->active > cfg->connections)
-		px_usage_error("--active must not exceed --connections");
+		px_usage_error("%s must not exceed %s", opt_name(T_ACTIVE), opt_name(T_CONN));
 	if (cfg->requests && cfg->active == 0)
-		px_usage_error("--requests needs at least one active connection");
+		px_usage_error("%s needs at least one active connection",
+		               opt_name(T_REQUESTS));
 	if (cfg->processes > cfg->connections)
-		px_usage_error("--processes must not exceed --connections");
-	if (cfg->threads > cfg->connections / cfg->processes)
-		px_usage_error("%s", cfg->processes > 1
-		               ? "--threads times --processes must not exceed --connections"
-		               : "--threads must not exceed --connections");
+		px_usage_error("%s must not exceed %s", opt_name(T_PROCESSES), opt_name(T_CONN));
+	if (cfg->threads > cfg->connections / cfg->processes) {
+		if (cfg->processes > 1)
+			px_usage_error("%s times %s must not exceed %s", opt_name(T_THREADS),
+			               opt_name(T_PROCESSES), opt_name(T_CONN));
+		px_usage_error("%s must not exceed %s", opt_name(T_THREADS), opt_name(T_CONN));
+	}
 	/* -n's count is split over the active connections; a process with
 	 * none would have no share and run by the clock instead. */
 	if (cfg->requests && cfg->active < cfg->processes)
-		px_usage_error("--requests with --processes needs at least one "
-		               "active connection per process");
+		px_usage_error("%s with %s needs at least one active connection per process",
+		               opt_name(T_REQUESTS), opt_name(T_PROCESSES));
 	if (cfg->rate > 0 && cfg->active == 0)
-		px_usage_error("--rate needs at least one active connection");
+		px_usage_error("%s needs at least one active connection", opt_name(T_RATE));
 }
 
 void load_options(struct config *cfg, int argc, char **argv)
@@ -475,12 +518,17 @@ void load_options(struct config *cfg, int argc, char **argv)
 		switch (o) {
 		case 'a':
 			cfg->active = px_opt_ulong(0, 10000000);
+			remember_typed(T_ACTIVE);
 			have_active = 1;
 			break;
 		case 'b': cfg->backend = px_opt_backend(); break;
-		case 'c': cfg->connections = px_opt_ulong(1, 10000000); break;
+		case 'c':
+			cfg->connections = px_opt_ulong(1, 10000000);
+			remember_typed(T_CONN);
+			break;
 		case 'd':
 			cfg->duration_s = px_opt_duration(0.001, DUR_MAX, 0);
+			remember_typed(T_DURATION);
 			have_duration = 1;
 			break;
 		case 'H': {
@@ -488,18 +536,34 @@ void load_options(struct config *cfg, int argc, char **argv)
 			if (why)
 				px_usage_error("%s '%s': %s", px_opt_typed(), optarg, why);
 			cfg->headers[cfg->nheaders++] = optarg;
+			if (!http_only)
+				remember_typed(T_HTTP_ONLY);
 			http_only = 1;
 			break;
 		}
 		case 'm':
 			parse_method(cfg);
+			if (!http_only)
+				remember_typed(T_HTTP_ONLY);
 			http_only = 1;
 			break;
-		case 'n': cfg->requests = px_opt_ulong(1, (unsigned long)1e15); break;
-		case 'P': cfg->processes = px_opt_ulong(1, 1024); break;
+		case 'n':
+			cfg->requests = px_opt_ulong(1, (unsigned long)1e15);
+			remember_typed(T_REQUESTS);
+			break;
+		case 'P':
+			cfg->processes = px_opt_ulong(1, 1024);
+			remember_typed(T_PROCESSES);
+			break;
 		case 'q': cfg->quiet = 1; break;
-		case 'R': cfg->rate = px_opt_double(0.001, 1e9); break;
-		case 't': cfg->threads = px_opt_ulong(1, 1024); break;
+		case 'R':
+			cfg->rate = px_opt_double(0.001, 1e9);
+			remember_typed(T_RATE);
+			break;
+		case 't':
+			cfg->threads = px_opt_ulong(1, 1024);
+			remember_typed(T_THREADS);
+			break;
 		case O_WARMUP: cfg->warmup_s = px_opt_duration(0.001, DUR_MAX, 1); break;
 		case O_TIMEOUT: cfg->timeout_s = px_opt_duration(0.001, TIMEOUT_MAX, 0); break;
 		case O_PROTO:
@@ -509,22 +573,36 @@ void load_options(struct config *cfg, int argc, char **argv)
 				cfg->proto = PROTO_HTTP;
 			else
 				px_bad_value("echo or http");
+			remember_typed(T_PROTO);
 			have_proto = 1;
 			break;
 		case O_SIZE:
 			cfg->size = px_opt_ulong(1, 64ul << 20);
+			remember_typed(T_SIZE);
 			have_size = 1;
 			break;
 		case O_BODY:
 			body_file = px_opt_nonempty("a file name");
+			remember_typed(T_BODY);
+			if (!http_only)
+				remember_typed(T_HTTP_ONLY);
 			http_only = 1;
 			break;
-		case O_URLS: urls_file = px_opt_nonempty("a file name"); break;
+		case O_URLS:
+			urls_file = px_opt_nonempty("a file name");
+			remember_typed(T_URLS);
+			break;
 		case O_NEWCONN: cfg->new_conn = 1; break;
-		case O_SOURCE: source = optarg; break;
+		case O_SOURCE:
+			source = optarg;
+			remember_typed(T_SOURCE);
+			break;
 		case O_CRATE: cfg->connect_rate = px_opt_double(0.001, 1e9); break;
 		case O_JSON: open_json(cfg); break;
-		case O_HGRM: cfg->hgrm = px_opt_nonempty("a file name"); break;
+		case O_HGRM:
+			cfg->hgrm = px_opt_nonempty("a file name ('-': standard output)");
+			remember_typed(T_HGRM);
+			break;
 		case O_INTERVAL: cfg->interval_s = px_opt_duration(0.001, DUR_MAX, 0); break;
 		case O_PCT: parse_percentiles(cfg, optarg); break;
 		case O_LIST: px_list_backends(stdout); exit(0);
@@ -545,10 +623,10 @@ void load_options(struct config *cfg, int argc, char **argv)
 		read_body(cfg, body_file);
 	if (source) {
 		if (cfg->addr.ss_family == AF_UNIX)
-			px_usage_error("--source applies to TCP targets only");
+			px_usage_error("%s applies to TCP targets only", opt_name(T_SOURCE));
 		parse_sources(cfg, source);
 		if (cfg->sources[0].ss_family != cfg->addr.ss_family)
-			px_usage_error("--source '%s': not the target's address family", source);
+			px_usage_error("%s '%s': not the target's address family", opt_name(T_SOURCE), source);
 		check_source(source, &cfg->sources[0]);
 		check_source(source, &cfg->sources[cfg->nsources - 1]);
 	}

@@ -343,6 +343,8 @@ int run_processes(const struct config *cfg, struct presult *r, struct hist *lat,
 			r->errors[e] += c->errors[e];
 			r->idle_errors[e] += c->idle_errors[e];
 		}
+		for (int st = 0; st < N_STATUS; st++)
+			r->http_status[st] += c->http_status[st];
 		r->connected += c->connected;
 		r->unsent += c->unsent;
 		r->unanswered += c->unanswered;

@@ -163,6 +163,13 @@ static void put_json_note(const char *note, void *arg)
 	px_json_string(j->f, note);
 }
 
+/* URL i of an HTTP run as the requests name it (settings.urls, targets). */
+static const char *url_at(const struct config *cfg, size_t i, char *buf, size_t n)
+{
+	snprintf(buf, n, "http://%s%s", cfg->urls[i].host_hdr, cfg->urls[i].path);
+	return buf;
+}
+
 /* "null" for an unset number: a setting not in force. */
 static void json_opt(FILE *f, const char *key, int set, double v, int decimals)
 {
@@ -196,10 +203,8 @@ static void json_settings(FILE *f, const struct config *cfg)
 		fputc('[', f);
 		for (size_t i = 0; i < cfg->nurls; i++) {
 			char u[1400];
-			snprintf(u, sizeof u, "http://%s%s", cfg->urls[i].host_hdr,
-			         cfg->urls[i].path);
 			fputs(i ? ", " : "", f);
-			px_json_string(f, u);
+			px_json_string(f, url_at(cfg, i, u, sizeof u));
 		}
 		fputc(']', f);
 	} else {
@@ -274,19 +279,43 @@ static void json_series(FILE *f, const struct config *cfg, const struct series *
 	fputc(']', f);
 }
 
+/* The rate over the measured time, or nothing when no time was measured:
+ * 0 req/s over no time would be a made-up figure. */
+static int have_rate(const struct totals *t)
+{
+	return t->measured && t->duration_s > 0;
+}
+
 void report_json(FILE *f, const struct config *cfg, const struct totals *t)
 {
+	/* "target" is the first (kept for readers of old output), "targets"
+	 * every one requested */
 	fputs("{\"target\": ", f);
 	px_json_string(f, cfg->target);
+	fputs(", \"targets\": [", f);
+	if (cfg->proto == PROTO_HTTP) {
+		for (size_t i = 0; i < cfg->nurls; i++) {
+			char u[1400];
+			fputs(i ? ", " : "", f);
+			px_json_string(f, url_at(cfg, i, u, sizeof u));
+		}
+	} else {
+		px_json_string(f, cfg->target);
+	}
+	fputc(']', f);
 	fprintf(f, ", \"proto\": \"%s\", \"backend\": ",
 	        cfg->proto == PROTO_HTTP ? "http" : "echo");
 	px_json_string(f, t->backend);
 	fprintf(f, ", \"connections\": %lu, \"active\": %lu, \"threads\": %lu"
 	        ", \"processes\": %lu",
 	        cfg->connections, cfg->active, cfg->threads, cfg->processes);
-	fprintf(f, ", \"duration_s\": %.3f, \"requests\": %llu, \"rps\": ",
-	        t->duration_s, (unsigned long long)t->requests);
-	if (t->duration_s > 0)
+	fputs(", \"duration_s\": ", f);
+	if (t->measured)
+		fprintf(f, "%.3f", t->duration_s);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"requests\": %llu, \"rps\": ", (unsigned long long)t->requests);
+	if (have_rate(t))
 		fprintf(f, "%.1f", (double)t->requests / t->duration_s);
 	else
 		fputs("null", f);
@@ -372,7 +401,7 @@ static void text_errors(FILE *f, const char *title, const uint64_t *e)
 
 static void text_series(FILE *f, const struct config *cfg, const struct series *s)
 {
-	fprintf(f, "%10s %10s %8s %10s %10s %10s\n", "from_s", "requests", "errors",
+	fprintf(f, "%10s %10s %8s %10s %10s %10s\n", "start_s", "requests", "errors",
 	        "p50_us", "p99_us", "max_us");
 	for (size_t k = 0; k < s->niv; k++) {
 		const struct interval *iv = &s->iv[k];
@@ -393,11 +422,38 @@ static void put_text_note(const char *note, void *arg)
 	fprintf((FILE *)arg, "note: %s\n", note);
 }
 
+/* Whole microseconds from nanoseconds, as every latency line prints. */
+static unsigned long long ns_to_us(uint64_t ns)
+{
+	return (unsigned long long)((ns + 500) / 1000);
+}
+
+/* Up to this many URLs are named on the target line, then "and N more". */
+#define TEXT_URLS 3
+
+static void text_target(FILE *f, const struct config *cfg)
+{
+	fputs("target ", f);
+	if (cfg->proto != PROTO_HTTP || cfg->nurls <= 1) {
+		fputs(cfg->target, f);
+		return;
+	}
+	size_t shown = cfg->nurls <= TEXT_URLS ? cfg->nurls : TEXT_URLS - 1;
+	for (size_t i = 0; i < shown; i++) {
+		char u[1400];
+		fprintf(f, "%s%s", i ? ", " : "", url_at(cfg, i, u, sizeof u));
+	}
+	if (shown < cfg->nurls)
+		fprintf(f, " (and %zu more)", cfg->nurls - shown);
+}
+
 void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 {
-	fprintf(f, "target %s (%s), backend %s, %lu connections (%lu active), %lu thread%s, ",
-	        cfg->target, cfg->proto == PROTO_HTTP ? "http" : "echo", t->backend,
-	        cfg->connections, cfg->active, cfg->threads, cfg->threads == 1 ? "" : "s");
+	text_target(f, cfg);
+	fprintf(f, " (%s), backend %s, %lu connection%s (%lu active), %lu thread%s, ",
+	        cfg->proto == PROTO_HTTP ? "http" : "echo", t->backend,
+	        cfg->connections, cfg->connections == 1 ? "" : "s", cfg->active,
+	        cfg->threads, cfg->threads == 1 ? "" : "s");
 	if (cfg->processes > 1)
 		fprintf(f, "in each of %lu processes, ", cfg->processes);
 	if (cfg->rate > 0)
@@ -408,9 +464,13 @@ void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 	        cfg->connections, t->connect_s);
 	if (t->series && !cfg->quiet)
 		text_series(f, cfg, t->series);
-	fprintf(f, "requests %llu in %.3f s: ", (unsigned long long)t->requests,
-	        t->duration_s);
-	if (t->duration_s > 0)
+	if (t->measured)
+		fprintf(f, "requests %llu in %.3f s: ", (unsigned long long)t->requests,
+		        t->duration_s);
+	else
+		fprintf(f, "requests %llu in no measured time (no connection was made): ",
+		        (unsigned long long)t->requests);
+	if (have_rate(t))
 		fprintf(f, "%.1f req/s", (double)t->requests / t->duration_s);
 	else
 		fputs("rate no data", f);
@@ -429,10 +489,9 @@ void report_text(FILE *f, const struct config *cfg, const struct totals *t)
 	if (cfg->rate > 0) {
 		text_latency(f, cfg, "latency from actual send (uncorrected)", t->lat_unc);
 		if (t->late->count)
-			fprintf(f, "sent behind schedule (us): p50 %.3f  p99 %.3f  max %.3f\n",
-			        (double)hist_percentile(t->late, 50) / 1e3,
-			        (double)hist_percentile(t->late, 99) / 1e3,
-			        (double)t->late->max / 1e3);
+			fprintf(f, "sent behind schedule (us): p50 %llu  p99 %llu  max %llu\n",
+			        ns_to_us(hist_percentile(t->late, 50)),
+			        ns_to_us(hist_percentile(t->late, 99)), ns_to_us(t->late->max));
 		else
 			fputs("sent behind schedule (us): no request sent\n", f);
 		fprintf(f, "due but never sent (no free connection by the end): %llu\n",

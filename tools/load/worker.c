@@ -516,6 +516,9 @@ static void finish_request(struct loop *L, struct conn *c, int keep_alive, int o
 	L->busy--;
 	if (!ok) {
 		count_error(L, c, E_HTTP_STATUS);
+		if (c->active)
+			w->http_status[c->hp.status > 0 && c->hp.status < N_STATUS
+			               ? c->hp.status : 0]++;
 	} else if (c->intended_ns >= g_run.measure_ns && c->intended_ns < g_run.end_ns) {
 		/* Every answer to a request of the measured time is a latency,
 		 * also one that came after the end (see drain()); only those
