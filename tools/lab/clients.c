@@ -262,9 +262,16 @@ int lab_clients_run(struct lab *L, const struct lab_clients_opts *o, struct lab_
 	r->unfinished = u.left;
 	rc = lab_stopped() ? -1 : 0;
 out:
+	/* Deleted before they are closed: on uring a registered socket stays
+	 * open until its poll is removed (pollux_add(3)), and a server
+	 * blocked on one of these (the iterative model) would wait for a FIN
+	 * that pollux_free's ring teardown sends only later. */
 	for (int i = 0; u.fd && i < n; i++)
-		if (u.fd[i] >= 0)
+		if (u.fd[i] >= 0) {
+			if (u.px)
+				(void)pollux_del(u.px, u.fd[i]);
 			close(u.fd[i]);
+		}
 	if (u.px)
 		pollux_free(u.px);
 	free(u.fd);
