@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ struct uring {
 	uint64_t *rm;		/* polls to remove (their user_data) */
 	int nrm, caprm;
 	int overflowed;		/* reap met completions kept aside */
+	int disabled;		/* ring made disabled, not yet enabled */
 	unsigned forks;		/* forks_seen when the ring was made here */
 };
 
@@ -156,23 +158,57 @@ static int rm_room(struct uring *st)
 #define IORING_SETUP_COOP_TASKRUN	(1U << 8)
 #define IORING_SETUP_TASKRUN_FLAG	(1U << 9)
 #endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_SINGLE_ISSUER	(1U << 12)
+#define IORING_SETUP_DEFER_TASKRUN	(1U << 13)
+#endif
 
-static int setup(struct io_uring *ring)
+/*
+ * How the kernel posts a completion, best first. A poll that fires runs
+ * task work in the thread that submitted it, and by default that work
+ * interrupts the thread like a signal would: a blocking system call the
+ * program makes meanwhile, one that returns EINTR rather than restarting
+ * (epoll_wait; connect, send or recv on a socket with SO_SNDTIMEO or
+ * SO_RCVTIMEO), fails with EINTR although no signal came, a failure no
+ * other backend causes (tests/conformance_threads.c).
+ * - DEFER_TASKRUN (6.1) runs that work only when this backend enters the
+ *   kernel to wait, so nothing reaches the program's other calls. It needs
+ *   SINGLE_ISSUER: one thread submits and waits. R_DISABLED leaves the
+ *   ring unbound until the first wait enables it, so the thread that
+ *   waits, not the one that called pollux_new, owns it; a wait from
+ *   another thread later gets EEXIST and the ring is rebuilt for it.
+ * - COOP_TASKRUN (5.19) spares the thread an IPI, but the work still
+ *   interrupts its next sleep.
+ * - Neither (5.18).
+ * TASKRUN_FLAG tells liburing that work is pending, so that a wait that
+ * finds its completion ring empty enters the kernel to run it.
+ */
+static const unsigned ring_modes[] = {
+	IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+		IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG,
+	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+	0,
+};
+
+/* io_uring_enable_rings, which liburing 2.3 declares but does not export. */
+static int enable(struct io_uring *ring)
+{
+	return (int)syscall(__NR_io_uring_register, ring->ring_fd,
+	                    IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+}
+
+static int setup(struct io_uring *ring, int *disabled)
 {
 	struct io_uring_params prm;
 	/* SUBMIT_ALL (5.18) goes on past an SQE that fails; a kernel that
-	 * knows it has every poll feature used here (multishot is 5.13).
-	 * COOP_TASKRUN (5.19): a wake-up of a poll does not interrupt this
-	 * thread with an IPI to post the completion; that waits for its next
-	 * system call, or wakes it if it sleeps in a wait, and every wait
-	 * enters the kernel (TASKRUN_FLAG tells liburing so). A 5.18 kernel
-	 * refuses the flag: then without it. */
+	 * knows it has every poll feature used here (multishot is 5.13). A
+	 * kernel too old for a mode refuses it with EINVAL: the next one. */
 	unsigned flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
 	int rc = -EINVAL;
-	for (int coop = 1; coop >= 0 && rc == -EINVAL; coop--) {
+	size_t m;
+	for (m = 0; m < sizeof ring_modes / sizeof ring_modes[0] && rc == -EINVAL; m++) {
 		memset(&prm, 0, sizeof prm);
-		prm.flags = flags | (coop ? IORING_SETUP_COOP_TASKRUN |
-		                            IORING_SETUP_TASKRUN_FLAG : 0);
+		prm.flags = flags | ring_modes[m];
 		prm.cq_entries = CQ_ENTRIES;
 		rc = io_uring_queue_init_params(SQ_ENTRIES, ring, &prm);
 	}
@@ -183,6 +219,7 @@ static int setup(struct io_uring *ring)
 		errno = (e == ENOMEM || e == EMFILE || e == ENFILE) ? e : ENOSYS;
 		return -1;
 	}
+	*disabled = (prm.flags & IORING_SETUP_R_DISABLED) != 0;
 	/* The timeout of a wait rides in the enter call (EXT_ARG, 5.11);
 	 * overflowing completions must be kept, not dropped (NODROP); the
 	 * success of a poll removal needs no completion (CQE_SKIP, 5.17). */
@@ -210,7 +247,7 @@ static int uring_init(void *vst, struct pollux *p)
 	struct uring *st = vst;
 	st->p = p;
 	st->gen = 1;
-	if (setup(&st->ring) < 0)
+	if (setup(&st->ring, &st->disabled) < 0)
 		return -1;
 	st->have_ring = 1;
 	st->forks = px_forks();
@@ -295,11 +332,15 @@ static void prep_remove(struct io_uring_sqe *sqe, uint64_t ud)
  * next enter to submit: listing it again would only remove it twice. */
 static int remove_now(struct uring *st, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+	struct io_uring_sqe *sqe = st->disabled ? NULL : io_uring_get_sqe(&st->ring);
 	if (!sqe)
 		return -1;
 	prep_remove(sqe, ud);
-	(void)io_uring_submit(&st->ring);
+	/* GETEVENTS: with DEFER_TASKRUN the cancelled poll's completion, which
+	 * drops its file, runs only in an enter that asks for events. From a
+	 * thread that does not own the ring the enter fails (EEXIST) and the
+	 * owner's next wait submits the removal. */
+	(void)io_uring_submit_and_get_events(&st->ring);
 	return 0;
 }
 
@@ -525,6 +566,12 @@ static int uring_wait(void *vst, struct pollux_event *ev, int maxev,
 	struct uring *st = vst;
 	if (forked(st))
 		return PX_REBUILD;	/* a child that did not call pollux_reinit */
+	if (st->disabled) {
+		/* The first wait: this thread owns the ring from now on. */
+		if (enable(&st->ring) < 0)
+			return -1;
+		st->disabled = 0;
+	}
 	queue_changes(st);
 	/* EDGE completions kept from the last wait: do not block. */
 	long long t = st->rq.head < st->rq.n ? 0 : timeout_ns;
@@ -541,6 +588,8 @@ static int uring_wait(void *vst, struct pollux_event *ev, int maxev,
 	/* One io_uring_enter: submits the queued changes and waits for one
 	 * completion at most ts (IORING_ENTER_EXT_ARG). */
 	int rc = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+	if (rc == -EEXIST)
+		return PX_REBUILD;	/* another thread owns the ring */
 	int seen = reap(st);
 	if (rc == -EBADR)
 		return PX_REBUILD;	/* the kernel dropped completions */
@@ -600,10 +649,11 @@ static int uring_rebuild(void *vst, int phase)
 {
 	struct uring *st = vst;
 	struct io_uring nr;
+	int nr_disabled;
 	switch (phase) {
 	case PX_RB_FORK:
 	case PX_RB_STALE:
-		if (setup(&nr) < 0)
+		if (setup(&nr, &nr_disabled) < 0)
 			return -1;
 		if (phase == PX_RB_FORK || forked(st)) {
 			if (st->have_ring)
@@ -619,6 +669,7 @@ static int uring_rebuild(void *vst, int phase)
 		}
 		st->ring = nr;
 		st->have_ring = 1;
+		st->disabled = nr_disabled;
 		st->forks = px_forks();
 		if (++st->gen == 0)
 			st->gen = 1;

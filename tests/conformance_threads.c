@@ -1,11 +1,19 @@
 /* conformance_threads.c: separate pollers used by separate threads at the
- * same time never see each other's fds or events (no shared state). */
+ * same time never see each other's fds or events (no shared state); one
+ * poller handed from thread to thread keeps its registrations; and what a
+ * poller does in the kernel never interrupts its thread's other calls. */
 #include <config.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "conformance.h"
@@ -116,7 +124,223 @@ START_TEST(threads_separate_pollers)
 }
 END_TEST
 
+/*
+ * One poller used by one thread at a time, but by a different thread each
+ * turn (pollux(3): "used by one thread at a time"), as a poller made by
+ * main() and run by a worker is. Each turn makes some fds readable and
+ * expects exactly those: level fds still unread are reported again, a
+ * fired ONESHOT fd stays quiet until pollux_mod re-arms it.
+ */
+#define HO_PAIRS 8
+#define HO_TURNS 12
+
+struct handover {
+	pollux_t *p;
+	int fds[HO_PAIRS][2];
+	int turn;
+	char err[256];
+};
+
+static void ho_fail(struct handover *h, const char *what)
+{
+	if (!h->err[0])
+		snprintf(h->err, sizeof h->err, "turn %d: %s", h->turn, what);
+}
+
+/* One turn: pair turn % HO_PAIRS (level) and pair 0 (ONESHOT, re-armed
+ * each turn) are readable; nothing else may be reported. */
+static void *ho_turn(void *arg)
+{
+	struct handover *h = arg;
+	struct pollux_event ev[HO_PAIRS];
+	int k = 1 + h->turn % (HO_PAIRS - 1);
+	char c = 'x';
+
+	if (write(h->fds[k][1], &c, 1) != 1 || write(h->fds[0][1], &c, 1) != 1)
+		ho_fail(h, "write");
+	if (h->turn > 0 && pollux_mod(h->p, h->fds[0][0], POLLUX_IN | POLLUX_ONESHOT,
+	                              h->fds[0]) != 0)
+		ho_fail(h, "pollux_mod re-arming the ONESHOT fd failed");
+	int seen_k = 0, seen_0 = 0;
+	double end = ct_now_ms() + CT_WAIT_MS;
+	while ((!seen_k || !seen_0) && ct_now_ms() < end && !h->err[0]) {
+		int n = pollux_wait(h->p, ev, HO_PAIRS, CT_WAIT_MS);
+		if (n < 0) {
+			char m[96];
+			snprintf(m, sizeof m, "pollux_wait: %s", strerror(errno));
+			ho_fail(h, m);
+			break;
+		}
+		for (int j = 0; j < n; j++) {
+			if (ev[j].fd == h->fds[k][0] && ev[j].data == h->fds[k])
+				seen_k = 1;
+			else if (ev[j].fd == h->fds[0][0] && ev[j].data == h->fds[0] &&
+			         !seen_0)
+				seen_0 = 1;
+			else {
+				char m[96];
+				snprintf(m, sizeof m, "fd %d reported, want only %d and %d",
+				         ev[j].fd, h->fds[k][0], h->fds[0][0]);
+				ho_fail(h, m);
+			}
+		}
+	}
+	if (!h->err[0] && (!seen_k || !seen_0))
+		ho_fail(h, !seen_k ? "the readable level fd was not reported"
+		                   : "the re-armed ONESHOT fd was not reported");
+	/* The fired ONESHOT fd stays quiet although still readable. */
+	int n = pollux_wait(h->p, ev, HO_PAIRS, 0);
+	for (int j = 0; j < n; j++)
+		if (ev[j].fd != h->fds[k][0])
+			ho_fail(h, "a fired ONESHOT fd or an unread one was reported "
+			           "again");
+	if (read(h->fds[k][0], &c, 1) != 1 || read(h->fds[0][0], &c, 1) != 1)
+		ho_fail(h, "read");
+	return NULL;
+}
+
+START_TEST(threads_handover)
+{
+	static struct handover h;
+	memset(&h, 0, sizeof h);
+	h.p = ct_new(_i);
+	for (int k = 0; k < HO_PAIRS; k++) {
+		ct_pair(h.fds[k]);
+		unsigned ev = k == 0 ? POLLUX_IN | POLLUX_ONESHOT : POLLUX_IN;
+		ck_assert_int_eq(pollux_add(h.p, h.fds[k][0], ev, h.fds[k]), 0);
+	}
+	/* Even turns run here, odd ones on a thread of their own. */
+	for (h.turn = 0; h.turn < HO_TURNS && !h.err[0]; h.turn++) {
+		if (h.turn % 2 == 0) {
+			ho_turn(&h);
+		} else {
+			pthread_t t;
+			ck_assert_int_eq(pthread_create(&t, NULL, ho_turn, &h), 0);
+			ck_assert_int_eq(pthread_join(t, NULL), 0);
+		}
+	}
+	ck_assert_msg(!h.err[0], "%s: a poller handed between threads: %s",
+	              ct_name(_i), h.err);
+	ck_assert_int_eq(pollux_count(h.p), HO_PAIRS);
+	pollux_free(h.p);
+	for (int k = 0; k < HO_PAIRS; k++) {
+		close(h.fds[k][0]);
+		close(h.fds[k][1]);
+	}
+}
+END_TEST
+
+/*
+ * While the thread that waits on a poller is blocked in another call, a
+ * registered fd becomes ready, or another thread calls pollux_wake. That
+ * must not interrupt the call: a recv with SO_RCVTIMEO, which fails with
+ * EINTR rather than restart when anything interrupts it, runs out its
+ * timeout (EAGAIN). io_uring posts completions through work queued on the
+ * waiting thread, and by default that work interrupts the thread as a
+ * signal would.
+ */
+struct bystander {
+	pollux_t *p;
+	int wfd;		/* write here, or -1: pollux_wake */
+	atomic_int blocking;	/* the main thread is about to block */
+	long tid;		/* its thread id (Linux), 0 if unknown */
+	char err[128];
+};
+
+#ifdef __linux__
+/* The thread's state letter from /proc, or 0. */
+static char task_state(long tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *r = strrchr(buf, ')');
+	return r && r[1] == ' ' ? r[2] : 0;
+}
+#endif
+
+static void *bystander(void *arg)
+{
+	struct bystander *b = arg;
+	double end = ct_now_ms() + CT_WAIT_MS;
+	while (!atomic_load(&b->blocking) && ct_now_ms() < end)
+		sched_yield();
+#ifdef __linux__
+	/* Until it sleeps in recv (the only call it makes after the flag),
+	 * so that the event comes during the call, not before it. */
+	while (b->tid && task_state(b->tid) != 'S' && ct_now_ms() < end)
+		sched_yield();
+#endif
+	if (b->wfd >= 0 ? write(b->wfd, "x", 1) != 1 : pollux_wake(b->p) != 0)
+		snprintf(b->err, sizeof b->err, "%s: %s", b->wfd >= 0 ? "write" :
+		         "pollux_wake", strerror(errno));
+	return NULL;
+}
+
+START_TEST(threads_calls_not_interrupted)
+{
+	pollux_t *p = ct_new(_i);
+	struct pollux_event ev[4];
+	int pr[2], sv[2], quiet[2];
+
+	ct_pair(pr);
+	ct_pair(quiet);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct timeval tv = { 0, 150000 };
+	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+	ck_assert_int_eq(pollux_add(p, pr[0], POLLUX_IN, pr), 0);
+	/* A quiet fd too, multishot on uring where the backend has EDGE. */
+	unsigned qev = POLLUX_IN | ((pollux_features(p) & POLLUX_FEAT_EDGE) ? POLLUX_EDGE : 0);
+	ck_assert_int_eq(pollux_add(p, quiet[0], qev, quiet), 0);
+	ck_assert_int_eq(ct_wait(p, ev, 4, 0), 0);	/* armed in the kernel */
+	for (int round = 0; round < 2; round++) {
+		const char *what = round == 0 ? "a registered fd became readable"
+		                              : "another thread called pollux_wake";
+		struct bystander b = { .p = p, .wfd = round == 0 ? pr[1] : -1 };
+#ifdef __linux__
+		b.tid = (long)syscall(SYS_gettid);
+#endif
+		pthread_t t;
+		ck_assert_int_eq(pthread_create(&t, NULL, bystander, &b), 0);
+		char c;
+		atomic_store(&b.blocking, 1);
+		ssize_t k = recv(sv[0], &c, 1, 0);
+		int e = errno;
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+		ck_assert_msg(!b.err[0], "%s", b.err);
+		ck_assert_msg(k < 0 && (e == EAGAIN || e == EWOULDBLOCK),
+		              "%s: while this thread was blocked in recv, %s, and the "
+		              "recv returned %zd (%s): want its timeout, EAGAIN",
+		              ct_name(_i), what, k, k < 0 ? strerror(e) : "data");
+		/* And the poller still says what happened. */
+		int n = ct_wait(p, ev, 4, CT_WAIT_MS);
+		if (round == 0) {
+			ck_assert_msg(n == 1 && ev[0].fd == pr[0], "%s: the fd written "
+			              "during the recv was not reported", ct_name(_i));
+			ck_assert_int_eq(ct_drain(pr[0]), 1);
+		} else {
+			ck_assert_msg(n == 0, "%s: the wake was reported as %d events",
+			              ct_name(_i), n);
+		}
+	}
+	pollux_free(p);
+	close(pr[0]);
+	close(pr[1]);
+	close(quiet[0]);
+	close(quiet[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 void ct_add_threads(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, threads_separate_pollers, idx, idx + 1);
+	ct_add(tc, threads_handover, idx);
+	ct_add(tc, threads_calls_not_interrupted, idx);
 }
