@@ -301,9 +301,7 @@ static int connect_to(int port, int timeout_ms)
 	/* SO_SNDTIMEO bounds a blocking connect on Linux. */
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+	if (lab_connect_lo(fd, port, timeout_ms) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;

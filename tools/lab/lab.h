@@ -163,6 +163,11 @@ int lab_pump(struct proc *p, int timeout_ms);
 /* pollux-server -q -l 127.0.0.1:0 ARGS...: started, and its port read from
  * the "listening" line (bounded wait). NULL after a message on stderr. */
 struct proc *lab_server(struct lab *L, int *port, const char *const args[]);
+/* net.c. connect(2) of fd to 127.0.0.1:port that goes on after EINTR, for
+ * at most timeout_ms (-1: no bound); 0, or -1 and errno. */
+int lab_connect_lo(int fd, int port, int timeout_ms);
+/* send(2) until all n bytes went, past EINTR; 0, or -1 and errno. */
+int lab_send_all(int fd, const void *buf, size_t n);
 /* GET path from the server at 127.0.0.1:port; the body (malloc'd, NUL
  * ended) or NULL. For /stats. */
 char *lab_http_get(int port, const char *path, int timeout_ms);

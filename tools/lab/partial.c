@@ -72,9 +72,7 @@ static int connect_lo(int port, int rcvbuf)
 		return -1;
 	if (rcvbuf > 0)	/* before connect: it sets the window offered */
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || px_set_nonblock(fd) < 0) {
+	if (lab_connect_lo(fd, port, 5000) < 0 || px_set_nonblock(fd) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;

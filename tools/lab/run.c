@@ -4,7 +4,6 @@
  * time, memory, threads and children read from /proc. */
 #define _GNU_SOURCE	/* nftw's FTW_DEPTH and FTW_PHYS */
 #include "toolconfig.h"
-#include "httpresp.h"
 #include "lab.h"
 #include "common.h"
 #include "pollux.h"
@@ -13,12 +12,9 @@
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -215,81 +211,6 @@ struct proc *lab_server(struct lab *L, int *port, const char *const args[])
 	fprintf(stderr, LAB_NAME ": pollux-server did not start (%s)%s%s\n",
 	        st, *why ? ": " : "", why);
 	return NULL;
-}
-
-char *lab_http_get(int port, const char *path, int timeout_ms)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return NULL;
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	char req[512];
-	int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	                  "Connection: close\r\n\r\n", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
-		close(fd);
-		return NULL;
-	}
-	/* The answer through the tools' HTTP parser: Content-Length in any
-	 * case, chunked, or to the end of the connection. */
-	struct px_body bb = { 0 };
-	struct px_httpresp hp;
-	px_httpresp_init(&hp);
-	hp.on_body = px_body_add;
-	hp.arg = &bb;
-	enum px_http_result hr = PX_HTTP_MORE;
-	while (hr == PX_HTTP_MORE) {
-		char chunk[4096];
-		ssize_t k = recv(fd, chunk, sizeof chunk, 0);
-		if (k < 0 && errno == EINTR && !lab_stopped())
-			continue;
-		if (k < 0)
-			break;	/* SO_RCVTIMEO ran out, or a stop */
-		size_t used;
-		hr = k == 0 ? px_httpresp_eof(&hp) : px_httpresp_feed(&hp, chunk, (size_t)k, &used);
-		if (k == 0)
-			break;
-	}
-	close(fd);
-	if (hr != PX_HTTP_DONE || hp.status != 200 || bb.failed) {
-		free(bb.p);
-		return NULL;
-	}
-	return bb.p ? bb.p : strdup("");
-}
-
-int lab_tcp_pair(int fds[2])
-{
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), c = -1, a = -1;
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof sa;
-	/* Port 0: the kernel picks a free one; backlog 1 is all we connect. */
-	if (lfd < 0 || px_set_cloexec(lfd) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 1) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &len) < 0 ||
-	    (c = socket(AF_INET, SOCK_STREAM, 0)) < 0 || px_set_cloexec(c) < 0 ||
-	    connect(c, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    (a = accept(lfd, NULL, NULL)) < 0 || px_set_cloexec(a) < 0) {
-		int e = errno;
-		if (lfd >= 0)
-			close(lfd);
-		if (c >= 0)
-			close(c);
-		if (a >= 0)
-			close(a);
-		errno = e;
-		return -1;
-	}
-	close(lfd);
-	fds[0] = c;
-	fds[1] = a;
-	return 0;
 }
 
 void lab_server_backend(int port, char *buf, size_t n)

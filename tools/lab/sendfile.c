@@ -167,13 +167,10 @@ static int open_client(struct client *c, int port)
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -1;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	static const char req[] = "GET /file.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	                          "Connection: close\r\n\r\n";
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    send(c->fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1) ||
-	    px_set_nonblock(c->fd) < 0) {
+	if (lab_connect_lo(c->fd, port, 5000) < 0 ||
+	    lab_send_all(c->fd, req, sizeof req - 1) < 0 || px_set_nonblock(c->fd) < 0) {
 		close(c->fd);
 		c->fd = -1;
 		return -1;

@@ -274,18 +274,41 @@ static void check_exit(struct proc *p)
 	p->status = st;
 }
 
+/*
+ * One poller for every such wait, kept for the life of the process: a
+ * wait adds its fds, waits, and deletes them again. Making a poller per
+ * wait would cost its creation each time, and on uring each pollux_free
+ * interrupts this thread's next blocking socket call once (pollux_new(3)).
+ * A forked child that waits here gets a kernel object of its own
+ * (pollux_reinit), never a share of the parent's. Main thread only.
+ */
+static pollux_t *waiter;
+static pid_t waiter_pid;
+
+static pollux_t *get_waiter(void)
+{
+	if (!waiter) {
+		if (!(waiter = pollux_new(NULL)))
+			return NULL;
+		waiter_pid = getpid();
+	} else if (waiter_pid != getpid()) {
+		if (pollux_reinit(waiter) < 0)
+			return NULL;
+		waiter_pid = getpid();
+	}
+	return waiter;
+}
+
 int proc_wait_fds(const int *fds, const unsigned *events, int n, int *ready,
                   int timeout_ms)
 {
-	/* A poller per wait: these waits are few (a pipe or two, now and
-	 * then), and a poller made here is never one a forked child shares. */
-	pollux_t *p = pollux_new(NULL);
+	pollux_t *p = get_waiter();
 	if (!p)
 		return -1;
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
-		ready[i] = 0;
-		if (pollux_add(p, fds[i], events[i], (void *)(intptr_t)i) < 0) {
+	int rc = 0, added = 0;
+	for (; added < n; added++) {
+		ready[added] = 0;
+		if (pollux_add(p, fds[added], events[added], (void *)(intptr_t)added) < 0) {
 			rc = -1;
 			goto out;
 		}
@@ -305,7 +328,8 @@ int proc_wait_fds(const int *fds, const unsigned *events, int n, int *ready,
 	}
 out:;
 	int e = errno;
-	pollux_free(p);
+	for (int i = 0; i < added; i++)
+		(void)pollux_del(p, fds[i]);
 	errno = e;
 	return rc;
 }
