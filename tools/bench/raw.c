@@ -34,6 +34,10 @@
 #define IORING_SETUP_COOP_TASKRUN	(1U << 8)
 #define IORING_SETUP_TASKRUN_FLAG	(1U << 9)
 #endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_SINGLE_ISSUER	(1U << 12)
+#define IORING_SETUP_DEFER_TASKRUN	(1U << 13)
+#endif
 #endif
 
 /* Each loop is compiled where its kernel interface is (the tool's own
@@ -368,16 +372,23 @@ static int raw_uring(struct bench *b, uint64_t *ns)
 	struct io_uring ring;
 	struct io_uring_cqe **cqes = calloc((size_t)b->maxev, sizeof *cqes);
 	struct io_uring_params prm;
-	/* The library's ring: the same sizes, and COOP_TASKRUN where the
-	 * kernel has it (5.19). */
+	/* The library's ring: the same sizes, and the first of its modes the
+	 * kernel takes: DEFER_TASKRUN (6.1; this thread is the only one, so
+	 * the library's R_DISABLED is not needed), COOP_TASKRUN (5.19),
+	 * neither. */
+	static const unsigned modes[] = {
+		IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+			IORING_SETUP_TASKRUN_FLAG,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
 	int rc = -ENOMEM;
-	for (int coop = 1; cqes && coop >= 0 && (coop || rc == -EINVAL); coop--) {
+	for (size_t m = 0; cqes && m < sizeof modes / sizeof modes[0]; m++) {
 		memset(&prm, 0, sizeof prm);
-		prm.flags = IORING_SETUP_CQSIZE |
-		            (coop ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG : 0);
+		prm.flags = IORING_SETUP_CQSIZE | modes[m];
 		prm.cq_entries = 4096;
 		rc = io_uring_queue_init_params(256, &ring, &prm);
-		if (rc == 0)
+		if (rc != -EINVAL)
 			break;
 	}
 	if (rc < 0) {
