@@ -156,6 +156,13 @@ static void *ho_turn(void *arg)
 	int k = 1 + h->turn % (HO_PAIRS - 1);
 	char c = 'x';
 
+	/* The last pair is deleted and added again before this thread's
+	 * first wait: a del from a thread that is not the one that waited
+	 * last (on uring: not the ring's owner). */
+	int last = HO_PAIRS - 1;
+	if (pollux_del(h->p, h->fds[last][0]) != 0 ||
+	    pollux_add(h->p, h->fds[last][0], POLLUX_IN, h->fds[last]) != 0)
+		ho_fail(h, "pollux_del and pollux_add again failed");
 	if (write(h->fds[k][1], &c, 1) != 1 || write(h->fds[0][1], &c, 1) != 1)
 		ho_fail(h, "write");
 	if (h->turn > 0 && pollux_mod(h->p, h->fds[0][0], POLLUX_IN | POLLUX_ONESHOT,

@@ -68,7 +68,7 @@ static const struct mark marks[] = {
 	  "ready than the caller has slots for (its one epoll registration per "
 	  "fd yields two kevents; those that do not fit are dropped after "
 	  "epoll rotated them); a kernel kqueue re-queues each reported knote "
-	  "at the tail" },
+	  "at the tail", NULL },
 	/*
 	 * libkqueue reads the socket's pending error with
 	 * getsockopt(SO_ERROR) to put it in the kevent's fflags when epoll
@@ -85,11 +85,11 @@ static const struct mark marks[] = {
 	{ "kqueue", "test_load", "refused_target",
 	  "libkqueue clears the socket's pending error (its copyout reads "
 	  "SO_ERROR for fflags), so a refused connect reads as SO_ERROR 0; a "
-	  "kernel kqueue leaves so_error set" },
+	  "kernel kqueue leaves so_error set", NULL },
 	{ "kqueue", "test_load", "reset_connections",
 	  "libkqueue clears the socket's pending error (its copyout reads "
 	  "SO_ERROR for fflags), so a reset connection's read() gives 0, not "
-	  "ECONNRESET; a kernel kqueue leaves so_error set" },
+	  "ECONNRESET; a kernel kqueue leaves so_error set", NULL },
 	/*
 	 * pollux-server --processes checks its backend with a poller it
 	 * frees, opens its root directory and the listening sockets, then
@@ -108,23 +108,23 @@ static const struct mark marks[] = {
 	{ "kqueue", "test_server", "procs_http",
 	  "libkqueue's fork handler can close, in the child, a descriptor number "
 	  "the parent had reused after freeing a kqueue (here the root directory, "
-	  "so every file answers 404): a kernel kqueue is simply not inherited" },
+	  "so every file answers 404): a kernel kqueue is simply not inherited", NULL },
 	{ "kqueue", "test_server", "procs_echo",
 	  "libkqueue's fork handler can close, in the child, a descriptor number "
 	  "the parent had reused after freeing a kqueue (here the root directory, "
-	  "so every file answers 404): a kernel kqueue is simply not inherited" },
+	  "so every file answers 404): a kernel kqueue is simply not inherited", NULL },
 	{ "kqueue", "test_server", "procs_stats_sum",
 	  "libkqueue's fork handler can close, in the child, a descriptor number "
 	  "the parent had reused after freeing a kqueue (here the root directory, "
-	  "so every file answers 404): a kernel kqueue is simply not inherited" },
+	  "so every file answers 404): a kernel kqueue is simply not inherited", NULL },
 	{ "kqueue", "test_server", "procs_restart",
 	  "libkqueue's fork handler can close, in the child, a descriptor number "
 	  "the parent had reused after freeing a kqueue (here the root directory, "
-	  "so every file answers 404): a kernel kqueue is simply not inherited" },
+	  "so every file answers 404): a kernel kqueue is simply not inherited", NULL },
 	{ "kqueue", "test_server", "procs_stop_none_left",
 	  "libkqueue's fork handler can close, in the child, a descriptor number "
 	  "the parent had reused after freeing a kqueue (here the root directory, "
-	  "so every file answers 404): a kernel kqueue is simply not inherited" },
+	  "so every file answers 404): a kernel kqueue is simply not inherited", NULL },
 	/*
 	 * A kqueue made in the parent (pollux-server judges its backend with
 	 * pollux_new) starts libkqueue's threads there; a worker process
@@ -138,7 +138,7 @@ static const struct mark marks[] = {
 	  "libkqueue's threads in the parent stay in LeakSanitizer's record in "
 	  "each forked worker, which then reports them as not suspended (and its "
 	  "fork handler can close a reused descriptor, as for procs_*): a kernel "
-	  "kqueue starts no thread and is not inherited" },
+	  "kqueue starts no thread and is not inherited", NULL },
 #endif
 #ifdef HAVE_BACKEND_URING
 	/*
