@@ -25,6 +25,10 @@
  * (IORING_FEAT_NODROP) until reap makes room. */
 #define SQ_ENTRIES	256
 #define CQ_ENTRIES	4096
+/* Fewer completions than the kernel posts in one batch of deferred work
+ * (IO_LOCAL_TW_DEFAULT_MAX, 20 in Linux 6.18): a wait that reaped at least
+ * this many may have left some in the kernel (see uring_wait). */
+#define LOCAL_BATCH	16
 
 /*
  * user_data of a poll: fd in bits 0-30, kind in bit 31, and in bits 32-63
@@ -72,6 +76,7 @@ struct uring {
 	int nrm, caprm;
 	int overflowed;		/* reap met completions kept aside */
 	int disabled;		/* ring made disabled, not yet enabled */
+	int deferred;		/* ring made with DEFER_TASKRUN */
 	unsigned forks;		/* forks_seen when the ring was made here */
 };
 
@@ -197,7 +202,7 @@ static int enable(struct io_uring *ring)
 	                    IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 }
 
-static int setup(struct io_uring *ring, int *disabled)
+static int setup(struct io_uring *ring, int *disabled, int *deferred)
 {
 	struct io_uring_params prm;
 	/* SUBMIT_ALL (5.18) goes on past an SQE that fails; a kernel that
@@ -220,6 +225,7 @@ static int setup(struct io_uring *ring, int *disabled)
 		return -1;
 	}
 	*disabled = (prm.flags & IORING_SETUP_R_DISABLED) != 0;
+	*deferred = (prm.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	/* The timeout of a wait rides in the enter call (EXT_ARG, 5.11);
 	 * overflowing completions must be kept, not dropped (NODROP); the
 	 * success of a poll removal needs no completion (CQE_SKIP, 5.17). */
@@ -247,7 +253,7 @@ static int uring_init(void *vst, struct pollux *p)
 	struct uring *st = vst;
 	st->p = p;
 	st->gen = 1;
-	if (setup(&st->ring, &st->disabled) < 0)
+	if (setup(&st->ring, &st->disabled, &st->deferred) < 0)
 		return -1;
 	st->have_ring = 1;
 	st->forks = px_forks();
@@ -330,6 +336,23 @@ static void prep_remove(struct io_uring_sqe *sqe, uint64_t ud)
 /* Submits the removal of the poll ud at once. 0, or -1 if no SQE is free.
  * An enter that fails leaves the SQE in the ring, past its tail, for the
  * next enter to submit: listing it again would only remove it twice. */
+/*
+ * Closes the ring now, and with it every poll in it, so that their files
+ * are released; the next wait asks the core to rebuild (PX_REBUILD), which
+ * registers every descriptor again in a new ring. Every fd's area is from
+ * an older generation from here on (see fresh): no poll of theirs is left.
+ */
+static void drop_ring(struct uring *st)
+{
+	io_uring_queue_exit(&st->ring);
+	st->have_ring = 0;
+	if (++st->gen == 0)
+		st->gen = 1;
+	st->arm.head = st->arm.n = 0;
+	st->rq.head = st->rq.n = 0;
+	st->nrm = 0;
+}
+
 static int remove_now(struct uring *st, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = st->disabled ? NULL : io_uring_get_sqe(&st->ring);
@@ -337,10 +360,11 @@ static int remove_now(struct uring *st, uint64_t ud)
 		return -1;
 	prep_remove(sqe, ud);
 	/* GETEVENTS: with DEFER_TASKRUN the cancelled poll's completion, which
-	 * drops its file, runs only in an enter that asks for events. From a
-	 * thread that does not own the ring the enter fails (EEXIST) and the
-	 * owner's next wait submits the removal. */
-	(void)io_uring_submit_and_get_events(&st->ring);
+	 * drops its file, runs only in an enter that asks for events. A thread
+	 * that does not own the ring cannot submit (EEXIST): the file is then
+	 * released by closing the ring, which the next wait rebuilds. */
+	if (io_uring_submit_and_get_events(&st->ring) == -EEXIST)
+		drop_ring(st);
 	return 0;
 }
 
@@ -357,7 +381,7 @@ static int uring_del(void *vst, int fd, unsigned old, void *fi)
 	 * user_data, so an fd closed already is no matter. The enter returns
 	 * after the cancel's task work has run (at the latest on the way back
 	 * to user space), which drops the reference. */
-	if (f->seq) {
+	if (f->seq && st->have_ring) {
 		uint64_t ud = UD(fd, KIND_POLL, f->seq);
 		if (!forked(st) && remove_now(st, ud) == 0)
 			;	/* in the kernel's hands */
@@ -564,8 +588,8 @@ static int uring_wait(void *vst, struct pollux_event *ev, int maxev,
                       long long timeout_ns)
 {
 	struct uring *st = vst;
-	if (forked(st))
-		return PX_REBUILD;	/* a child that did not call pollux_reinit */
+	if (forked(st) || !st->have_ring)
+		return PX_REBUILD;	/* a child without pollux_reinit, or dropped */
 	if (st->disabled) {
 		/* The first wait: this thread owns the ring from now on. */
 		if (enable(&st->ring) < 0)
@@ -591,6 +615,20 @@ static int uring_wait(void *vst, struct pollux_event *ev, int maxev,
 	if (rc == -EEXIST)
 		return PX_REBUILD;	/* another thread owns the ring */
 	int seen = reap(st);
+	/* With DEFER_TASKRUN an enter that may return runs only a batch of the
+	 * completions waiting to be posted (20 on Linux 6.18, or as many as it
+	 * was asked to wait for), and says nothing of the rest. A full batch
+	 * may have left some: one more enter, not waiting, asks for as many
+	 * as there is room for, so that one wait reports what is ready, as on
+	 * the other backends. */
+	if (st->deferred && seen >= LOCAL_BATCH && st->rq.n - st->rq.head < maxev) {
+		struct __kernel_timespec zero = { 0, 0 };
+		unsigned want = (unsigned)(maxev - (st->rq.n - st->rq.head));
+		(void)io_uring_wait_cqes(&st->ring, &cqe, want, &zero, NULL);
+		int more = reap(st);
+		if (more > 0)
+			seen += more;
+	}
 	if (rc == -EBADR)
 		return PX_REBUILD;	/* the kernel dropped completions */
 	/* hand_out lists each fd in rq on arm at most once: room first, so
@@ -649,11 +687,11 @@ static int uring_rebuild(void *vst, int phase)
 {
 	struct uring *st = vst;
 	struct io_uring nr;
-	int nr_disabled;
+	int nr_disabled, nr_deferred;
 	switch (phase) {
 	case PX_RB_FORK:
 	case PX_RB_STALE:
-		if (setup(&nr, &nr_disabled) < 0)
+		if (setup(&nr, &nr_disabled, &nr_deferred) < 0)
 			return -1;
 		if (phase == PX_RB_FORK || forked(st)) {
 			if (st->have_ring)
@@ -670,6 +708,7 @@ static int uring_rebuild(void *vst, int phase)
 		st->ring = nr;
 		st->have_ring = 1;
 		st->disabled = nr_disabled;
+		st->deferred = nr_deferred;
 		st->forks = px_forks();
 		if (++st->gen == 0)
 			st->gen = 1;

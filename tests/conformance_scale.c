@@ -89,6 +89,42 @@ START_TEST(three_hundred_ready_one_wait)
 }
 END_TEST
 
+/* The same when the 300 become ready after they are armed, while nobody
+ * waits: one wait still reports them all, level-triggered and, where the
+ * backend has it, edge-triggered (uring with DEFER_TASKRUN once gave 20,
+ * the size of one batch of the kernel's deferred work). */
+START_TEST(three_hundred_become_ready_one_wait)
+{
+	ct_need_nofile(2 * NREADY + 64);
+	for (int edge = 0; edge < 2; edge++) {
+		pollux_t *p = ct_new(_i);
+		if (edge && !(pollux_features(p) & POLLUX_FEAT_EDGE)) {
+			pollux_free(p);
+			break;
+		}
+		static int fds[NREADY][2];
+		static struct pollux_event ev[NREADY];
+		for (int k = 0; k < NREADY; k++) {
+			ct_pair(fds[k]);
+			ck_assert_int_eq(pollux_add(p, fds[k][0], POLLUX_IN |
+			                            (edge ? POLLUX_EDGE : 0), fds[k]), 0);
+		}
+		ck_assert_int_eq(ct_wait(p, ev, NREADY, 0), 0);	/* all armed */
+		for (int k = 0; k < NREADY; k++)
+			ct_put(fds[k][1], 1);
+		int n = ct_wait(p, ev, NREADY, CT_WAIT_MS);
+		ct_check(n == NREADY, "%s: %d armed fds became ready (%s) and maxev is "
+		         "%d, the next wait reported %d", ct_name(_i), NREADY,
+		         edge ? "EDGE" : "level", NREADY, n);
+		pollux_free(p);
+		for (int k = 0; k < NREADY; k++) {
+			close(fds[k][0]);
+			close(fds[k][1]);
+		}
+	}
+}
+END_TEST
+
 START_TEST(hundred_ready_maxev10_drained)
 {
 	pollux_t *p = ct_new(_i);
@@ -331,6 +367,7 @@ void ct_add_scale(TCase *tc, int idx)
 	tcase_add_loop_test(tc, hundred_ready_maxev10_none_starves, idx, idx + 1);
 	tcase_add_loop_test(tc, hundred_ready_maxev10_drained, idx, idx + 1);
 	tcase_add_loop_test(tc, three_hundred_ready_one_wait, idx, idx + 1);
+	tcase_add_loop_test(tc, three_hundred_become_ready_one_wait, idx, idx + 1);
 	tcase_add_loop_test(tc, files_and_sockets_none_starve, idx, idx + 1);
 	tcase_add_loop_test(tc, wait_writes_at_most_maxev, idx, idx + 1);
 	tcase_add_loop_test(tc, fds_past_1024_and_4096, idx, idx + 1);

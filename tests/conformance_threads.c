@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -238,6 +239,63 @@ START_TEST(threads_handover)
 END_TEST
 
 /*
+ * A socket deleted and closed (or pollux_closed) by a thread other than the
+ * one that waited last is closed at once: its peer reads end of file with
+ * no further call into the poller (uring: the ring belongs to the thread
+ * that waited, which alone can submit the poll's removal). The poller
+ * still reports the others afterwards.
+ */
+struct del_case {
+	pollux_t *p;
+	char err[128];
+};
+
+static void *wait_once(void *arg)
+{
+	struct del_case *d = arg;
+	struct pollux_event ev[4];
+	if (pollux_wait(d->p, ev, 4, 0) != 0)
+		snprintf(d->err, sizeof d->err, "the other thread's wait: %s",
+		         strerror(errno));
+	return NULL;
+}
+
+START_TEST(threads_del_from_other_thread)
+{
+	for (int how = 0; how < 2; how++) {
+		struct del_case d = { .p = ct_new(_i) };
+		int a[2], b[2];
+		ct_pair(a);
+		ct_pair(b);
+		ck_assert_int_eq(pollux_add(d.p, a[0], POLLUX_IN, a), 0);
+		ck_assert_int_eq(pollux_add(d.p, b[0], POLLUX_IN, b), 0);
+		pthread_t t;
+		ck_assert_int_eq(pthread_create(&t, NULL, wait_once, &d), 0);
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+		ck_assert_msg(!d.err[0], "%s: %s", ct_name(_i), d.err);
+		if (how == 0) {
+			ck_assert_int_eq(pollux_del(d.p, a[0]), 0);
+			close(a[0]);
+		} else {
+			ck_assert_int_eq(pollux_close(d.p, a[0]), 0);
+		}
+		struct pollfd pf = { .fd = a[1], .events = POLLIN };
+		char c;
+		ck_assert_msg(poll(&pf, 1, 2000) == 1 && read(a[1], &c, 1) == 0,
+		              "%s: %s in another thread than the one that waited: the "
+		              "peer saw no end of file within 2 s", ct_name(_i),
+		              how ? "pollux_close" : "pollux_del and close");
+		ct_put(b[1], 1);
+		ct_expect_one(d.p, b[0], POLLUX_IN, b);
+		pollux_free(d.p);
+		close(a[1]);
+		close(b[0]);
+		close(b[1]);
+	}
+}
+END_TEST
+
+/*
  * While the thread that waits on a poller is blocked in another call, a
  * registered fd becomes ready, or another thread calls pollux_wake. That
  * must not interrupt the call: a recv with SO_RCVTIMEO, which fails with
@@ -380,5 +438,6 @@ void ct_add_threads(TCase *tc, int idx)
 {
 	tcase_add_loop_test(tc, threads_separate_pollers, idx, idx + 1);
 	ct_add(tc, threads_handover, idx);
+	ct_add(tc, threads_del_from_other_thread, idx);
 	ct_add(tc, threads_calls_not_interrupted, idx);
 }
