@@ -378,8 +378,9 @@ static int uring_del(void *vst, int fd, unsigned old, void *fi)
 	 * file) until the next wait submitted the removal, which a program
 	 * done with this poller never makes. So the removal goes in now, one
 	 * io_uring_enter, as epoll's del is one epoll_ctl; it goes by
-	 * user_data, so an fd closed already is no matter. The enter returns
-	 * after the cancel's task work has run (at the latest on the way back
+	 * user_data, so an fd closed already is no matter. The enter asks for
+	 * events, so the cancel's completion runs in it (with DEFER_TASKRUN
+	 * only such an enter runs it; otherwise at the latest on the way back
 	 * to user space), which drops the reference. */
 	if (f->seq && st->have_ring) {
 		uint64_t ud = UD(fd, KIND_POLL, f->seq);
