@@ -1,8 +1,10 @@
 /* uring.c: the io_uring backend, readiness through IORING_OP_POLL_ADD.
  * Level-triggered interest is a one-shot poll armed again after each
  * report, EDGE a multishot poll, ONESHOT a one-shot poll left unarmed.
- * add, mod and del only write down what to do; the next wait puts it in
- * the submission ring and submits it in the io_uring_enter that waits. */
+ * add and mod only write down what to do; the next wait puts it in the
+ * submission ring and submits it in the io_uring_enter that waits. A del
+ * of an armed poll submits its removal at once (see uring_del). The ring
+ * belongs to the thread that first waits on it (see ring_modes). */
 #include <config.h>
 
 #include <errno.h>

@@ -26,8 +26,8 @@ int lab_connect_lo(int fd, int port, int timeout_ms)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
 		return 0;
-	if (errno != EINTR && errno != EINPROGRESS)
-		return -1;
+	if ((errno != EINTR && errno != EINPROGRESS) || (errno == EINTR && lab_stopped()))
+		return -1;	/* refused, or the stop itself interrupted it */
 	/* Interrupted, the connect goes on in the kernel: wait for its end,
 	 * which writability marks, and take its result from SO_ERROR. */
 	uint64_t end = px_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
